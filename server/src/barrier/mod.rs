@@ -1,0 +1,314 @@
+//! The barrier: everything above it is plaintext, everything below it
+//! (the storage backend) is ciphertext. Entries are encrypted with the
+//! active term of the keyring; the keyring is encrypted with the root key,
+//! which exists only in memory while unsealed.
+//!
+//! Nothing but the seal configuration (written by the seal, in clear,
+//! because it must be read while sealed), the encrypted keyring and
+//! ciphertext reaches the backend.
+
+pub mod aead;
+pub mod keyring;
+pub mod view;
+
+use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::secret::SecretBytes;
+use crate::storage::{self, DynBackend, Op};
+use keyring::{Keyring, KeyringError};
+
+pub use view::View;
+
+/// Where the keyring lives, encrypted under the root key.
+pub const KEYRING_PATH: &str = "core/keyring";
+/// The term number used for data encrypted directly by the root key (only
+/// the keyring itself), so it can never be mistaken for a keyring term.
+const ROOT_KEY_TERM: u32 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Vault is sealed")]
+    Sealed,
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    #[error("failed to decrypt entry at {path}")]
+    Decrypt { path: String },
+    #[error("entry at {path} uses unknown key term {term}")]
+    UnknownTerm { path: String, term: u32 },
+    #[error("failed to decrypt keys from storage: cipher: message authentication failed")]
+    InvalidRootKey,
+    #[error("barrier is not initialized")]
+    NotInitialized,
+    #[error("barrier is already initialized")]
+    AlreadyInitialized,
+    #[error("{0}")]
+    Keyring(#[from] KeyringError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What `sys/key-status` reports.
+pub struct KeyStatus {
+    pub term: u32,
+    pub install_time: OffsetDateTime,
+    pub encryptions: u64,
+}
+
+pub struct Barrier {
+    backend: DynBackend,
+    keyring: RwLock<Option<Arc<Keyring>>>,
+}
+
+impl Barrier {
+    pub fn new(backend: DynBackend) -> Self {
+        Self {
+            backend,
+            keyring: RwLock::new(None),
+        }
+    }
+
+    /// The raw store, for the seal configuration only.
+    pub fn backend(&self) -> &DynBackend {
+        &self.backend
+    }
+
+    pub async fn is_initialized(&self) -> Result<bool> {
+        Ok(self.backend.get(KEYRING_PATH).await?.is_some())
+    }
+
+    /// Creates the keyring and stores it under `root`. The barrier stays
+    /// sealed; `unseal` with the same key opens it.
+    pub async fn initialize(&self, root: SecretBytes) -> Result<()> {
+        if self.is_initialized().await? {
+            return Err(Error::AlreadyInitialized);
+        }
+        let keyring = Keyring::generate(root)?;
+        self.persist_keyring(&keyring).await
+    }
+
+    pub async fn unseal(&self, root: SecretBytes) -> Result<()> {
+        let sealed = self
+            .backend
+            .get(KEYRING_PATH)
+            .await?
+            .ok_or(Error::NotInitialized)?;
+        let cipher = aead::Cipher::new(root.expose()).map_err(|_| Error::InvalidRootKey)?;
+        let plain = Zeroizing::new(
+            cipher
+                .open(KEYRING_PATH, &sealed)
+                .map_err(|_| Error::InvalidRootKey)?,
+        );
+        let keyring = Keyring::decode(root, &plain)?;
+        *self.write_lock() = Some(Arc::new(keyring));
+        Ok(())
+    }
+
+    /// Drops the keyring (and with it every key) from memory.
+    pub fn seal(&self) {
+        *self.write_lock() = None;
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        self.read_lock().is_none()
+    }
+
+    fn read_lock(&self) -> std::sync::RwLockReadGuard<'_, Option<Arc<Keyring>>> {
+        // A poisoned lock only means a panic elsewhere mid-swap of an Arc;
+        // the value inside is still a whole keyring or None.
+        self.keyring.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_lock(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<Keyring>>> {
+        self.keyring.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn keyring(&self) -> Result<Arc<Keyring>> {
+        self.read_lock().clone().ok_or(Error::Sealed)
+    }
+
+    async fn persist_keyring(&self, keyring: &Keyring) -> Result<()> {
+        let plain = keyring.encode();
+        let sealed = keyring
+            .root_cipher()
+            .seal(ROOT_KEY_TERM, KEYRING_PATH, &plain);
+        self.backend.put(KEYRING_PATH, sealed).await?;
+        Ok(())
+    }
+
+    fn encrypt(&self, keyring: &Keyring, path: &str, plain: &[u8]) -> Vec<u8> {
+        let term = keyring.active();
+        term.count_encryption();
+        term.cipher().seal(term.number, path, plain)
+    }
+
+    fn decrypt(&self, keyring: &Keyring, path: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let n = aead::term_of(sealed).map_err(|_| Error::Decrypt { path: path.into() })?;
+        let term = keyring.term(n).ok_or_else(|| Error::UnknownTerm {
+            path: path.into(),
+            term: n,
+        })?;
+        term.cipher()
+            .open(path, sealed)
+            .map_err(|_| Error::Decrypt { path: path.into() })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let keyring = self.keyring()?;
+        match self.backend.get(path).await? {
+            Some(sealed) => self.decrypt(&keyring, path, &sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn put(&self, path: &str, plain: &[u8]) -> Result<()> {
+        let keyring = self.keyring()?;
+        let sealed = self.encrypt(&keyring, path, plain);
+        self.backend.put(path, sealed).await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        self.keyring()?;
+        self.backend.delete(path).await?;
+        Ok(())
+    }
+
+    /// Writes a batch atomically; `Op::Put` values are plaintext here.
+    pub async fn write(&self, ops: Vec<Op>) -> Result<()> {
+        let keyring = self.keyring()?;
+        let ops = ops
+            .into_iter()
+            .map(|op| match op {
+                Op::Put(k, v) => {
+                    let sealed = self.encrypt(&keyring, &k, &v);
+                    Op::Put(k, sealed)
+                }
+                del @ Op::Delete(_) => del,
+            })
+            .collect();
+        self.backend.write(ops).await?;
+        Ok(())
+    }
+
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        self.keyring()?;
+        Ok(self.backend.list(prefix).await?)
+    }
+
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        self.keyring()?;
+        Ok(self.backend.delete_prefix(prefix).await?)
+    }
+
+    /// Adds a new key term; new writes use it, old entries stay readable.
+    pub async fn rotate(&self) -> Result<KeyStatus> {
+        let current = self.keyring()?;
+        let next = current.rotated()?;
+        self.persist_keyring(&next).await?;
+        let status = status_of(&next);
+        *self.write_lock() = Some(Arc::new(next));
+        Ok(status)
+    }
+
+    pub fn key_status(&self) -> Result<KeyStatus> {
+        Ok(status_of(&*self.keyring()?))
+    }
+}
+
+fn status_of(k: &Keyring) -> KeyStatus {
+    let t = k.active();
+    KeyStatus {
+        term: t.number,
+        install_time: t.install_time,
+        encryptions: t.encryptions(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Backend;
+    use crate::storage::inmem::InmemBackend;
+
+    async fn unsealed() -> (Arc<InmemBackend>, Barrier, SecretBytes) {
+        let store = Arc::new(InmemBackend::new());
+        let b = Barrier::new(store.clone());
+        let root = keyring::random_key();
+        b.initialize(root.clone()).await.unwrap();
+        assert!(b.is_sealed());
+        b.unseal(root.clone()).await.unwrap();
+        (store, b, root)
+    }
+
+    #[tokio::test]
+    async fn stores_only_ciphertext() {
+        let (store, b, _) = unsealed().await;
+        b.put("secret/a", b"plaintext-value").await.unwrap();
+        let raw = store.get("secret/a").await.unwrap().unwrap();
+        assert!(!raw.windows(9).any(|w| w == b"plaintext"));
+        assert_eq!(
+            b.get("secret/a").await.unwrap().unwrap(),
+            b"plaintext-value"
+        );
+        for key in store.keys_under("").await.unwrap() {
+            let v = store.get(&key).await.unwrap().unwrap();
+            assert!(!v.windows(9).any(|w| w == b"plaintext"), "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sealed_barrier_refuses_everything() {
+        let (_, b, _) = unsealed().await;
+        b.seal();
+        assert!(matches!(b.get("x").await, Err(Error::Sealed)));
+        assert!(matches!(b.put("x", b"v").await, Err(Error::Sealed)));
+        assert!(matches!(b.list("").await, Err(Error::Sealed)));
+    }
+
+    #[tokio::test]
+    async fn wrong_root_key_fails_and_stays_sealed() {
+        let (_, b, _) = unsealed().await;
+        b.seal();
+        let err = b.unseal(keyring::random_key()).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidRootKey));
+        assert!(b.is_sealed());
+        assert!(matches!(
+            b.initialize(keyring::random_key()).await,
+            Err(Error::AlreadyInitialized)
+        ));
+    }
+
+    #[tokio::test]
+    async fn rotation_keeps_old_entries_readable_across_unseal() {
+        let (store, b, root) = unsealed().await;
+        b.put("old", b"1").await.unwrap();
+        let s = b.rotate().await.unwrap();
+        assert_eq!(s.term, 2);
+        b.put("new", b"2").await.unwrap();
+        assert_eq!(
+            aead::term_of(&store.get("old").await.unwrap().unwrap()).unwrap(),
+            1
+        );
+        assert_eq!(
+            aead::term_of(&store.get("new").await.unwrap().unwrap()).unwrap(),
+            2
+        );
+        b.seal();
+        b.unseal(root).await.unwrap();
+        assert_eq!(b.key_status().unwrap().term, 2);
+        assert_eq!(b.get("old").await.unwrap().unwrap(), b"1");
+        assert_eq!(b.get("new").await.unwrap().unwrap(), b"2");
+    }
+
+    #[tokio::test]
+    async fn moved_ciphertext_does_not_decrypt() {
+        let (store, b, _) = unsealed().await;
+        b.put("a", b"1").await.unwrap();
+        let raw = store.get("a").await.unwrap().unwrap();
+        store.put("b", raw).await.unwrap();
+        assert!(matches!(b.get("b").await, Err(Error::Decrypt { .. })));
+    }
+}

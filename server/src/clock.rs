@@ -1,0 +1,130 @@
+//! Wall-clock time as a dependency. Token and lease expiry are wall-clock
+//! deadlines (they must survive a restart), so they are computed from this
+//! clock; tests use a manual clock and move it forward instead of sleeping.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+#[derive(Clone)]
+pub struct Clock(Arc<Inner>);
+
+enum Inner {
+    System,
+    /// A manual clock: `now` only moves on `advance`; every move is
+    /// published so that timers computed from it re-evaluate.
+    Manual {
+        now: Mutex<SystemTime>,
+        moved: watch::Sender<()>,
+    },
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self(Arc::new(Inner::System))
+    }
+
+    pub fn manual(start: SystemTime) -> Self {
+        let (moved, _) = watch::channel(());
+        Self(Arc::new(Inner::Manual {
+            now: Mutex::new(start),
+            moved,
+        }))
+    }
+
+    pub fn now(&self) -> SystemTime {
+        match &*self.0 {
+            Inner::System => SystemTime::now(),
+            Inner::Manual { now, .. } => *now.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn now_nanos(&self) -> i64 {
+        to_nanos(self.now())
+    }
+
+    pub fn advance(&self, by: Duration) {
+        if let Inner::Manual { now, moved } = &*self.0 {
+            {
+                let mut t = now.lock().unwrap_or_else(|e| e.into_inner());
+                *t += by;
+            }
+            moved.send_replace(());
+        }
+    }
+
+    /// A receiver that fires whenever a manual clock moves (never for the
+    /// system clock).
+    pub fn moved(&self) -> Option<watch::Receiver<()>> {
+        match &*self.0 {
+            Inner::System => None,
+            Inner::Manual { moved, .. } => Some(moved.subscribe()),
+        }
+    }
+}
+
+pub fn to_nanos(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// RFC 3339 with nanoseconds, as Go prints `time.Time` in JSON.
+pub fn rfc3339_nanos(nanos: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    rfc3339(t)
+}
+
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let base = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let ns = t.nanosecond();
+    if ns == 0 {
+        format!("{base}Z")
+    } else {
+        let frac = format!("{ns:09}");
+        format!("{base}.{}Z", frac.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = Clock::manual(UNIX_EPOCH + Duration::from_secs(100));
+        let rx = c.moved().unwrap();
+        assert_eq!(c.now_nanos(), 100_000_000_000);
+        c.advance(Duration::from_secs(5));
+        assert_eq!(c.now_nanos(), 105_000_000_000);
+        assert!(rx.has_changed().unwrap());
+    }
+
+    #[test]
+    fn go_style_timestamps() {
+        assert_eq!(
+            rfc3339_nanos(1_795_461_895_926_444_917),
+            "2026-11-23T19:24:55.926444917Z"
+        );
+        assert_eq!(
+            rfc3339_nanos(1_795_461_895_000_000_000),
+            "2026-11-23T19:24:55Z"
+        );
+        assert_eq!(
+            rfc3339_nanos(1_795_461_895_500_000_000),
+            "2026-11-23T19:24:55.5Z"
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! Init, unseal, seal: the transitions of the seal state machine, and the
+//! bring-up of everything that exists while unsealed, in this order:
+//!
+//! 1. cluster identity (`core/cluster/local/info`)
+//! 2. policy store (`sys/policy/`)
+//! 3. token store (`sys/token/`) and its expiry reaper
+//! 4. mount manager with the built-in backends (`sys/`, `auth/token/`),
+//!    then every mount in the stored tables
+//!
+//! Sealing tears it down in reverse: stop the reaper, drop the graph, then
+//! drop the keyring.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arca_client::sys::{InitRequest, InitResponse, SealStatus, UnsealRequest};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::{Active, Core, UnsealProgress};
+use crate::backend::Backend;
+use crate::barrier::{self, View, keyring};
+use crate::engines;
+use crate::error::{Error, Result};
+use crate::policy::PolicyStore;
+use crate::router::mounts::{MountRequest, builtin_entry};
+use crate::router::{Mounts, Router, Table};
+use crate::seal::{SealConfig, shamir};
+use crate::secret::SecretBytes;
+use crate::sys::SysBackend;
+use crate::token::backend::TokenBackend;
+use crate::token::{TokenEntry, TokenStore};
+
+/// Cluster name and id, created at first unseal.
+const CLUSTER_INFO_PATH: &str = "core/cluster/local/info";
+/// The system backend's own storage (policies, tokens live below it).
+const SYS_VIEW: &str = "sys/";
+
+/// Shares shorter than this cannot be ours (Vault's bound too).
+const MIN_SHARE_LEN: usize = 16;
+const MAX_SHARE_LEN: usize = 33;
+
+#[derive(Serialize, Deserialize)]
+struct ClusterInfo {
+    name: String,
+    id: String,
+}
+
+/// The build date reported by seal-status.
+pub const COMMIT_DATE: &str = "2026-11-23T00:00:00Z";
+
+impl Core {
+    pub async fn seal_status(&self) -> Result<SealStatus> {
+        let config = SealConfig::load(self.barrier.backend()).await?;
+        let initialized = self.barrier.is_initialized().await? && config.is_some();
+        let active = self.active().ok();
+        let progress = self.progress.lock().await;
+        let (t, n) = config.map_or((0, 0), |c| (c.secret_threshold, c.secret_shares));
+        Ok(SealStatus {
+            seal_type: "shamir".into(),
+            initialized,
+            sealed: active.is_none(),
+            t,
+            n,
+            progress: u8::try_from(progress.shares.len()).unwrap_or(u8::MAX),
+            nonce: progress.nonce.clone(),
+            recovery_seal: false,
+            version: crate::VERSION.into(),
+            commit_date: COMMIT_DATE.into(),
+            migration: false,
+            cluster_name: active.as_ref().map(|a| a.cluster_name.clone()),
+            cluster_id: active.as_ref().map(|a| a.cluster_id.clone()),
+            storage_type: self.config.storage_type.clone(),
+        })
+    }
+
+    pub async fn is_initialized(&self) -> Result<bool> {
+        Ok(self.barrier.is_initialized().await?
+            && SealConfig::load(self.barrier.backend()).await?.is_some())
+    }
+
+    /// `sys/init`: creates the root key and keyring, splits the root key
+    /// into shares, creates the root token. The server stays sealed.
+    pub async fn init(&self, req: &InitRequest) -> Result<InitResponse> {
+        let _t = self.transition.lock().await;
+        validate_seal_config(req)?;
+        if self.is_initialized().await? {
+            return Err(Error::invalid("Vault is already initialized"));
+        }
+        let (shares_n, threshold) = (req.secret_shares as u8, req.secret_threshold as u8);
+        let root = keyring::random_key();
+        let shares = shamir::split(root.expose(), shares_n, threshold)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        // The seal configuration goes first: a crash before the keyring is
+        // written leaves an uninitialized server that can be initialized
+        // again.
+        SealConfig::shamir(shares_n, threshold)
+            .store(self.barrier.backend())
+            .await?;
+        self.barrier
+            .initialize(root.clone())
+            .await
+            .map_err(barrier_err)?;
+        self.barrier.unseal(root).await.map_err(barrier_err)?;
+        let root_token = async {
+            let active = self.bring_up().await?;
+            let token = create_root_token(&active.tokens, None).await;
+            active.stop.send_replace(true);
+            token
+        }
+        .await;
+        self.barrier.seal();
+        let root_token = root_token?;
+        self.mark_initialized();
+        Ok(InitResponse {
+            keys: shares.iter().map(|s| hex::encode(s.expose())).collect(),
+            keys_base64: shares.iter().map(|s| B64.encode(s.expose())).collect(),
+            root_token,
+        })
+    }
+
+    /// `sys/unseal`: takes one share; unseals when the threshold is met.
+    pub async fn unseal(&self, req: &UnsealRequest) -> Result<SealStatus> {
+        let _t = self.transition.lock().await;
+        let Some(config) = SealConfig::load(self.barrier.backend()).await? else {
+            return Err(Error::invalid("Vault is not initialized"));
+        };
+        if !self.barrier.is_initialized().await? {
+            return Err(Error::invalid("Vault is not initialized"));
+        }
+        if !self.is_sealed() {
+            drop(_t);
+            return self.seal_status().await;
+        }
+        if req.reset {
+            *self.progress.lock().await = UnsealProgress::default();
+            drop(_t);
+            return self.seal_status().await;
+        }
+        let Some(key) = req.key.as_deref() else {
+            return Err(Error::invalid(
+                "'key' must be specified in request body as JSON, or 'reset' set to true",
+            ));
+        };
+        let share = decode_share(key)?;
+        {
+            let mut progress = self.progress.lock().await;
+            if !progress.shares.iter().any(|s| s == &share) {
+                progress.shares.push(share);
+            }
+            if progress.nonce.is_empty() {
+                progress.nonce = uuid::Uuid::new_v4().to_string();
+            }
+            if progress.shares.len() < config.secret_threshold as usize {
+                drop(progress);
+                drop(_t);
+                return self.seal_status().await;
+            }
+            let shares = std::mem::take(&mut progress.shares);
+            progress.nonce.clear();
+            let root = shamir::combine(&shares, config.secret_threshold).map_err(|e| {
+                Error::invalid(format!("unable to retrieve stored keys: invalid key: {e}"))
+            })?;
+            if let Err(e) = self.barrier.unseal(root).await {
+                return Err(match e {
+                    barrier::Error::InvalidRootKey => {
+                        Error::invalid(format!("unable to retrieve stored keys: invalid key: {e}"))
+                    }
+                    other => barrier_err(other),
+                });
+            }
+        }
+        match self.bring_up().await {
+            Ok(active) => self.set_active(Some(active)),
+            Err(e) => {
+                self.barrier.seal();
+                return Err(e);
+            }
+        }
+        tracing::info!("vault is unsealed");
+        drop(_t);
+        self.seal_status().await
+    }
+
+    /// Seals: stops background work, drops the unsealed graph and every key.
+    pub async fn seal(&self) {
+        let _t = self.transition.lock().await;
+        if let Some(active) = self
+            .active
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            active.stop.send_replace(true);
+        }
+        self.barrier.seal();
+        *self.progress.lock().await = UnsealProgress::default();
+        tracing::info!("vault is sealed");
+    }
+
+    /// Builds the unsealed graph (see the module doc for the order).
+    async fn bring_up(&self) -> Result<Arc<Active>> {
+        let sys_view = View::new(Arc::clone(&self.barrier), SYS_VIEW);
+        let info = match self.barrier.get(CLUSTER_INFO_PATH).await? {
+            Some(bytes) => {
+                serde_json::from_slice::<ClusterInfo>(&bytes).map_err(Error::internal)?
+            }
+            None => {
+                let id = uuid::Uuid::new_v4();
+                let info = ClusterInfo {
+                    name: self.config.cluster_name.clone().unwrap_or_else(|| {
+                        format!("vault-cluster-{}", &id.simple().to_string()[..8])
+                    }),
+                    id: id.to_string(),
+                };
+                self.barrier
+                    .put(CLUSTER_INFO_PATH, &barrier::view::to_json(&info))
+                    .await?;
+                info
+            }
+        };
+        let policies =
+            Arc::new(PolicyStore::load(sys_view.sub("policy/"), self.clock.clone()).await?);
+        let tokens = TokenStore::load(sys_view.sub("token/"), self.clock.clone()).await?;
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(Arc::clone(&tokens).run_reaper(stop_rx));
+
+        let router = Arc::new(Router::default());
+        let mounts = Arc::new(Mounts::new(
+            Arc::clone(&self.barrier),
+            router,
+            engines::factory(self.clock.clone()),
+            self.config.ttl,
+        ));
+        let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(
+            Arc::clone(&mounts),
+            Arc::clone(&policies),
+            Arc::clone(&tokens),
+            Arc::clone(&self.barrier),
+            Arc::clone(&self.metrics),
+            self.config.unauthenticated_metrics,
+        ));
+        let token_backend: Arc<dyn Backend> = Arc::new(TokenBackend::new(
+            Arc::clone(&tokens),
+            Arc::clone(&policies),
+            Arc::clone(&mounts),
+        ));
+        let builtins: HashMap<String, Arc<dyn Backend>> = HashMap::from([
+            ("system".to_owned(), sys),
+            ("token".to_owned(), token_backend),
+        ]);
+        let defaults = vec![
+            builtin_entry(
+                Table::Mounts,
+                "sys/",
+                "system",
+                "system endpoints used for control, policy and debugging",
+            ),
+            builtin_entry(Table::Auth, "token/", "token", "token based credentials"),
+        ];
+        if let Err(e) = mounts.load(builtins, defaults).await {
+            stop.send_replace(true);
+            return Err(e);
+        }
+        Ok(Arc::new(Active {
+            mounts,
+            policies,
+            tokens,
+            cluster_name: info.name,
+            cluster_id: info.id,
+            stop,
+        }))
+    }
+
+    /// Dev mode: initialize with one share, unseal, make the root token
+    /// `root_token_id` (or a random one) and mount KV v2 at `secret/`.
+    /// Returns (unseal key base64, root token).
+    pub async fn dev_setup(&self, root_token_id: Option<String>) -> Result<(String, String)> {
+        let init = self
+            .init(&InitRequest {
+                secret_shares: 1,
+                secret_threshold: 1,
+                ..Default::default()
+            })
+            .await?;
+        let key = init.keys_base64.first().cloned().unwrap_or_default();
+        self.unseal(&UnsealRequest {
+            key: Some(key.clone()),
+            ..Default::default()
+        })
+        .await?;
+        let active = self.active()?;
+        let root = match root_token_id {
+            Some(id) => {
+                // Replace the random init root token by the chosen one.
+                if let Some((hash, _)) = active.tokens.lookup(&init.root_token).await? {
+                    active.tokens.revoke_tree(&hash).await?;
+                }
+                create_root_token(&active.tokens, Some(id)).await?
+            }
+            None => init.root_token.clone(),
+        };
+        active
+            .mounts
+            .mount(
+                Table::Mounts,
+                "secret/",
+                MountRequest {
+                    mount_type: "kv".into(),
+                    description: "key/value secret storage".into(),
+                    options: Some(BTreeMap::from([("version".to_owned(), "2".to_owned())])),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok((key, root))
+    }
+}
+
+async fn create_root_token(tokens: &TokenStore, id: Option<String>) -> Result<String> {
+    let now = tokens.clock().now_nanos();
+    let entry = TokenEntry {
+        accessor: crate::token::generate_accessor(),
+        parent: String::new(),
+        policies: vec!["root".into()],
+        path: "auth/token/root".into(),
+        meta: None,
+        display_name: "root".into(),
+        num_uses: 0,
+        creation_time: now / 1_000_000_000,
+        issue_time: now,
+        creation_ttl: 0,
+        explicit_max_ttl: 0,
+        period: 0,
+        renewable: false,
+        orphan: true,
+        expire_time: None,
+        last_renewal: None,
+        entity_id: String::new(),
+        token_type: "service".into(),
+        mount_accessor: String::new(),
+    };
+    tokens.create(entry, id).await
+}
+
+fn barrier_err(e: barrier::Error) -> Error {
+    Error::from(e)
+}
+
+fn validate_seal_config(req: &InitRequest) -> Result<()> {
+    let bad = |m: &str| Err(Error::invalid(format!("invalid seal configuration: {m}")));
+    let (n, t) = (req.secret_shares, req.secret_threshold);
+    if n < 1 {
+        return bad("shares must be at least one");
+    }
+    if t < 1 {
+        return bad("threshold must be at least one");
+    }
+    if n > 1 && t == 1 {
+        return bad("threshold must be greater than one for multiple shares");
+    }
+    if n > 255 {
+        return bad("shares must be less than 256");
+    }
+    if t > 255 {
+        return bad("threshold must be less than 256");
+    }
+    if t > n {
+        return bad("threshold cannot be larger than shares");
+    }
+    if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
+        || req
+            .root_token_pgp_key
+            .as_ref()
+            .is_some_and(|k| !k.is_empty())
+    {
+        return bad("PGP-encrypted keys are not supported by Arca");
+    }
+    if req.recovery_shares.unwrap_or(0) != 0 || req.recovery_threshold.unwrap_or(0) != 0 {
+        return bad("recovery keys are only for auto-unseal, which this seal is not");
+    }
+    Ok(())
+}
+
+/// A share in hex or base64, length-checked.
+fn decode_share(key: &str) -> Result<SecretBytes> {
+    let key = key.trim();
+    let bytes = hex::decode(key)
+        .or_else(|_| B64.decode(key))
+        .map_err(|_| Error::invalid("'key' must be a valid hex or base64 string"))?;
+    let bytes = SecretBytes::new(bytes);
+    if bytes.len() < MIN_SHARE_LEN {
+        return Err(Error::invalid(format!(
+            "invalid key: key is shorter than minimum {MIN_SHARE_LEN} bytes"
+        )));
+    }
+    if bytes.len() > MAX_SHARE_LEN {
+        return Err(Error::invalid(format!(
+            "invalid key: key is longer than maximum {MAX_SHARE_LEN} bytes"
+        )));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,85 @@
+//! The error every request path returns. Only `http::error` turns it into
+//! a status code and a body.
+
+use crate::barrier;
+use crate::storage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Vault is sealed")]
+    Sealed,
+    #[error("Vault is not initialized")]
+    NotInitialized,
+    /// No token, or a token that does not exist (Vault answers a bare
+    /// "permission denied" before any backend is involved).
+    #[error("permission denied")]
+    PermissionDenied,
+    /// A valid token whose policies do not grant the operation.
+    #[error("permission denied")]
+    Forbidden,
+    /// A message that is itself a 403 (e.g. "bad token").
+    #[error("{0}")]
+    ForbiddenMsg(String),
+    /// The client's request is wrong: 400 with this message.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A 400 that Vault reports through its multi-error wrapper.
+    #[error("{0}")]
+    InvalidRequestWrapped(String),
+    /// No mount at this path.
+    #[error("no handler for route {0:?}. route entry not found.")]
+    NoRoute(String),
+    /// A mount exists but has no such path.
+    #[error("unsupported path")]
+    UnsupportedPath,
+    #[error("unsupported operation")]
+    UnsupportedOperation,
+    /// An HTTP method the endpoint does not take: 405 with no message.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Nothing there: 404 with an empty error list.
+    #[error("not found")]
+    NotFound,
+    #[error("http: request body too large")]
+    TooLarge,
+    #[error("failed to decode JSON input: {0}")]
+    BadJson(String),
+    #[error("rate limit quota exceeded")]
+    RateLimited,
+    /// Server-side failure; the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidRequest(msg.into())
+    }
+
+    pub fn internal(msg: impl std::fmt::Display) -> Self {
+        Self::Internal(msg.to_string())
+    }
+}
+
+impl From<barrier::Error> for Error {
+    fn from(e: barrier::Error) -> Self {
+        match e {
+            barrier::Error::Sealed => Self::Sealed,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<storage::Error> for Error {
+    fn from(e: storage::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::duration::DurationError> for Error {
+    fn from(e: crate::duration::DurationError) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}

@@ -1,0 +1,75 @@
+//! Internal `Response` -> Vault's JSON envelope.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::logical::{Auth, Response};
+
+#[derive(Serialize)]
+struct AuthBody<'a> {
+    client_token: &'a str,
+    accessor: &'a str,
+    policies: &'a [String],
+    token_policies: &'a [String],
+    metadata: &'a Option<Map<String, Value>>,
+    lease_duration: u64,
+    renewable: bool,
+    entity_id: &'a str,
+    token_type: &'a str,
+    orphan: bool,
+    mfa_requirement: Option<()>,
+    num_uses: i64,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(flatten)]
+    top: Option<&'a Map<String, Value>>,
+    request_id: &'a str,
+    lease_id: &'a str,
+    renewable: bool,
+    lease_duration: u64,
+    data: Option<&'a Map<String, Value>>,
+    wrap_info: Option<()>,
+    warnings: Option<&'a [String]>,
+    auth: Option<AuthBody<'a>>,
+}
+
+fn auth_body(a: &Auth) -> AuthBody<'_> {
+    AuthBody {
+        client_token: &a.client_token,
+        accessor: &a.accessor,
+        policies: &a.policies,
+        token_policies: &a.token_policies,
+        metadata: &a.metadata,
+        lease_duration: a.lease_duration,
+        renewable: a.renewable,
+        entity_id: &a.entity_id,
+        token_type: &a.token_type,
+        orphan: a.orphan,
+        mfa_requirement: None,
+        num_uses: a.num_uses,
+    }
+}
+
+/// The envelope's bytes, newline-terminated.
+pub fn envelope(request_id: &str, resp: &Response) -> Vec<u8> {
+    let env = Envelope {
+        top: if resp.data_at_top_level {
+            resp.data.as_ref()
+        } else {
+            None
+        },
+        request_id,
+        lease_id: "",
+        renewable: false,
+        lease_duration: 0,
+        data: resp.data.as_ref(),
+        wrap_info: None,
+        warnings: (!resp.warnings.is_empty()).then_some(resp.warnings.as_slice()),
+        auth: resp.auth.as_ref().map(auth_body),
+    };
+    let mut out = serde_json::to_vec(&env).unwrap_or_default();
+    out.push(b'\n');
+    out
+}

@@ -1,0 +1,64 @@
+//! arca-server: a secret server that speaks the Vault HTTP API.
+//!
+//! A request flows through these modules, in this order:
+//!
+//! - `http`: Vault HTTP request -> internal `logical::Request`; envelope and
+//!   error bodies back; the seal endpoints that work while sealed
+//! - `core`: seal state machine; `handle` = route -> token -> ACL -> backend
+//! - `router`: mount table and longest-prefix routing to a `backend::Backend`
+//! - `token`: token store (salted hashes, trees, expiry) and `auth/token/`
+//! - `policy`: HCL policies -> compiled ACL
+//! - `sys`: the system backend, by feature
+//! - `engines`: secret engines (kv)
+//! - `barrier`: AES-256-GCM over every stored entry, keyring terms
+//! - `seal`: Shamir shares of the root key
+//! - `storage`: the physical stores (in-memory, embedded file)
+//!
+//! Around them: `config` (server config file), `cmd` (the `arca server`
+//! command), `metrics`, `clock`, `secret` (zeroizing types), `fields` and
+//! `duration` (Vault's lenient field parsing).
+
+pub mod backend;
+pub mod barrier;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod core;
+pub mod duration;
+pub mod engines;
+pub mod error;
+pub mod fields;
+pub mod http;
+pub mod logical;
+pub mod metrics;
+pub mod policy;
+pub mod router;
+pub mod seal;
+pub mod secret;
+pub mod storage;
+pub mod sys;
+pub mod token;
+
+pub use arca_client::hcl;
+
+/// The version reported by seal-status, health and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+/// Serves the API of `core` on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    core: Arc<core::Core>,
+    max_request_size: usize,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let state = Arc::new(http::AppState {
+        core,
+        max_request_size,
+    });
+    http::serve(listener, tls, state, shutdown).await;
+}

@@ -1,0 +1,183 @@
+//! The internal request and response every backend speaks: what the HTTP
+//! layer builds from a Vault request, and what it turns back into Vault's
+//! JSON envelope.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::secret::SecretString;
+use crate::token::TokenEntry;
+
+/// Vault's logical operations. HTTP PUT/POST arrive as `Update` and become
+/// `Create` when the backend says the target does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Read,
+    Create,
+    Update,
+    Patch,
+    Delete,
+    List,
+    Renew,
+    Revoke,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Patch => "patch",
+            Self::Delete => "delete",
+            Self::List => "list",
+            Self::Renew => "renew",
+            Self::Revoke => "revoke",
+        }
+    }
+
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Self::Create | Self::Update | Self::Patch | Self::Delete
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub id: String,
+    pub operation: Operation,
+    /// Full logical path, without the `/v1/` prefix or a leading slash.
+    pub path: String,
+    /// Body fields for writes, query parameters for reads and lists.
+    pub data: Map<String, Value>,
+    pub client_token: Option<SecretString>,
+    pub remote_addr: Option<IpAddr>,
+    pub wrap_ttl: Option<Duration>,
+    /// Set by the router: the mount this request was routed to (`secret/`,
+    /// `auth/token/`), and the path relative to it.
+    pub mount_point: String,
+    /// Set by the token check: the caller's token, when there is one.
+    pub token_entry: Option<Arc<TokenEntry>>,
+    /// The hashed id of the caller's token (store key), when there is one.
+    pub token_hash: Option<String>,
+    /// The ACL grants `sudo` on this path (or the token is root).
+    pub root_privs: bool,
+}
+
+impl Request {
+    pub fn new(operation: Operation, path: impl Into<String>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation,
+            path: path.into(),
+            data: Map::new(),
+            client_token: None,
+            remote_addr: None,
+            wrap_ttl: None,
+            mount_point: String::new(),
+            token_entry: None,
+            token_hash: None,
+            root_privs: false,
+        }
+    }
+
+    pub fn with_data(mut self, data: Map<String, Value>) -> Self {
+        self.data = data;
+        self
+    }
+
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.client_token = Some(SecretString::from(token));
+        self
+    }
+
+    /// The path relative to the mount it was routed to.
+    pub fn rel_path(&self) -> &str {
+        self.path.get(self.mount_point.len()..).unwrap_or("")
+    }
+}
+
+/// An auth result: what a login (or token creation) hands to the token
+/// store, and what the envelope's `auth` block reports.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub client_token: String,
+    pub accessor: String,
+    pub policies: Vec<String>,
+    pub token_policies: Vec<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub lease_duration: u64,
+    pub renewable: bool,
+    pub entity_id: String,
+    pub token_type: String,
+    pub orphan: bool,
+    pub num_uses: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Response {
+    pub data: Option<Map<String, Value>>,
+    pub auth: Option<Auth>,
+    pub warnings: Vec<String>,
+    /// Some sys endpoints repeat `data`'s fields at the top level of the
+    /// envelope (Vault keeps this for old clients).
+    pub data_at_top_level: bool,
+    /// A status other than 200/204 (e.g. 202 for async operations).
+    pub status: Option<u16>,
+    /// A body that is not the envelope (sys/metrics text, raw JSON).
+    pub raw: Option<RawBody>,
+}
+
+#[derive(Debug)]
+pub struct RawBody {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn data(data: Map<String, Value>) -> Self {
+        Self {
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    pub fn from_value(v: Value) -> Self {
+        match v {
+            Value::Object(m) => Self::data(m),
+            _ => Self::default(),
+        }
+    }
+
+    pub fn with_warning(mut self, w: impl Into<String>) -> Self {
+        self.warnings.push(w.into());
+        self
+    }
+
+    pub fn top_level(mut self) -> Self {
+        self.data_at_top_level = true;
+        self
+    }
+
+    /// `{"keys": [...]}`, the shape of every list response.
+    pub fn list(keys: Vec<String>) -> Self {
+        let mut m = Map::new();
+        m.insert("keys".into(), Value::from(keys));
+        Self::data(m)
+    }
+
+    /// Nothing to report: 204 No Content.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_none() && self.auth.is_none() && self.warnings.is_empty() && self.raw.is_none()
+    }
+}

@@ -1,0 +1,249 @@
+//! The policy store: ACL policies kept through the barrier under
+//! `sys/policy/<name>`, parsed once and cached, and the compiled ACL of
+//! every policy set in use cached too (invalidated on any change).
+//!
+//! `root` is built in (it grants everything and has no text); `default` is
+//! created on first start and can be edited but not deleted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Acl, Policy, parse};
+use crate::barrier::View;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// The rules every token gets unless created with `no_default_policy`.
+pub const DEFAULT_POLICY: &str = r#"
+# Let a token look up its own properties.
+path "auth/token/lookup-self" {
+    capabilities = ["read"]
+}
+
+# Let a token renew itself.
+path "auth/token/renew-self" {
+    capabilities = ["update"]
+}
+
+# Let a token revoke itself.
+path "auth/token/revoke-self" {
+    capabilities = ["update"]
+}
+
+# Let a token ask what it may do on a path.
+path "sys/capabilities-self" {
+    capabilities = ["update"]
+}
+
+# Let a token read its own identity entity.
+path "identity/entity/id/{{identity.entity.id}}" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/{{identity.entity.name}}" {
+  capabilities = ["read"]
+}
+
+# Let a token see its resultant ACL (used by UIs).
+path "sys/internal/ui/resultant-acl" {
+    capabilities = ["read"]
+}
+
+# Let a token renew and look up leases by id.
+path "sys/leases/renew" {
+    capabilities = ["update"]
+}
+path "sys/leases/lookup" {
+    capabilities = ["update"]
+}
+
+# A token's private storage.
+path "cubbyhole/*" {
+    capabilities = ["create", "read", "update", "delete", "list"]
+}
+
+# Response wrapping.
+path "sys/wrapping/wrap" {
+    capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+    capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+
+# General purpose tools.
+path "sys/tools/hash" {
+    capabilities = ["update"]
+}
+path "sys/tools/hash/*" {
+    capabilities = ["update"]
+}
+
+# OIDC provider authorization endpoint.
+path "identity/oidc/provider/+/authorize" {
+    capabilities = ["read", "update"]
+}
+"#;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    pub name: String,
+    pub policy: String,
+    pub version: u64,
+    /// Unix nanoseconds of the last write.
+    pub modified: i64,
+}
+
+pub struct PolicyStore {
+    view: View,
+    clock: Clock,
+    parsed: RwLock<HashMap<String, Arc<Policy>>>,
+    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    root: Arc<Policy>,
+}
+
+impl PolicyStore {
+    pub async fn load(view: View, clock: Clock) -> Result<Self> {
+        let store = Self {
+            view,
+            clock,
+            parsed: RwLock::new(HashMap::new()),
+            acls: RwLock::new(HashMap::new()),
+            root: Arc::new(Policy {
+                name: "root".into(),
+                raw: String::new(),
+                paths: Vec::new(),
+            }),
+        };
+        if store.stored("default").await?.is_none() {
+            store.write("default", DEFAULT_POLICY).await?;
+        }
+        Ok(store)
+    }
+
+    /// The stored form of a policy (None for `root`, which is not stored).
+    pub async fn stored(&self, name: &str) -> Result<Option<StoredPolicy>> {
+        Ok(self
+            .view
+            .get_json::<StoredPolicy>(&name.to_lowercase())
+            .await?)
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Option<Arc<Policy>>> {
+        let name = name.to_lowercase();
+        if name == "root" {
+            return Ok(Some(Arc::clone(&self.root)));
+        }
+        if let Some(p) = self
+            .parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&name)
+        {
+            return Ok(Some(Arc::clone(p)));
+        }
+        let Some(stored) = self.stored(&name).await? else {
+            return Ok(None);
+        };
+        let parsed = Arc::new(
+            parse::parse(&name, &stored.policy).map_err(|e| Error::internal(e.to_string()))?,
+        );
+        self.parsed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, Arc::clone(&parsed));
+        Ok(Some(parsed))
+    }
+
+    /// Parses and stores a policy. `root` cannot be written.
+    pub async fn set(&self, name: &str, raw: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        if name == "root" {
+            return Err(Error::invalid("cannot update \"root\" policy"));
+        }
+        if name.is_empty() {
+            return Err(Error::invalid("policy name must be provided"));
+        }
+        parse::parse(&name, raw).map_err(|e| Error::invalid(e.to_string()))?;
+        self.write(&name, raw).await
+    }
+
+    async fn write(&self, name: &str, raw: &str) -> Result<()> {
+        let version = self.stored(name).await?.map_or(1, |p| p.version + 1);
+        let stored = StoredPolicy {
+            name: name.to_owned(),
+            policy: raw.to_owned(),
+            version,
+            modified: self.clock.now_nanos(),
+        };
+        self.view.put_json(name, &stored).await?;
+        self.invalidate(name);
+        Ok(())
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        match name.as_str() {
+            "root" => return Err(Error::invalid("cannot delete \"root\" policy")),
+            "default" => return Err(Error::invalid("cannot delete default policy")),
+            _ => {}
+        }
+        self.view.delete(&name).await?;
+        self.invalidate(&name);
+        Ok(())
+    }
+
+    fn invalidate(&self, name: &str) {
+        self.parsed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        self.acls.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Stored names sorted, then `root`, as Vault lists them.
+    pub async fn list(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .view
+            .list("")
+            .await?
+            .into_iter()
+            .filter(|n| !n.ends_with('/'))
+            .collect();
+        names.sort();
+        names.push("root".into());
+        Ok(names)
+    }
+
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        Ok(name == "root" || self.stored(name).await?.is_some())
+    }
+
+    /// The compiled ACL of a set of policy names (missing policies are
+    /// skipped, as in Vault).
+    pub async fn acl(&self, names: &[String]) -> Result<Arc<Acl>> {
+        if let Some(a) = self
+            .acls
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(names)
+        {
+            return Ok(Arc::clone(a));
+        }
+        let mut policies = Vec::with_capacity(names.len());
+        for n in names {
+            if let Some(p) = self.get(n).await? {
+                policies.push(p);
+            }
+        }
+        let acl = Arc::new(Acl::new(&policies));
+        self.acls
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(names.to_vec(), Arc::clone(&acl));
+        Ok(acl)
+    }
+}

@@ -1,0 +1,425 @@
+//! The `auth/token/` endpoints: create, look up, renew and revoke tokens,
+//! list accessors. Semantics follow Vault's token store: children inherit
+//! or narrow their parent's policies, `root` can only be granted by root,
+//! TTLs are capped by `explicit_max_ttl` and the mount's max TTL with a
+//! warning, a parent's revocation takes its children with it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::{TokenEntry, TokenStore, display_name, generate_accessor};
+use crate::backend::Backend;
+use crate::duration::format_short;
+use crate::error::{Error, Result};
+use crate::fields;
+use crate::logical::{Auth, Operation, Request, Response};
+use crate::policy::PolicyStore;
+use crate::router::{Mounts, Table};
+
+pub struct TokenBackend {
+    store: Arc<TokenStore>,
+    policies: Arc<PolicyStore>,
+    mounts: Arc<Mounts>,
+}
+
+fn multi(msg: &str) -> Error {
+    Error::InvalidRequestWrapped(msg.to_owned())
+}
+
+impl TokenBackend {
+    pub fn new(store: Arc<TokenStore>, policies: Arc<PolicyStore>, mounts: Arc<Mounts>) -> Self {
+        Self {
+            store,
+            policies,
+            mounts,
+        }
+    }
+
+    /// (default, max) TTL of the token mount.
+    fn ttls(&self) -> (Duration, Duration) {
+        match self.mounts.get(Table::Auth, "token/") {
+            Some(e) => self.mounts.ttls(&e),
+            None => {
+                let t = self.mounts.system_ttl();
+                (t.default, t.max)
+            }
+        }
+    }
+
+    fn caller(req: &Request) -> Result<(String, Arc<TokenEntry>)> {
+        match (&req.token_hash, &req.token_entry) {
+            (Some(h), Some(e)) => Ok((h.clone(), Arc::clone(e))),
+            _ => Err(Error::PermissionDenied),
+        }
+    }
+
+    async fn create(&self, req: &Request, orphan_path: bool) -> Result<Response> {
+        let (parent_hash, parent) = Self::caller(req)?;
+        let d = &req.data;
+        let mut warnings = Vec::new();
+        let num_uses = fields::int(d, "num_uses")?.unwrap_or(0);
+        if num_uses < 0 {
+            return Err(Error::invalid("number of uses cannot be negative"));
+        }
+        let privileged = parent.is_root() || req.root_privs;
+        let id = fields::string(d, "id")?.filter(|s| !s.is_empty());
+        if id.is_some() && !privileged {
+            return Err(Error::invalid(
+                "root or sudo privileges required to specify token id",
+            ));
+        }
+        let no_parent = fields::bool(d, "no_parent")?.unwrap_or(false);
+        if no_parent && !privileged {
+            return Err(Error::invalid(
+                "root or sudo privileges required to create orphan token",
+            ));
+        }
+        let orphan = orphan_path || no_parent;
+        if let Some(t) = fields::string(d, "type")? {
+            if !t.is_empty() && t != "service" && t != "default" {
+                return Err(Error::invalid(format!(
+                    "token type {t:?} is not supported by Arca (only service tokens)"
+                )));
+            }
+        }
+
+        // Policies: the request's, or the parent's; a non-root parent can
+        // only hand out a subset of its own.
+        let no_default = fields::bool(d, "no_default_policy")?.unwrap_or(false);
+        let requested = fields::string_list(d, "policies")?;
+        let mut policies: Vec<String> = match &requested {
+            Some(p) if !p.is_empty() => p
+                .iter()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            _ => parent.policies.clone(),
+        };
+        if !parent.is_root() && requested.as_ref().is_some_and(|p| !p.is_empty()) {
+            let allowed = |p: &String| p == "default" || parent.policies.contains(p);
+            if policies.iter().any(|p| !allowed(p)) {
+                return Err(Error::invalid("child policies must be subset of parent"));
+            }
+        }
+        if policies.iter().any(|p| p == "root") {
+            if !parent.is_root() {
+                return Err(Error::invalid("child policies must be subset of parent"));
+            }
+            policies = vec!["root".into()];
+        } else {
+            if no_default {
+                policies.retain(|p| p != "default");
+            } else if !policies.iter().any(|p| p == "default") {
+                policies.push("default".into());
+            }
+            policies.sort();
+            policies.dedup();
+        }
+        for p in &policies {
+            if !self.policies.exists(p).await? {
+                warnings.push(format!("Policy {p:?} does not exist"));
+            }
+        }
+        let is_root_token = policies == ["root"];
+
+        // TTLs.
+        let (default_ttl, sys_max) = self.ttls();
+        let explicit_max = fields::duration(d, "explicit_max_ttl")?.unwrap_or_default();
+        let period = fields::duration(d, "period")?.unwrap_or_default();
+        let ttl_req = match fields::duration(d, "ttl")? {
+            Some(t) => Some(t),
+            None => fields::duration(d, "lease")?,
+        }
+        .filter(|t| !t.is_zero());
+        let eff_max = if !explicit_max.is_zero() && explicit_max < sys_max {
+            explicit_max
+        } else {
+            sys_max
+        };
+        let ttl = if !period.is_zero() {
+            if !explicit_max.is_zero() && period > explicit_max {
+                explicit_max
+            } else {
+                period
+            }
+        } else {
+            let ttl = match ttl_req {
+                Some(t) => t,
+                None if is_root_token && explicit_max.is_zero() => Duration::ZERO,
+                None => default_ttl,
+            };
+            if ttl > eff_max {
+                if let Some(t) = ttl_req {
+                    warnings.push(format!(
+                        "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                        format_short(t),
+                        format_short(eff_max)
+                    ));
+                }
+                eff_max
+            } else {
+                ttl
+            }
+        };
+        let renewable = fields::bool(d, "renewable")?.unwrap_or(true) && !ttl.is_zero();
+
+        let meta = fields::string_map(d, "meta")?;
+        let name = fields::string(d, "display_name")?.unwrap_or_default();
+        let now = self.store.clock().now_nanos();
+        let path = if orphan_path {
+            "auth/token/create-orphan"
+        } else {
+            "auth/token/create"
+        };
+        let entry = TokenEntry {
+            accessor: generate_accessor(),
+            parent: if orphan { String::new() } else { parent_hash },
+            policies: policies.clone(),
+            path: path.into(),
+            meta: meta.filter(|m| !m.is_empty()),
+            display_name: display_name("token", &name),
+            num_uses,
+            creation_time: now / 1_000_000_000,
+            issue_time: now,
+            creation_ttl: ttl.as_secs(),
+            explicit_max_ttl: explicit_max.as_secs(),
+            period: period.as_secs(),
+            renewable,
+            orphan,
+            expire_time: (!ttl.is_zero())
+                .then(|| now + i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2)),
+            last_renewal: None,
+            entity_id: String::new(),
+            token_type: "service".into(),
+            mount_accessor: String::new(),
+        };
+        let token = self.store.create(entry.clone(), id).await?;
+        let mut resp = Response {
+            auth: Some(auth_of(&token, &entry, ttl.as_secs())),
+            ..Default::default()
+        };
+        resp.warnings = warnings;
+        Ok(resp)
+    }
+
+    async fn lookup(&self, req: &Request, token: Option<String>) -> Result<Response> {
+        let now = self.store.clock().now_nanos();
+        let (id, entry) = match token {
+            Some(t) => {
+                let Some((_, entry)) = self.store.lookup(&t).await? else {
+                    return Err(Error::ForbiddenMsg("bad token".into()));
+                };
+                (t, entry)
+            }
+            None => {
+                let (_, e) = Self::caller(req)?;
+                let id = req
+                    .client_token
+                    .as_ref()
+                    .map(|t| t.expose().to_owned())
+                    .unwrap_or_default();
+                (id, e)
+            }
+        };
+        Ok(Response::data(entry.lookup_data(&id, now)))
+    }
+
+    async fn lookup_accessor(&self, req: &Request) -> Result<Response> {
+        let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+        if accessor.is_empty() {
+            return Err(multi("missing accessor"));
+        }
+        let Some((_, entry)) = self.store.lookup_accessor(&accessor).await? else {
+            return Err(multi("invalid accessor"));
+        };
+        Ok(Response::data(
+            entry.lookup_data("", self.store.clock().now_nanos()),
+        ))
+    }
+
+    async fn renew(
+        &self,
+        hash: &str,
+        entry: &TokenEntry,
+        token: &str,
+        req: &Request,
+    ) -> Result<Response> {
+        if !entry.renewable || entry.expire_time.is_none() {
+            return Err(Error::invalid("lease is not renewable"));
+        }
+        let increment = fields::duration(&req.data, "increment")?.filter(|d| !d.is_zero());
+        let (_, sys_max) = self.ttls();
+        let now = self.store.clock().now_nanos();
+        let mut warnings = Vec::new();
+        let explicit = Duration::from_secs(entry.explicit_max_ttl);
+        let eff_max = if !explicit.is_zero() && explicit < sys_max {
+            explicit
+        } else {
+            sys_max
+        };
+        let elapsed = Duration::from_nanos(u64::try_from(now - entry.issue_time).unwrap_or(0));
+        let remaining_max = eff_max.saturating_sub(elapsed);
+        let ttl = if entry.period > 0 {
+            let p = Duration::from_secs(entry.period);
+            if explicit.is_zero() {
+                p
+            } else {
+                p.min(explicit.saturating_sub(elapsed))
+            }
+        } else {
+            let wanted = increment.unwrap_or(Duration::from_secs(entry.creation_ttl));
+            if wanted > remaining_max {
+                if let Some(inc) = increment {
+                    warnings.push(format!(
+                        "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                        format_short(inc),
+                        format_short(eff_max)
+                    ));
+                }
+                remaining_max
+            } else {
+                wanted
+            }
+        };
+        let ttl = Duration::from_secs((ttl.as_millis() as u64 + 500) / 1000);
+        let mut next = entry.clone();
+        next.expire_time = Some(now + i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2));
+        next.last_renewal = Some(now);
+        let updated = self.store.update(hash, entry, next).await?;
+        let mut resp = Response {
+            auth: Some(auth_of(token, &updated, ttl.as_secs())),
+            ..Default::default()
+        };
+        resp.warnings = warnings;
+        Ok(resp)
+    }
+}
+
+/// The `auth` block of a response about a token.
+pub fn auth_of(token: &str, e: &TokenEntry, lease_secs: u64) -> Auth {
+    Auth {
+        client_token: token.to_owned(),
+        accessor: e.accessor.clone(),
+        policies: e.policies.clone(),
+        token_policies: e.policies.clone(),
+        metadata: e.meta.as_ref().map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect::<Map<_, _>>()
+        }),
+        lease_duration: lease_secs,
+        renewable: e.renewable,
+        entity_id: e.entity_id.clone(),
+        token_type: e.token_type.clone(),
+        orphan: e.orphan,
+        num_uses: e.num_uses,
+    }
+}
+
+fn token_field(req: &Request) -> Result<Option<String>> {
+    Ok(fields::string(&req.data, "token")?.filter(|t| !t.is_empty()))
+}
+
+#[async_trait]
+impl Backend for TokenBackend {
+    fn root_paths(&self) -> &'static [&'static str] {
+        &[
+            "revoke-orphan",
+            "revoke-orphan/*",
+            "accessors",
+            "accessors/*",
+        ]
+    }
+
+    async fn handle(&self, req: &mut Request) -> Result<Response> {
+        let op = req.operation;
+        let rel = req.rel_path().to_owned();
+        let write = matches!(op, Operation::Update | Operation::Create);
+        match rel.as_str() {
+            "create" if write => self.create(req, false).await,
+            "create-orphan" if write => self.create(req, true).await,
+            "lookup-self" if op == Operation::Read || write => self.lookup(req, None).await,
+            "lookup" if op == Operation::Read || write => {
+                let t = token_field(req)?;
+                self.lookup(req, t).await
+            }
+            "lookup-accessor" if write => self.lookup_accessor(req).await,
+            "renew-self" if write => {
+                let (hash, entry) = Self::caller(req)?;
+                let token = req.client_token.as_ref().map(|t| t.expose().to_owned()).unwrap_or_default();
+                self.renew(&hash, &entry, &token, req).await
+            }
+            "renew" if write => {
+                let Some(token) = token_field(req)? else {
+                    return Err(Error::invalid("missing token ID"));
+                };
+                let Some((hash, entry)) = self.store.lookup(&token).await? else {
+                    return Err(Error::invalid("token not found"));
+                };
+                self.renew(&hash, &entry, &token, req).await
+            }
+            "renew-accessor" if write => {
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                if accessor.is_empty() {
+                    return Err(multi("missing accessor"));
+                }
+                let Some((hash, entry)) = self.store.lookup_accessor(&accessor).await? else {
+                    return Err(multi("invalid accessor"));
+                };
+                self.renew(&hash, &entry, "", req).await
+            }
+            "revoke-self" if write => {
+                let (hash, _) = Self::caller(req)?;
+                self.store.revoke_tree(&hash).await?;
+                Ok(Response::empty())
+            }
+            "revoke" if write => {
+                let Some(token) = token_field(req)? else {
+                    return Err(Error::invalid("missing token ID"));
+                };
+                if let Some((hash, _)) = self.store.lookup(&token).await? {
+                    self.store.revoke_tree(&hash).await?;
+                }
+                Ok(Response::empty())
+            }
+            "revoke-accessor" if write => {
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                if accessor.is_empty() {
+                    return Err(multi("missing accessor"));
+                }
+                match self.store.lookup_accessor(&accessor).await? {
+                    Some((hash, _)) => {
+                        self.store.revoke_tree(&hash).await?;
+                        Ok(Response::empty())
+                    }
+                    None => Ok(Response::default().with_warning("No token found with this accessor")),
+                }
+            }
+            "revoke-orphan" if write => {
+                let Some(token) = token_field(req)? else {
+                    return Err(Error::invalid("missing token ID"));
+                };
+                let Some((hash, _)) = self.store.lookup(&token).await? else {
+                    return Err(Error::invalid("token to revoke not found"));
+                };
+                self.store.revoke_orphan(&hash).await?;
+                Ok(Response::empty())
+            }
+            "accessors" | "accessors/" if op == Operation::List => {
+                Ok(Response::list(self.store.accessors().await?))
+            }
+            "tidy" if write => Ok(Response {
+                status: Some(202),
+                warnings: vec!["Tidy operation successfully started. Any information from the operation will be printed to Arca's server logs.".into()],
+                ..Default::default()
+            }),
+            "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor" | "renew-self" | "renew"
+            | "renew-accessor" | "revoke-self" | "revoke" | "revoke-accessor" | "revoke-orphan" | "accessors"
+            | "tidy" => Err(Error::UnsupportedOperation),
+            _ => Err(Error::UnsupportedPath),
+        }
+    }
+}

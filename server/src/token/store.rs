@@ -1,0 +1,439 @@
+//! The token store. A token's id is never stored: entries live under the
+//! HMAC-SHA256 of the id with a per-cluster salt, so a copy of the storage
+//! (even decrypted) does not yield usable tokens. Accessors are indexed the
+//! same way; parent/child links make revocation of a whole tree possible.
+//!
+//! Expiry: every entry carries its wall-clock deadline. An in-memory index
+//! of deadlines (rebuilt from storage at unseal, so expiry survives a
+//! restart) feeds one reaper task that sleeps until the next deadline and is
+//! woken early when a sooner one arrives. Lookups also refuse expired
+//! entries, so a token is dead on time even if the reaper is late.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::sync::Notify;
+
+use super::TokenEntry;
+use crate::barrier::View;
+use crate::barrier::view::to_json;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::secret::SecretBytes;
+use crate::storage::Op;
+
+/// The HMAC key for token and accessor hashes.
+const SALT_PATH: &str = "salt";
+/// `id/<hash>` -> TokenEntry.
+const ID_PREFIX: &str = "id/";
+/// `accessor/<hash of accessor>` -> AccessorEntry.
+const ACCESSOR_PREFIX: &str = "accessor/";
+/// `parent/<parent hash>/<child hash>` -> empty; children of a token.
+const PARENT_PREFIX: &str = "parent/";
+/// Entries kept decrypted in memory; past this the cache starts over.
+const CACHE_LIMIT: usize = 16_384;
+/// The reaper re-checks at least this often, in case the wall clock jumps.
+const MAX_REAPER_SLEEP: Duration = Duration::from_secs(30);
+
+#[derive(Serialize, Deserialize)]
+struct AccessorEntry {
+    accessor: String,
+    token_hash: String,
+}
+
+/// Called when a token is revoked, so that what hangs off it (its
+/// cubbyhole, its leases) goes with it.
+#[async_trait::async_trait]
+pub trait RevokeHook: Send + Sync {
+    async fn token_revoked(&self, token_hash: &str) -> Result<()>;
+}
+
+pub struct TokenStore {
+    view: View,
+    salt: SecretBytes,
+    clock: Clock,
+    cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    expiry: Mutex<BTreeSet<(i64, String)>>,
+    wake: Notify,
+    /// Serializes read-modify-write of entries (use counts, renewals).
+    write: tokio::sync::Mutex<()>,
+    hooks: RwLock<Vec<Arc<dyn RevokeHook>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TokenStore {
+    pub async fn load(view: View, clock: Clock) -> Result<Arc<Self>> {
+        let salt = match view.get(SALT_PATH).await? {
+            Some(s) => SecretBytes::new(s),
+            None => {
+                let s = crate::barrier::keyring::random_key();
+                view.put(SALT_PATH, s.expose()).await?;
+                s
+            }
+        };
+        let store = Arc::new(Self {
+            view,
+            salt,
+            clock,
+            cache: RwLock::new(HashMap::new()),
+            expiry: Mutex::new(BTreeSet::new()),
+            wake: Notify::new(),
+            write: tokio::sync::Mutex::new(()),
+            hooks: RwLock::new(Vec::new()),
+        });
+        // Rebuild the expiry index from what is stored.
+        for hash in store.view.list(ID_PREFIX).await? {
+            if let Some(entry) = store
+                .view
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hash}"))
+                .await?
+            {
+                if let Some(exp) = entry.expire_time {
+                    lock(&store.expiry).insert((exp, hash));
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn add_hook(&self, hook: Arc<dyn RevokeHook>) {
+        self.hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hook);
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn hmac(&self, kind: &[u8], value: &str) -> String {
+        // HMAC accepts keys of any length; this cannot fail.
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(self.salt.expose()) {
+            Ok(m) => m,
+            Err(_) => return String::new(),
+        };
+        mac.update(kind);
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub fn hash(&self, token: &str) -> String {
+        self.hmac(b"token:", token)
+    }
+
+    fn accessor_hash(&self, accessor: &str) -> String {
+        self.hmac(b"accessor:", accessor)
+    }
+
+    fn cache_put(&self, hash: &str, entry: Arc<TokenEntry>) {
+        let mut c = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if c.len() >= CACHE_LIMIT {
+            c.clear();
+        }
+        c.insert(hash.to_owned(), entry);
+    }
+
+    fn cache_drop(&self, hash: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
+    }
+
+    fn track_expiry(&self, hash: &str, old: Option<i64>, new: Option<i64>) {
+        let mut idx = lock(&self.expiry);
+        if let Some(o) = old {
+            idx.remove(&(o, hash.to_owned()));
+        }
+        if let Some(n) = new {
+            let sooner = idx.first().is_none_or(|(first, _)| n < *first);
+            idx.insert((n, hash.to_owned()));
+            if sooner {
+                self.wake.notify_one();
+            }
+        }
+    }
+
+    /// Stores a new token; returns its id. `id` is a caller-chosen token id
+    /// (root only); otherwise one is generated.
+    pub async fn create(&self, entry: TokenEntry, id: Option<String>) -> Result<String> {
+        let token = id.unwrap_or_else(super::generate_token);
+        let hash = self.hash(&token);
+        if self
+            .view
+            .get(&format!("{ID_PREFIX}{hash}"))
+            .await?
+            .is_some()
+        {
+            return Err(Error::invalid("cannot create a token with a duplicate ID"));
+        }
+        let mut ops = vec![
+            Op::Put(format!("{ID_PREFIX}{hash}"), to_json(&entry)),
+            Op::Put(
+                format!("{ACCESSOR_PREFIX}{}", self.accessor_hash(&entry.accessor)),
+                to_json(&AccessorEntry {
+                    accessor: entry.accessor.clone(),
+                    token_hash: hash.clone(),
+                }),
+            ),
+        ];
+        if !entry.parent.is_empty() {
+            ops.push(Op::Put(
+                format!("{PARENT_PREFIX}{}/{hash}", entry.parent),
+                Vec::new(),
+            ));
+        }
+        self.view.write(ops).await?;
+        self.track_expiry(&hash, None, entry.expire_time);
+        self.cache_put(&hash, Arc::new(entry));
+        Ok(token)
+    }
+
+    /// The live entry for a hash: None if missing, expired or used up.
+    pub async fn get(&self, hash: &str) -> Result<Option<Arc<TokenEntry>>> {
+        let cached = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned();
+        let entry = match cached {
+            Some(e) => e,
+            None => match self
+                .view
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hash}"))
+                .await?
+            {
+                Some(e) => {
+                    let e = Arc::new(e);
+                    self.cache_put(hash, Arc::clone(&e));
+                    e
+                }
+                None => return Ok(None),
+            },
+        };
+        if entry.is_expired(self.clock.now_nanos()) {
+            self.wake.notify_one();
+            return Ok(None);
+        }
+        Ok(Some(entry))
+    }
+
+    pub async fn lookup(&self, token: &str) -> Result<Option<(String, Arc<TokenEntry>)>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let hash = self.hash(token);
+        Ok(self.get(&hash).await?.map(|e| (hash, e)))
+    }
+
+    pub async fn lookup_accessor(
+        &self,
+        accessor: &str,
+    ) -> Result<Option<(String, Arc<TokenEntry>)>> {
+        if accessor.is_empty() {
+            return Ok(None);
+        }
+        let key = format!("{ACCESSOR_PREFIX}{}", self.accessor_hash(accessor));
+        let Some(a) = self.view.get_json::<AccessorEntry>(&key).await? else {
+            return Ok(None);
+        };
+        Ok(self.get(&a.token_hash).await?.map(|e| (a.token_hash, e)))
+    }
+
+    /// Counts one use of a limited-use token. Returns None when the token
+    /// has no use left; the entry after the use otherwise. A token whose
+    /// last use this is comes back with `num_uses == -1` and must be
+    /// revoked once the request is done.
+    pub async fn use_token(
+        &self,
+        hash: &str,
+        entry: Arc<TokenEntry>,
+    ) -> Result<Option<Arc<TokenEntry>>> {
+        if entry.num_uses == 0 {
+            return Ok(Some(entry));
+        }
+        let _guard = self.write.lock().await;
+        let Some(current) = self.get(hash).await? else {
+            return Ok(None);
+        };
+        if current.num_uses < 0 {
+            return Ok(None);
+        }
+        if current.num_uses == 0 {
+            return Ok(Some(current));
+        }
+        let mut next = (*current).clone();
+        next.num_uses = if next.num_uses == 1 {
+            -1
+        } else {
+            next.num_uses - 1
+        };
+        self.put_entry(hash, next).await.map(Some)
+    }
+
+    async fn put_entry(&self, hash: &str, entry: TokenEntry) -> Result<Arc<TokenEntry>> {
+        self.view
+            .put_json(&format!("{ID_PREFIX}{hash}"), &entry)
+            .await?;
+        let entry = Arc::new(entry);
+        self.cache_put(hash, Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// Rewrites an entry (renewal) and keeps the expiry index in step.
+    pub async fn update(
+        &self,
+        hash: &str,
+        old: &TokenEntry,
+        new: TokenEntry,
+    ) -> Result<Arc<TokenEntry>> {
+        let _guard = self.write.lock().await;
+        let (o, n) = (old.expire_time, new.expire_time);
+        let e = self.put_entry(hash, new).await?;
+        self.track_expiry(hash, o, n);
+        Ok(e)
+    }
+
+    /// Revokes a token and every token descended from it.
+    pub async fn revoke_tree(&self, hash: &str) -> Result<()> {
+        // Depth-first, children before parents, iteratively so a deep tree
+        // cannot overflow the stack.
+        let mut stack = vec![(hash.to_owned(), false)];
+        while let Some((h, expanded)) = stack.pop() {
+            if expanded {
+                self.revoke_one(&h).await?;
+                continue;
+            }
+            stack.push((h.clone(), true));
+            for child in self.view.list(&format!("{PARENT_PREFIX}{h}/")).await? {
+                stack.push((child.trim_end_matches('/').to_owned(), false));
+            }
+        }
+        Ok(())
+    }
+
+    /// Revokes a token but keeps its children, who become orphans.
+    pub async fn revoke_orphan(&self, hash: &str) -> Result<()> {
+        for child in self.view.list(&format!("{PARENT_PREFIX}{hash}/")).await? {
+            let key = format!("{ID_PREFIX}{child}");
+            if let Some(mut e) = self.view.get_json::<TokenEntry>(&key).await? {
+                e.parent.clear();
+                e.orphan = true;
+                let _guard = self.write.lock().await;
+                self.put_entry(&child, e).await?;
+            }
+        }
+        self.revoke_one(hash).await
+    }
+
+    async fn revoke_one(&self, hash: &str) -> Result<()> {
+        let key = format!("{ID_PREFIX}{hash}");
+        let entry = self.view.get_json::<TokenEntry>(&key).await?;
+        let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for hook in hooks {
+            hook.token_revoked(hash).await?;
+        }
+        let mut ops = vec![Op::Delete(key)];
+        for child in self.view.list(&format!("{PARENT_PREFIX}{hash}/")).await? {
+            ops.push(Op::Delete(format!("{PARENT_PREFIX}{hash}/{child}")));
+        }
+        if let Some(e) = &entry {
+            ops.push(Op::Delete(format!(
+                "{ACCESSOR_PREFIX}{}",
+                self.accessor_hash(&e.accessor)
+            )));
+            if !e.parent.is_empty() {
+                ops.push(Op::Delete(format!("{PARENT_PREFIX}{}/{hash}", e.parent)));
+            }
+        }
+        self.view.write(ops).await?;
+        self.cache_drop(hash);
+        if let Some(e) = entry {
+            self.track_expiry(hash, e.expire_time, None);
+        }
+        Ok(())
+    }
+
+    /// Every accessor, for `auth/token/accessors`.
+    pub async fn accessors(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for key in self.view.list(ACCESSOR_PREFIX).await? {
+            if let Some(a) = self
+                .view
+                .get_json::<AccessorEntry>(&format!("{ACCESSOR_PREFIX}{key}"))
+                .await?
+            {
+                out.push(a.accessor);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn count(&self) -> Result<usize> {
+        Ok(self.view.list(ID_PREFIX).await?.len())
+    }
+
+    /// Revokes every token whose deadline has passed; returns how many.
+    pub async fn reap_expired(&self) -> Result<usize> {
+        let now = self.clock.now_nanos();
+        let due: Vec<String> = lock(&self.expiry)
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, h)| h.clone())
+            .collect();
+        for h in &due {
+            self.revoke_tree(h).await?;
+            // Stale index entries (already revoked) are dropped here too.
+            lock(&self.expiry).retain(|(_, x)| x != h);
+        }
+        Ok(due.len())
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        lock(&self.expiry).first().map(|(t, _)| *t)
+    }
+
+    /// Runs until `stop` fires: revokes tokens as their deadlines pass.
+    pub async fn run_reaper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut moved = self.clock.moved();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if let Err(e) = self.reap_expired().await {
+                tracing::warn!(error = %e, "token expiry: revocation failed, will retry");
+            }
+            let wait = match self.next_deadline() {
+                Some(t) => {
+                    let now = self.clock.now_nanos();
+                    Duration::from_nanos(u64::try_from(t.saturating_sub(now)).unwrap_or(0))
+                        .min(MAX_REAPER_SLEEP)
+                }
+                None => MAX_REAPER_SLEEP,
+            };
+            let clock_moved = async {
+                match moved.as_mut() {
+                    Some(rx) => {
+                        let _ = rx.changed().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+                _ = clock_moved => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests: one binary for the crate (STYLE.md rule 9). Servers
+//! run in-process on 127.0.0.1:0; wire behaviour is checked with a real
+//! HTTP client and with the real `bao` CLI.
+
+// Test helpers fail the test by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod bao_cli;
+mod http_api;
+mod mounts;
+mod persistence;
+mod policies;
+mod tokens;
