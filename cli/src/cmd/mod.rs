@@ -1,0 +1,437 @@
+//! The command table: every `arca` subcommand, its help and flags, how a
+//! command line finds its command, and the flags every command shares.
+//! Each command lives in its own file with a `SPEC` and a `run`.
+
+mod auth_disable;
+mod auth_enable;
+mod auth_list;
+mod auth_tune;
+mod ctx;
+mod delete;
+mod kv_args;
+mod list;
+mod login;
+mod mount_flags;
+mod operator_init;
+mod operator_key_status;
+mod operator_rotate;
+mod operator_seal;
+mod operator_unseal;
+mod policy_delete;
+mod policy_fmt;
+mod policy_list;
+mod policy_read;
+mod policy_write;
+mod read;
+mod secrets_disable;
+mod secrets_enable;
+mod secrets_list;
+mod secrets_tune;
+mod status;
+mod token_capabilities;
+mod token_create;
+mod token_lookup;
+mod token_renew;
+mod token_revoke;
+mod write;
+
+pub(crate) use ctx::Ctx;
+
+use crate::flags::{self, Flag, FlagError, Group, Kind};
+use crate::io::Io;
+use crate::output::Format;
+
+/// A subcommand: name, help and flags.
+pub(crate) struct Spec {
+    /// The words that name it (`"token create"`).
+    pub(crate) name: &'static str,
+    /// One line for command lists.
+    pub(crate) synopsis: &'static str,
+    /// Usage, description and examples, printed before the flags.
+    pub(crate) help: &'static str,
+    /// Command-specific flags.
+    pub(crate) flags: &'static [Flag],
+}
+
+/// A group of subcommands (`arca token …`).
+struct CommandGroup {
+    name: &'static str,
+    synopsis: &'static str,
+    help: &'static str,
+}
+
+const HTTP_FLAGS: &[Flag] = &[
+    Flag::new("address", Kind::Str, "Address of the Arca server.")
+        .default(ctx::DEFAULT_ADDRESS)
+        .env("ARCA_ADDR"),
+    Flag::new(
+        "ca-cert",
+        Kind::Str,
+        "Path on the local disk to a single PEM-encoded CA certificate to verify the Arca \
+         server's SSL certificate.",
+    )
+    .env("ARCA_CACERT"),
+    Flag::new(
+        "tls-skip-verify",
+        Kind::Bool,
+        "Disable verification of TLS certificates. Using this option is highly discouraged \
+         as it decreases the security of data transmissions to and from the Arca server.",
+    )
+    .default("false")
+    .env("ARCA_SKIP_VERIFY"),
+];
+
+const OUTPUT_FLAGS: &[Flag] = &[
+    Flag::new(
+        "field",
+        Kind::Str,
+        "Print only the field with the given name. Specifying this option will take \
+         precedence over other formatting directives. The result will not have a trailing \
+         newline making it ideal for piping to other processes.",
+    ),
+    Flag::new(
+        "format",
+        Kind::Str,
+        "Print the output in the given format. Valid formats are \"table\" and \"json\".",
+    )
+    .default("table")
+    .env("ARCA_FORMAT"),
+];
+
+const SPECS: &[&Spec] = &[
+    &read::SPEC,
+    &write::SPEC,
+    &delete::SPEC,
+    &list::SPEC,
+    &login::SPEC,
+    &status::SPEC,
+    &operator_init::SPEC,
+    &operator_unseal::SPEC,
+    &operator_seal::SPEC,
+    &operator_rotate::SPEC,
+    &operator_key_status::SPEC,
+    &token_create::SPEC,
+    &token_lookup::SPEC,
+    &token_renew::SPEC,
+    &token_revoke::SPEC,
+    &token_capabilities::SPEC,
+    &policy_write::SPEC,
+    &policy_read::SPEC,
+    &policy_list::SPEC,
+    &policy_delete::SPEC,
+    &policy_fmt::SPEC,
+    &secrets_enable::SPEC,
+    &secrets_disable::SPEC,
+    &secrets_list::SPEC,
+    &secrets_tune::SPEC,
+    &auth_enable::SPEC,
+    &auth_disable::SPEC,
+    &auth_list::SPEC,
+    &auth_tune::SPEC,
+];
+
+const GROUPS: &[CommandGroup] = &[
+    CommandGroup {
+        name: "auth",
+        synopsis: "Interact with auth methods",
+        help: "Usage: arca auth <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for interacting with Arca's auth methods.\n  \
+               Users can list, enable, disable, and tune auth methods.\n\n  \
+               List all enabled auth methods:\n\n      $ arca auth list\n\n  \
+               Enable a new auth method \"userpass\":\n\n      $ arca auth enable userpass\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "operator",
+        synopsis: "Perform operator-specific tasks",
+        help: "Usage: arca operator <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for operators interacting with Arca. Most\n  \
+               users will not need to interact with these commands.\n\n  \
+               Initialize a new Arca cluster:\n\n      $ arca operator init\n\n  \
+               Unseal the server:\n\n      $ arca operator unseal\n\n  \
+               Rotate the encryption key:\n\n      $ arca operator rotate\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "policy",
+        synopsis: "Interact with policies",
+        help: "Usage: arca policy <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for interacting with policies. Users can\n  \
+               write, read, and list policies in Arca.\n\n  \
+               List all enabled policies:\n\n      $ arca policy list\n\n  \
+               Create a policy named \"my-policy\" from contents on local disk:\n\n      \
+               $ arca policy write my-policy ./my-policy.hcl\n\n  \
+               Delete the policy named my-policy:\n\n      $ arca policy delete my-policy\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "secrets",
+        synopsis: "Interact with secrets engines",
+        help: "Usage: arca secrets <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for interacting with Arca's secrets engines.\n  \
+               Each secret engine behaves differently. Please see the documentation for\n  \
+               more information.\n\n  \
+               List all enabled secrets engines:\n\n      $ arca secrets list\n\n  \
+               Enable a new secrets engine:\n\n      $ arca secrets enable database\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "token",
+        synopsis: "Interact with tokens",
+        help: "Usage: arca token <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for interacting with tokens. Users can\n  \
+               create, lookup, renew, and revoke tokens.\n\n  \
+               Create a new token:\n\n      $ arca token create\n\n  \
+               Revoke a token:\n\n      $ arca token revoke s.8Jq7hxy0lfkHOX5uCrD0sKSk\n\n  \
+               Renew a token:\n\n      $ arca token renew s.8Jq7hxy0lfkHOX5uCrD0sKSk\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+];
+
+fn is_help(arg: &str) -> bool {
+    matches!(arg, "-h" | "-help" | "--help" | "--h" | "help")
+}
+
+/// Top-level help: the command list.
+fn main_help() -> String {
+    let common = [
+        "read", "write", "delete", "list", "login", "server", "status",
+    ];
+    let mut out = String::from("Usage: arca <command> [args]\n\nCommon commands:\n");
+    for name in common {
+        let synopsis = match name {
+            "server" => "Start an Arca server",
+            _ => SPECS
+                .iter()
+                .find(|s| s.name == name)
+                .map_or("", |s| s.synopsis),
+        };
+        out.push_str(&format!("    {name:<11} {synopsis}\n"));
+    }
+    out.push_str("\nOther commands:\n");
+    for g in GROUPS {
+        out.push_str(&format!("    {:<11} {}\n", g.name, g.synopsis));
+    }
+    out.push_str(&format!(
+        "    {:<11} {}\n",
+        "version", "Prints the Arca version"
+    ));
+    out.trim_end().to_string()
+}
+
+fn group_help(group: &CommandGroup) -> String {
+    let prefix = format!("{} ", group.name);
+    let subs: Vec<&&Spec> = SPECS
+        .iter()
+        .filter(|s| s.name.starts_with(&prefix))
+        .collect();
+    let width = subs
+        .iter()
+        .map(|s| s.name.len() - prefix.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("{}\n\nSubcommands:\n", group.help);
+    let mut lines: Vec<String> = subs
+        .iter()
+        .map(|s| format!("    {:<width$}    {}", &s.name[prefix.len()..], s.synopsis))
+        .collect();
+    lines.sort();
+    out.push_str(&lines.join("\n"));
+    out
+}
+
+fn groups_for(spec: &Spec) -> [Group; 3] {
+    [
+        Group {
+            title: "HTTP Options",
+            flags: HTTP_FLAGS,
+        },
+        Group {
+            title: "Output Options",
+            flags: OUTPUT_FLAGS,
+        },
+        Group {
+            title: "Command Options",
+            flags: spec.flags,
+        },
+    ]
+}
+
+/// A command's full help: its text, then its flags.
+pub(crate) fn command_help(spec: &Spec) -> String {
+    format!("{}\n\n{}", spec.help, flags::help(&groups_for(spec)))
+        .trim_end()
+        .to_string()
+}
+
+/// Runs one command line (without the program name).
+pub(crate) async fn execute(args: Vec<String>, io: &mut Io) -> i32 {
+    let Some(first) = args.first() else {
+        io.err(&main_help());
+        return 1;
+    };
+    if is_help(first) {
+        io.out(&main_help());
+        return 0;
+    }
+    if matches!(first.as_str(), "version" | "-version" | "--version" | "-v") {
+        io.out(&format!("Arca v{}", env!("CARGO_PKG_VERSION")));
+        return 0;
+    }
+    if let Some(sub) = args.get(1) {
+        let name = format!("{first} {sub}");
+        if let Some(spec) = SPECS.iter().find(|s| s.name == name) {
+            return run_spec(spec, &args[2..], io).await;
+        }
+    }
+    if let Some(spec) = SPECS.iter().find(|s| s.name == first) {
+        return run_spec(spec, &args[1..], io).await;
+    }
+    if let Some(group) = GROUPS.iter().find(|g| g.name == first) {
+        if args.get(1).is_some_and(|a| is_help(a)) {
+            io.out(&group_help(group));
+            return 0;
+        }
+        io.err(&group_help(group));
+        return 1;
+    }
+    io.err(&main_help());
+    1
+}
+
+async fn run_spec(spec: &Spec, args: &[String], io: &mut Io) -> i32 {
+    let parsed = match flags::parse(&groups_for(spec), args) {
+        Ok(p) => p,
+        Err(FlagError::Help) => {
+            io.out(&command_help(spec));
+            return 0;
+        }
+        Err(FlagError::Invalid(msg)) => {
+            io.err(&msg);
+            return 1;
+        }
+    };
+    let format_name = parsed
+        .str("format")
+        .map(str::to_string)
+        .or_else(|| io.first_var(ctx::ENV_FORMAT).map(|(_, v)| v))
+        .unwrap_or_else(|| "table".to_string());
+    let Some(format) = Format::parse(&format_name) else {
+        io.err(&format!("Invalid output format: {format_name}"));
+        return 1;
+    };
+    let mut ctx = Ctx {
+        io,
+        flags: parsed,
+        format,
+    };
+    dispatch(spec.name, &mut ctx).await
+}
+
+async fn dispatch(name: &str, ctx: &mut Ctx<'_>) -> i32 {
+    match name {
+        "read" => read::run(ctx).await,
+        "write" => write::run(ctx).await,
+        "delete" => delete::run(ctx).await,
+        "list" => list::run(ctx).await,
+        "login" => login::run(ctx).await,
+        "status" => status::run(ctx).await,
+        "operator init" => operator_init::run(ctx).await,
+        "operator unseal" => operator_unseal::run(ctx).await,
+        "operator seal" => operator_seal::run(ctx).await,
+        "operator rotate" => operator_rotate::run(ctx).await,
+        "operator key-status" => operator_key_status::run(ctx).await,
+        "token create" => token_create::run(ctx).await,
+        "token lookup" => token_lookup::run(ctx).await,
+        "token renew" => token_renew::run(ctx).await,
+        "token revoke" => token_revoke::run(ctx).await,
+        "token capabilities" => token_capabilities::run(ctx).await,
+        "policy write" => policy_write::run(ctx).await,
+        "policy read" => policy_read::run(ctx).await,
+        "policy list" => policy_list::run(ctx).await,
+        "policy delete" => policy_delete::run(ctx).await,
+        "policy fmt" => policy_fmt::run(ctx),
+        "secrets enable" => secrets_enable::run(ctx).await,
+        "secrets disable" => secrets_disable::run(ctx).await,
+        "secrets list" => secrets_list::run(ctx).await,
+        "secrets tune" => secrets_tune::run(ctx).await,
+        "auth enable" => auth_enable::run(ctx).await,
+        "auth disable" => auth_disable::run(ctx).await,
+        "auth list" => auth_list::run(ctx).await,
+        "auth tune" => auth_tune::run(ctx).await,
+        other => {
+            // Unreachable: every SPECS entry has an arm above (a test checks it).
+            ctx.err(&format!("unknown command {other:?}"));
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> (i32, String, String) {
+        let mut io = Io::memory(&[], b"");
+        let args = args.iter().map(|s| s.to_string()).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let code = rt.block_on(execute(args, &mut io));
+        (code, io.stdout_text(), io.stderr_text())
+    }
+
+    #[test]
+    fn every_command_has_help_and_a_dispatch_arm() {
+        for spec in SPECS {
+            let mut args: Vec<&str> = spec.name.split(' ').collect();
+            args.push("-h");
+            let (code, out, err) = run(&args);
+            assert_eq!(code, 0, "{}", spec.name);
+            assert!(
+                out.starts_with(&format!("Usage: arca {}", spec.name)),
+                "{out}"
+            );
+            assert!(out.contains("-address=<string>"), "{}", spec.name);
+            assert!(err.is_empty());
+        }
+        for group in GROUPS {
+            assert!(
+                SPECS
+                    .iter()
+                    .any(|s| s.name.starts_with(&format!("{} ", group.name)))
+            );
+        }
+    }
+
+    #[test]
+    fn help_and_unknown_commands() {
+        let (code, out, _) = run(&["--help"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("Common commands:") && out.contains("    token "));
+        let (code, out, err) = run(&["nosuch"]);
+        assert_eq!((code, out.as_str()), (1, ""));
+        assert!(err.starts_with("Usage: arca <command>"));
+        let (code, _, err) = run(&["token"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("Subcommands:\n    capabilities    "), "{err}");
+        let (code, out, _) = run(&["token", "-h"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("    revoke          "));
+        let (code, _, err) = run(&[]);
+        assert_eq!(code, 1);
+        assert!(err.starts_with("Usage:"));
+    }
+
+    #[test]
+    fn flag_errors_exit_1() {
+        let (code, _, err) = run(&["token", "capabilities", "-bogus", "secret/foo"]);
+        assert_eq!(
+            (code, err.as_str()),
+            (1, "flag provided but not defined: -bogus\n")
+        );
+        let (code, _, err) = run(&["status", "-format=yaml"]);
+        assert_eq!((code, err.as_str()), (1, "Invalid output format: yaml\n"));
+    }
+}

@@ -1,0 +1,53 @@
+//! `arca secrets tune [options] PATH`: changes a secrets engine's settings.
+
+use super::ctx::{sanitize_path, with_trailing_slash};
+use super::mount_flags::{self as m, tune_input};
+use super::{Ctx, Spec};
+
+pub(crate) const SPEC: Spec = Spec {
+    name: "secrets tune",
+    synopsis: "Tune a secrets engine configuration",
+    help: "Usage: arca secrets tune [options] PATH\n\n  \
+           Tunes the configuration options for the secrets engine at the given PATH.\n  \
+           The argument corresponds to the PATH where the secrets engine is enabled,\n  \
+           not the TYPE!\n\n  \
+           Tune the default lease for the PKI secrets engine:\n\n      \
+           $ arca secrets tune -default-lease-ttl=72h pki/",
+    flags: &[
+        m::DESCRIPTION,
+        m::DEFAULT_LEASE_TTL,
+        m::MAX_LEASE_TTL,
+        m::OPTIONS,
+        m::VERSION,
+        m::AUDIT_NON_HMAC_REQUEST_KEYS,
+        m::AUDIT_NON_HMAC_RESPONSE_KEYS,
+        m::LISTING_VISIBILITY,
+        m::PASSTHROUGH_REQUEST_HEADERS,
+        m::ALLOWED_RESPONSE_HEADERS,
+        m::PLUGIN_VERSION,
+    ],
+};
+
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+    if !ctx.arity(1, Some(1)) {
+        return 1;
+    }
+    let path = with_trailing_slash(&sanitize_path(&ctx.args()[0]));
+    let client = match ctx.client() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.err(&e);
+            return 2;
+        }
+    };
+    match client.tune_mount(&path, &tune_input(&ctx.flags)).await {
+        Ok(()) => {
+            ctx.out(&format!("Success! Tuned the secrets engine at: {path}"));
+            0
+        }
+        Err(e) => {
+            ctx.err(&format!("Error tuning secrets engine {path}: {e}"));
+            2
+        }
+    }
+}

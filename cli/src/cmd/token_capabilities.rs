@@ -1,0 +1,68 @@
+//! `arca token capabilities [TOKEN] PATH`: what a token may do on a path;
+//! the caller's own token without TOKEN, by accessor with `-accessor`.
+
+use super::{Ctx, Spec};
+use crate::flags::{Flag, Kind};
+use crate::output::Format;
+
+pub(crate) const SPEC: Spec = Spec {
+    name: "token capabilities",
+    synopsis: "Print capabilities of a token on a path",
+    help: "Usage: arca token capabilities [options] [TOKEN | ACCESSOR] PATH\n\n  \
+           Fetches the capabilities of a token for a given path. If a TOKEN is provided\n  \
+           as an argument, the \"/sys/capabilities\" endpoint and permission is used. If\n  \
+           no TOKEN is provided, the \"/sys/capabilities-self\" endpoint and permission\n  \
+           is used with the locally authenticated token. With -accessor, the argument\n  \
+           is an accessor and \"/sys/capabilities-accessor\" is used.\n\n  \
+           List capabilities for the local token on the \"secret/foo\" path:\n\n      \
+           $ arca token capabilities secret/foo\n\n  \
+           List capabilities for a token on the \"cubbyhole/foo\" path:\n\n      \
+           $ arca token capabilities s.96ddf4bc1fbd45d9 cubbyhole/foo",
+    flags: &[Flag::new(
+        "accessor",
+        Kind::Bool,
+        "Treat the first argument as an accessor instead of a token.",
+    )
+    .default("false")],
+};
+
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+    let accessor = ctx.flags.bool("accessor");
+    let ok = if accessor {
+        ctx.arity(2, Some(2))
+    } else {
+        ctx.arity(1, Some(2))
+    };
+    if !ok {
+        return 1;
+    }
+    let client = match ctx.client() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.err(&e);
+            return 2;
+        }
+    };
+    let args = ctx.args().to_vec();
+    let result = match args.as_slice() {
+        [acc, path] if accessor => client.capabilities_accessor(acc, path).await,
+        [token, path] => client.capabilities(token, path).await,
+        [path] => client.capabilities_self(path).await,
+        _ => return 1,
+    };
+    let mut caps = match result {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.err(&format!("Error listing capabilities: {e}"));
+            return 2;
+        }
+    };
+    caps.sort();
+    match ctx.format {
+        Format::Table => {
+            ctx.out(&caps.join(", "));
+            0
+        }
+        Format::Json => ctx.output_json(&caps),
+    }
+}
