@@ -36,6 +36,28 @@ impl TestServer {
         s
     }
 
+    /// Dev mode on a given store and clock (to restart on the same data).
+    pub async fn dev_on(backend: DynBackend, clock: Clock) -> Self {
+        let mut s = Self::start(backend, clock).await;
+        let (key, root) = s.core.dev_setup(Some(ROOT.into())).await.unwrap();
+        s.root_token = root;
+        s.unseal_key = key;
+        s
+    }
+
+    /// An existing store, restarted: sealed until unsealed with `key`.
+    pub async fn restart_on(backend: DynBackend, clock: Clock, key: &str) -> Self {
+        let s = Self::start(backend, clock).await;
+        s.core
+            .unseal(&arca_client::sys::UnsealRequest {
+                key: Some(key.to_owned()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        s
+    }
+
     /// Uninitialized, sealed, on the given store.
     pub async fn fresh(backend: DynBackend) -> Self {
         Self::start(backend, Clock::system()).await

@@ -3,7 +3,7 @@
 //! `kill -9`, restart, unseal: everything is still there; and no value
 //! written is visible in the data file.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -25,11 +25,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(config: &std::path::Path, port: u16) -> Proc {
+async fn start(config: &std::path::Path, port: u16, log: &std::path::Path) -> Proc {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_arca"))
-        .args(["server", &format!("-config={}", config.display())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .args([
+            "server",
+            &format!("-config={}", config.display()),
+            "-log-level=trace",
+        ])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
     let p = Proc(child);
@@ -80,6 +89,7 @@ async fn survives_kill_9_and_keeps_only_ciphertext_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
+    let log = dir.path().join("server.log");
     let config = dir.path().join("arca.hcl");
     std::fs::write(
         &config,
@@ -90,7 +100,7 @@ async fn survives_kill_9_and_keeps_only_ciphertext_on_disk() {
     )
     .unwrap();
 
-    let server = start(&config, port).await;
+    let server = start(&config, port, &log).await;
     let (s, init) = req(
         port,
         "PUT",
@@ -146,7 +156,7 @@ async fn survives_kill_9_and_keeps_only_ciphertext_on_disk() {
     // kill -9: no shutdown path runs. Every write above was acknowledged.
     drop(server);
 
-    let server = start(&config, port).await;
+    let server = start(&config, port, &log).await;
     let (_, st) = req(port, "GET", "sys/seal-status", None, None).await;
     assert_eq!(
         (st["initialized"].clone(), st["sealed"].clone()),
@@ -188,6 +198,29 @@ async fn survives_kill_9_and_keeps_only_ciphertext_on_disk() {
         token.as_str(),
     ] {
         assert!(!text.contains(secret), "{secret:?} found in the data file");
+    }
+    // Nor does the server's own log, even at trace level.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("unsealed"),
+        "the log was captured: {logged}"
+    );
+    for secret in [
+        "zq-marker-secret-value",
+        "zq-marker-meta-value",
+        root.as_str(),
+        token.as_str(),
+    ] {
+        assert!(
+            !logged.contains(secret),
+            "{secret:?} found in the server log"
+        );
+    }
+    for k in &keys {
+        assert!(
+            !logged.contains(k.as_str()),
+            "an unseal key share is in the server log"
+        );
     }
     // Raw bytes too (strings only shows printable runs).
     let raw = std::fs::read(&file).unwrap();

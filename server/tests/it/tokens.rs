@@ -2,7 +2,11 @@
 //! revocation of trees and orphans, use limits, and expiry on time (with a
 //! manual clock: time is moved, never slept).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arca_server::clock::Clock;
+use arca_server::storage::file::FileBackend;
 
 use serde_json::{Value, json};
 
@@ -538,5 +542,45 @@ async fn use_limits_renewal_and_expiry_on_time() {
     );
     assert_eq!(lookup_status(&s, &kid).await, 403);
     assert_eq!(lookup_status(&s, &long).await, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(SystemTime::now());
+    // The same store object is handed to a second, new core: everything the
+    // new core knows, it loads from storage. (Reopening the file itself
+    // after a kill -9 is what persistence.rs does with the real binary.)
+    let backend: arca_server::storage::DynBackend =
+        Arc::new(FileBackend::open(dir.path()).unwrap());
+    let (short, long, key) = {
+        let s = TestServer::dev_on(Arc::clone(&backend), clock.clone()).await;
+        let (short, _) = create(&s, "root", json!({"policies": ["default"], "ttl": "1h"})).await;
+        let (long, _) = create(&s, "root", json!({"policies": ["default"], "ttl": "3h"})).await;
+        let key = s.unseal_key.clone();
+        s.core.seal().await;
+        s.stop().await;
+        (short, long, key)
+    };
+    // Two hours pass while the server is down.
+    clock.advance(Duration::from_secs(2 * 3600));
+    let s = TestServer::restart_on(backend, clock, &key).await;
+    assert_eq!(
+        lookup_status(&s, &short).await,
+        403,
+        "expired while the server was down"
+    );
+    assert_eq!(lookup_status(&s, &long).await, 200);
+    let r = call(
+        &s,
+        "POST",
+        "auth/token/lookup",
+        Some("root"),
+        Some(json!({"token": long})),
+    )
+    .await;
+    let ttl = r.body["data"]["ttl"].as_u64().unwrap();
+    assert!((3590..=3600).contains(&ttl), "one hour left, got {ttl}");
     s.stop().await;
 }
