@@ -79,6 +79,11 @@ pub fn rfc3339_nanos(nanos: i64) -> String {
     rfc3339(t)
 }
 
+/// RFC 3339 to the second (Vault's `token_issue_time`).
+pub fn rfc3339_secs(secs: i64) -> String {
+    rfc3339_nanos(secs.saturating_mul(1_000_000_000))
+}
+
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     let base = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",

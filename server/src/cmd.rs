@@ -280,6 +280,18 @@ async fn shutdown_signal() {
     }
 }
 
+/// SIGHUP: audit devices reopen their files (logrotate), as Vault's do.
+#[cfg(unix)]
+async fn reopen_on_sighup(core: Arc<Core>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reopening audit devices");
+        core.reopen_audit().await;
+    }
+}
+
 fn write_token_helper(token: &str) {
     let Some(home) = std::env::var_os("HOME") else {
         return;
@@ -435,8 +447,12 @@ Development mode should NOT be used in production installations!
             .await;
         }));
     }
+    #[cfg(unix)]
+    let hup = tokio::spawn(reopen_on_sighup(Arc::clone(&core)));
     shutdown_signal().await;
     tracing::info!("shutdown signal received; stopping");
+    #[cfg(unix)]
+    hup.abort();
     stop_tx.send_replace(true);
     for s in servers {
         let _ = s.await;

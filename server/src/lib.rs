@@ -6,10 +6,12 @@
 //!   error bodies back; the seal endpoints that work while sealed
 //! - `core`: seal state machine; `handle` = route -> token -> ACL -> backend
 //! - `router`: mount table and longest-prefix routing to a `backend::Backend`
+//! - `audit`: audit devices; every request and response is logged before
+//!   the answer leaves
 //! - `token`: token store (salted hashes, trees, expiry) and `auth/token/`
 //! - `policy`: HCL policies -> compiled ACL
 //! - `sys`: the system backend, by feature
-//! - `engines`: secret engines (kv)
+//! - `engines`: secret engines (kv, cubbyhole)
 //! - `barrier`: AES-256-GCM over every stored entry, keyring terms
 //! - `seal`: Shamir shares of the root key
 //! - `storage`: the physical stores (in-memory, embedded file)
@@ -18,6 +20,7 @@
 //! command), `metrics`, `clock`, `secret` (zeroizing types), `fields` and
 //! `duration` (Vault's lenient field parsing).
 
+pub mod audit;
 pub mod backend;
 pub mod barrier;
 pub mod clock;

@@ -57,6 +57,7 @@ pub struct Request {
     pub data: Map<String, Value>,
     pub client_token: Option<SecretString>,
     pub remote_addr: Option<IpAddr>,
+    pub remote_port: Option<u16>,
     pub wrap_ttl: Option<Duration>,
     /// Set by the router: the mount this request was routed to (`secret/`,
     /// `auth/token/`), and the path relative to it.
@@ -78,6 +79,7 @@ impl Request {
             data: Map::new(),
             client_token: None,
             remote_addr: None,
+            remote_port: None,
             wrap_ttl: None,
             mount_point: String::new(),
             token_entry: None,
@@ -130,7 +132,26 @@ pub struct Response {
     /// A status other than 200/204 (e.g. 202 for async operations).
     pub status: Option<u16>,
     /// A body that is not the envelope (sys/metrics text, raw JSON).
+    /// `data` may still be set alongside, for the audit log.
     pub raw: Option<RawBody>,
+    /// Set when the response was wrapped: the envelope then carries only
+    /// this, and an empty request id.
+    pub wrap_info: Option<WrapInfo>,
+}
+
+/// What a wrapped response hands back instead of its data.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WrapInfo {
+    pub token: String,
+    pub accessor: String,
+    /// Seconds.
+    pub ttl: u64,
+    /// RFC 3339 with nanoseconds.
+    pub creation_time: String,
+    pub creation_path: String,
+    /// The accessor of the token inside, when an auth response was wrapped.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub wrapped_accessor: String,
 }
 
 #[derive(Debug)]
@@ -178,6 +199,10 @@ impl Response {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_none() && self.auth.is_none() && self.warnings.is_empty() && self.raw.is_none()
+        self.data.is_none()
+            && self.auth.is_none()
+            && self.warnings.is_empty()
+            && self.raw.is_none()
+            && self.wrap_info.is_none()
     }
 }

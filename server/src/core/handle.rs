@@ -3,64 +3,69 @@
 //! 1. sealed? -> 503
 //! 2. route: longest-prefix match on the mount table
 //! 3. token: resolve (salted hash -> entry), count one use; unauthenticated
-//!    paths (logins) skip this but still see a token if one is sent
+//!    paths (logins, wrapping lookup) skip the check and count no use, but
+//!    still see a token if one is sent
 //! 4. create vs update: ask the backend whether the target exists
 //! 5. ACL: the token's policies allow the operation; root paths need sudo
-//! 6. backend
-//! 7. after: a token on its last use is revoked; metrics
+//! 6. audit the request: if no device can write it, stop here (500)
+//! 7. backend (only if 2-5 passed; a refusal is audited, then returned)
+//! 8. wrap the response when `X-Vault-Wrap-TTL` asked for it
+//! 9. audit the response: if no device can write it, the answer is a 500
+//! 10. after: a token on its last use is revoked; metrics
 //!
 //! There is no other way into a backend.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::audit::{Outcome, Record};
 use crate::backend::path_matches;
 use crate::error::{Error, Result};
+use crate::http::error::status_and_errors;
 use crate::logical::{Operation, Request, Response};
+use crate::router::Route;
 
-use super::Core;
+use super::{Active, Core};
+
+/// Paths where a bad token is the request's subject, not its credential:
+/// Vault answers 400 "wrapping token is not valid…" there, not 403.
+const WRAPPING_PATHS: &[&str] = &["sys/wrapping/unwrap", "sys/wrapping/rewrap"];
+
+fn bad_token(path: &str) -> Error {
+    if WRAPPING_PATHS.contains(&path) {
+        Error::invalid("wrapping token is not valid or does not exist")
+    } else {
+        Error::PermissionDenied
+    }
+}
+
+/// What the checks before the backend found.
+struct Checked {
+    route: Option<Arc<Route>>,
+    last_use: bool,
+}
+
+/// The message an error shows the client, as the audit log records it.
+fn audit_error(e: &Error) -> String {
+    match e {
+        // Its detail is for the server log only (http/error.rs logs it).
+        Error::Internal(_) => "internal error".to_owned(),
+        other => status_and_errors(other).1.join("; "),
+    }
+}
 
 impl Core {
     pub async fn handle(&self, mut req: Request) -> Result<Response> {
         let started = Instant::now();
         let active = self.active()?;
-        let route = active.mounts.router().route(&req.path);
+        let mut checked = Checked {
+            route: None,
+            last_use: false,
+        };
+        let allowed = self.check(&active, &mut req, &mut checked).await;
+        let result = self.run(&active, &mut req, &checked, allowed).await;
 
-        let unauthenticated = route.as_ref().is_some_and(|r| {
-            let rel = req.path.get(r.prefix.len()..).unwrap_or("");
-            path_matches(r.backend.unauthenticated_paths(), rel)
-        });
-
-        // Token.
-        let token = req
-            .client_token
-            .as_ref()
-            .map(|t| t.expose().to_owned())
-            .unwrap_or_default();
-        let mut last_use = false;
-        if !token.is_empty() {
-            match active.tokens.lookup(&token).await? {
-                Some((hash, entry)) => match active.tokens.use_token(&hash, entry).await? {
-                    Some(entry) => {
-                        last_use = entry.num_uses == -1;
-                        req.token_entry = Some(entry);
-                        req.token_hash = Some(hash);
-                    }
-                    None if !unauthenticated => return Err(Error::PermissionDenied),
-                    None => {}
-                },
-                None if !unauthenticated => return Err(Error::PermissionDenied),
-                None => {}
-            }
-        } else if !unauthenticated {
-            return Err(Error::PermissionDenied);
-        }
-
-        let result = self
-            .dispatch(&active, route, unauthenticated, &mut req)
-            .await;
-
-        if last_use {
+        if checked.last_use {
             if let Some(hash) = &req.token_hash {
                 if let Err(e) = active.tokens.revoke_tree(hash).await {
                     tracing::warn!(error = %e, "failed to revoke a used-up token");
@@ -69,17 +74,88 @@ impl Core {
         }
         let elapsed = started.elapsed();
         self.metrics.observe_request(elapsed, result.is_err());
+        if let Some(route) = &checked.route {
+            route.metrics.observe(elapsed, result.is_err());
+        }
         result
     }
 
-    async fn dispatch(
+    /// Steps 6-9: audit, backend, wrap, audit.
+    async fn run(
         &self,
-        active: &super::Active,
-        route: Option<Arc<crate::router::Route>>,
-        unauthenticated: bool,
+        active: &Active,
         req: &mut Request,
+        checked: &Checked,
+        allowed: Result<()>,
     ) -> Result<Response> {
-        let started = Instant::now();
+        let audit = &active.audit;
+        let mount = checked.route.as_ref().map(|r| &*r.entry);
+        if audit.is_enabled() {
+            let record = Record {
+                time: audit.now(),
+                req,
+                mount,
+                outcome: None,
+                error: allowed.as_ref().err().map(audit_error),
+            };
+            audit.log(&record).await?;
+        }
+        let result = match (allowed, &checked.route) {
+            (Ok(()), Some(route)) => match route.backend.handle(req).await {
+                Ok(resp) => self.wrap_if_asked(active, req, resp).await,
+                Err(e) => Err(e),
+            },
+            (Ok(()), None) => Err(Error::NoRoute(req.path.clone())),
+            (Err(e), _) => Err(e),
+        };
+        if audit.is_enabled() {
+            let outcome = match &result {
+                Ok(resp) => Outcome::Ok(resp),
+                Err(e) => Outcome::Err(audit_error(e)),
+            };
+            let record = Record {
+                time: audit.now(),
+                req,
+                mount,
+                outcome: Some(outcome),
+                error: None,
+            };
+            audit.log(&record).await?;
+        }
+        result
+    }
+
+    /// Steps 2-5. Fills `checked` as it goes, so what was found is known
+    /// (and audited) even when a check fails.
+    async fn check(&self, active: &Active, req: &mut Request, checked: &mut Checked) -> Result<()> {
+        let route = active.mounts.router().route(&req.path);
+        checked.route = route.clone();
+        let unauthenticated = route.as_ref().is_some_and(|r| {
+            let rel = req.path.get(r.prefix.len()..).unwrap_or("");
+            path_matches(r.backend.unauthenticated_paths(), rel)
+        });
+
+        // Token: resolved now, its use counted only once the request is
+        // allowed (a refused request does not spend a limited-use token,
+        // as in Vault).
+        let token = req
+            .client_token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        if !token.is_empty() {
+            match active.tokens.lookup(&token).await? {
+                Some((hash, entry)) => {
+                    req.token_entry = Some(entry);
+                    req.token_hash = Some(hash);
+                }
+                None if !unauthenticated => return Err(bad_token(&req.path)),
+                None => {}
+            }
+        } else if !unauthenticated {
+            return Err(Error::PermissionDenied);
+        }
+
         let Some(route) = route else {
             return Err(Error::NoRoute(req.path.clone()));
         };
@@ -103,10 +179,41 @@ impl Core {
                 return Err(Error::Forbidden);
             }
             req.root_privs = res.root_privs;
+            let hash = req.token_hash.clone().ok_or(Error::PermissionDenied)?;
+            match active.tokens.use_token(&hash, Arc::clone(entry)).await? {
+                Some(entry) => {
+                    checked.last_use = entry.num_uses == -1;
+                    req.token_entry = Some(entry);
+                }
+                None => return Err(bad_token(&req.path)),
+            }
         }
+        Ok(())
+    }
 
-        let result = route.backend.handle(req).await;
-        route.metrics.observe(started.elapsed(), result.is_err());
-        result
+    /// Step 8: a response with something in it, asked for wrapped, goes
+    /// into a wrapping token's cubbyhole; the client gets the token.
+    async fn wrap_if_asked(
+        &self,
+        active: &Active,
+        req: &Request,
+        resp: Response,
+    ) -> Result<Response> {
+        let Some(ttl) = req.wrap_ttl else {
+            return Ok(resp);
+        };
+        if resp.wrap_info.is_some() || resp.raw.is_some() || resp.is_empty() {
+            return Ok(resp);
+        }
+        let envelope = crate::http::response::envelope(&req.id, &resp);
+        let wrapped_accessor = resp.auth.as_ref().map_or("", |a| a.accessor.as_str());
+        let info = active
+            .wrapper
+            .wrap(&envelope, &req.path, ttl, wrapped_accessor)
+            .await?;
+        Ok(Response {
+            wrap_info: Some(info),
+            ..Default::default()
+        })
     }
 }

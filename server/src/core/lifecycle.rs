@@ -4,8 +4,12 @@
 //! 1. cluster identity (`core/cluster/local/info`)
 //! 2. policy store (`sys/policy/`)
 //! 3. token store (`sys/token/`) and its expiry reaper
-//! 4. mount manager with the built-in backends (`sys/`, `auth/token/`),
-//!    then every mount in the stored tables
+//! 4. cubbyhole storage (`cubbyhole/`), hooked to token revocation, and
+//!    the response wrapper on top of both
+//! 5. audit broker (`core/audit`, salts under `sys/audit/`): devices are
+//!    open before the first request can arrive
+//! 6. mount manager with the built-in backends (`sys/`, `auth/token/`,
+//!    `cubbyhole/`), then every mount in the stored tables
 //!
 //! Sealing tears it down in reverse: stop the reaper, drop the graph, then
 //! drop the keyring.
@@ -19,17 +23,20 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::wrapping::Wrapper;
 use super::{Active, Core, UnsealProgress};
+use crate::audit::AuditBroker;
 use crate::backend::Backend;
 use crate::barrier::{self, View, keyring};
 use crate::engines;
+use crate::engines::cubbyhole::Cubbyhole;
 use crate::error::{Error, Result};
 use crate::policy::PolicyStore;
 use crate::router::mounts::{MountRequest, builtin_entry};
 use crate::router::{Mounts, Router, Table};
 use crate::seal::{SealConfig, shamir};
 use crate::secret::SecretBytes;
-use crate::sys::SysBackend;
+use crate::sys::{SysBackend, SysParts};
 use crate::token::backend::TokenBackend;
 use crate::token::{TokenEntry, TokenStore};
 
@@ -37,6 +44,9 @@ use crate::token::{TokenEntry, TokenStore};
 const CLUSTER_INFO_PATH: &str = "core/cluster/local/info";
 /// The system backend's own storage (policies, tokens live below it).
 const SYS_VIEW: &str = "sys/";
+/// Every token's cubbyhole, under its token hash. A fixed prefix: the
+/// mount is built in and can never be disabled or moved.
+const CUBBYHOLE_VIEW: &str = "cubbyhole/";
 
 /// Shares shorter than this cannot be ours (Vault's bound too).
 const MIN_SHARE_LEN: usize = 16;
@@ -227,6 +237,30 @@ impl Core {
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(Arc::clone(&tokens).run_reaper(stop_rx));
 
+        let cubbyhole = Arc::new(Cubbyhole::new(View::new(
+            Arc::clone(&self.barrier),
+            CUBBYHOLE_VIEW,
+        )));
+        tokens.add_hook(Arc::clone(&cubbyhole) as _);
+        let wrapper = Arc::new(Wrapper::new(
+            Arc::clone(&tokens),
+            Arc::clone(&cubbyhole),
+            self.clock.clone(),
+        ));
+        let audit = match AuditBroker::load(
+            Arc::clone(&self.barrier),
+            sys_view.sub("audit/"),
+            self.clock.clone(),
+        )
+        .await
+        {
+            Ok(a) => Arc::new(a),
+            Err(e) => {
+                stop.send_replace(true);
+                return Err(e);
+            }
+        };
+
         let router = Arc::new(Router::default());
         let mounts = Arc::new(Mounts::new(
             Arc::clone(&self.barrier),
@@ -234,14 +268,16 @@ impl Core {
             engines::factory(self.clock.clone()),
             self.config.ttl,
         ));
-        let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(
-            Arc::clone(&mounts),
-            Arc::clone(&policies),
-            Arc::clone(&tokens),
-            Arc::clone(&self.barrier),
-            Arc::clone(&self.metrics),
-            self.config.unauthenticated_metrics,
-        ));
+        let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(SysParts {
+            mounts: Arc::clone(&mounts),
+            policies: Arc::clone(&policies),
+            tokens: Arc::clone(&tokens),
+            barrier: Arc::clone(&self.barrier),
+            metrics: Arc::clone(&self.metrics),
+            audit: Arc::clone(&audit),
+            wrapper: Arc::clone(&wrapper),
+            unauthenticated_metrics: self.config.unauthenticated_metrics,
+        }));
         let token_backend: Arc<dyn Backend> = Arc::new(TokenBackend::new(
             Arc::clone(&tokens),
             Arc::clone(&policies),
@@ -250,6 +286,10 @@ impl Core {
         let builtins: HashMap<String, Arc<dyn Backend>> = HashMap::from([
             ("system".to_owned(), sys),
             ("token".to_owned(), token_backend),
+            (
+                "cubbyhole".to_owned(),
+                Arc::clone(&cubbyhole) as Arc<dyn Backend>,
+            ),
         ]);
         let defaults = vec![
             builtin_entry(
@@ -257,6 +297,12 @@ impl Core {
                 "sys/",
                 "system",
                 "system endpoints used for control, policy and debugging",
+            ),
+            builtin_entry(
+                Table::Mounts,
+                "cubbyhole/",
+                "cubbyhole",
+                "per-token private secret storage",
             ),
             builtin_entry(Table::Auth, "token/", "token", "token based credentials"),
         ];
@@ -268,6 +314,8 @@ impl Core {
             mounts,
             policies,
             tokens,
+            audit,
+            wrapper,
             cluster_name: info.name,
             cluster_id: info.id,
             stop,

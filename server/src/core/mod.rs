@@ -5,6 +5,7 @@
 
 pub mod handle;
 pub mod lifecycle;
+pub mod wrapping;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -60,6 +61,8 @@ pub struct Active {
     pub mounts: Arc<Mounts>,
     pub policies: Arc<PolicyStore>,
     pub tokens: Arc<TokenStore>,
+    pub audit: Arc<crate::audit::AuditBroker>,
+    pub wrapper: Arc<wrapping::Wrapper>,
     pub cluster_name: String,
     pub cluster_id: String,
     stop: watch::Sender<bool>,
@@ -122,6 +125,13 @@ impl Core {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .is_none()
+    }
+
+    /// SIGHUP: audit devices reopen their files and connections.
+    pub async fn reopen_audit(&self) {
+        if let Ok(active) = self.active() {
+            active.audit.reopen().await;
+        }
     }
 
     fn set_active(&self, a: Option<Arc<Active>>) {

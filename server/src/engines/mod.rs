@@ -1,6 +1,7 @@
 //! Secret engines, one directory each, and the factory the mount manager
 //! uses to build one for a mount of a given type.
 
+pub mod cubbyhole;
 pub mod kv;
 
 use std::sync::Arc;

@@ -191,7 +191,7 @@ async fn logical(
         Bytes::new()
     };
     let id = request_id();
-    let req = request::build(parts, path, &body, Some(remote.ip()), id.clone())?;
+    let req = request::build(parts, path, &body, Some(remote), id.clone())?;
     let resp = state.core.handle(req).await?;
     if let Some(raw) = resp.raw {
         return Ok(Reply {

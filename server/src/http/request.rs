@@ -3,7 +3,7 @@
 //! (read as bytes: Vault clients send JSON without a Content-Type) or from
 //! the query string, token from `X-Vault-Token` or `Authorization: Bearer`.
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method};
@@ -102,7 +102,7 @@ pub fn build(
     parts: &Parts,
     path: &str,
     body: &[u8],
-    remote: Option<IpAddr>,
+    remote: Option<SocketAddr>,
     request_id: String,
 ) -> Result<Request> {
     let query = query_map(parts.uri.query());
@@ -165,7 +165,8 @@ pub fn build(
         path,
         data,
         client_token: token(&parts.headers),
-        remote_addr: remote,
+        remote_addr: remote.map(|a| a.ip()),
+        remote_port: remote.map(|a| a.port()),
         wrap_ttl,
         mount_point: String::new(),
         token_entry: None,

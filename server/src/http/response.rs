@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::logical::{Auth, Response};
+use crate::logical::{Auth, Response, WrapInfo};
 
 #[derive(Serialize)]
 struct AuthBody<'a> {
@@ -30,7 +30,7 @@ struct Envelope<'a> {
     renewable: bool,
     lease_duration: u64,
     data: Option<&'a Map<String, Value>>,
-    wrap_info: Option<()>,
+    wrap_info: Option<&'a WrapInfo>,
     warnings: Option<&'a [String]>,
     auth: Option<AuthBody<'a>>,
 }
@@ -52,8 +52,14 @@ fn auth_body(a: &Auth) -> AuthBody<'_> {
     }
 }
 
-/// The envelope's bytes, newline-terminated.
+/// The envelope's bytes, newline-terminated. A wrapped response reports
+/// an empty request id, as Vault's does.
 pub fn envelope(request_id: &str, resp: &Response) -> Vec<u8> {
+    let request_id = if resp.wrap_info.is_some() {
+        ""
+    } else {
+        request_id
+    };
     let env = Envelope {
         top: if resp.data_at_top_level {
             resp.data.as_ref()
@@ -65,7 +71,7 @@ pub fn envelope(request_id: &str, resp: &Response) -> Vec<u8> {
         renewable: false,
         lease_duration: 0,
         data: resp.data.as_ref(),
-        wrap_info: None,
+        wrap_info: resp.wrap_info.as_ref(),
         warnings: (!resp.warnings.is_empty()).then_some(resp.warnings.as_slice()),
         auth: resp.auth.as_ref().map(auth_body),
     };

@@ -88,6 +88,19 @@ path "identity/oidc/provider/+/authorize" {
 }
 "#;
 
+/// The one policy of a wrapping token: it may read its own cubbyhole's
+/// `response` and use the wrapping endpoints, nothing else. Built in, never
+/// stored, cannot be changed.
+pub const RESPONSE_WRAPPING_POLICY_NAME: &str = "response-wrapping";
+const RESPONSE_WRAPPING_POLICY: &str = r#"
+path "cubbyhole/response" {
+    capabilities = ["create", "read"]
+}
+path "sys/wrapping/*" {
+    capabilities = ["update"]
+}
+"#;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredPolicy {
     pub name: String,
@@ -103,11 +116,17 @@ pub struct PolicyStore {
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
     root: Arc<Policy>,
+    response_wrapping: Arc<Policy>,
 }
 
 impl PolicyStore {
     pub async fn load(view: View, clock: Clock) -> Result<Self> {
+        let response_wrapping = Arc::new(
+            parse::parse(RESPONSE_WRAPPING_POLICY_NAME, RESPONSE_WRAPPING_POLICY)
+                .map_err(|e| Error::internal(e.to_string()))?,
+        );
         let store = Self {
+            response_wrapping,
             view,
             clock,
             parsed: RwLock::new(HashMap::new()),
@@ -137,6 +156,9 @@ impl PolicyStore {
         if name == "root" {
             return Ok(Some(Arc::clone(&self.root)));
         }
+        if name == RESPONSE_WRAPPING_POLICY_NAME {
+            return Ok(Some(Arc::clone(&self.response_wrapping)));
+        }
         if let Some(p) = self
             .parsed
             .read()
@@ -161,8 +183,8 @@ impl PolicyStore {
     /// Parses and stores a policy. `root` cannot be written.
     pub async fn set(&self, name: &str, raw: &str) -> Result<()> {
         let name = name.to_lowercase();
-        if name == "root" {
-            return Err(Error::invalid("cannot update \"root\" policy"));
+        if name == "root" || name == RESPONSE_WRAPPING_POLICY_NAME {
+            return Err(Error::invalid(format!("cannot update {name:?} policy")));
         }
         if name.is_empty() {
             return Err(Error::invalid("policy name must be provided"));
@@ -189,6 +211,11 @@ impl PolicyStore {
         match name.as_str() {
             "root" => return Err(Error::invalid("cannot delete \"root\" policy")),
             "default" => return Err(Error::invalid("cannot delete default policy")),
+            RESPONSE_WRAPPING_POLICY_NAME => {
+                return Err(Error::invalid(format!(
+                    "cannot delete {RESPONSE_WRAPPING_POLICY_NAME:?} policy"
+                )));
+            }
             _ => {}
         }
         self.view.delete(&name).await?;

@@ -1,22 +1,27 @@
 //! The system backend (`sys/`), split by feature: mounts and auth methods
 //! (mounts.rs), policies (policies.rs), capabilities (capabilities.rs),
-//! keyring (keys.rs), UI helpers (ui.rs), metrics (metrics.rs). The seal
+//! keyring (keys.rs), UI helpers (ui.rs), metrics (metrics.rs), audit
+//! devices (audit.rs), response wrapping (wrapping.rs). The seal
 //! endpoints, which must work while sealed, are in http/sys_seal.rs.
 
+mod audit;
 mod capabilities;
 mod keys;
 mod metrics;
 mod mounts;
 mod policies;
 mod ui;
+mod wrapping;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::json;
 
+use crate::audit::AuditBroker;
 use crate::backend::Backend;
 use crate::barrier::Barrier;
+use crate::core::wrapping::Wrapper;
 use crate::error::{Error, Result};
 use crate::logical::{Operation, Request, Response};
 use crate::metrics::Metrics;
@@ -30,25 +35,34 @@ pub struct SysBackend {
     tokens: Arc<TokenStore>,
     barrier: Arc<Barrier>,
     metrics: Arc<Metrics>,
+    audit: Arc<AuditBroker>,
+    wrapper: Arc<Wrapper>,
     unauthenticated_metrics: bool,
 }
 
+/// What the system backend reaches into, wired once at unseal.
+pub struct SysParts {
+    pub mounts: Arc<Mounts>,
+    pub policies: Arc<PolicyStore>,
+    pub tokens: Arc<TokenStore>,
+    pub barrier: Arc<Barrier>,
+    pub metrics: Arc<Metrics>,
+    pub audit: Arc<AuditBroker>,
+    pub wrapper: Arc<Wrapper>,
+    pub unauthenticated_metrics: bool,
+}
+
 impl SysBackend {
-    pub fn new(
-        mounts: Arc<Mounts>,
-        policies: Arc<PolicyStore>,
-        tokens: Arc<TokenStore>,
-        barrier: Arc<Barrier>,
-        metrics: Arc<Metrics>,
-        unauthenticated_metrics: bool,
-    ) -> Self {
+    pub fn new(p: SysParts) -> Self {
         Self {
-            mounts,
-            policies,
-            tokens,
-            barrier,
-            metrics,
-            unauthenticated_metrics,
+            mounts: p.mounts,
+            policies: p.policies,
+            tokens: p.tokens,
+            barrier: p.barrier,
+            metrics: p.metrics,
+            audit: p.audit,
+            wrapper: p.wrapper,
+            unauthenticated_metrics: p.unauthenticated_metrics,
         }
     }
 }
@@ -113,6 +127,8 @@ impl Backend for SysBackend {
             }
             "key-status" | "rotate" => self.handle_keys(req, &rel).await,
             "internal" => self.handle_ui(req, &rel).await,
+            "audit" | "audit-hash" => self.handle_audit(req, &rel).await,
+            "wrapping" => self.handle_wrapping(req, &rel).await,
             "metrics" if rel == "metrics" => self.handle_metrics(req).await,
             "config" if rel == "config/cors" => match op {
                 Operation::Read => Ok(Response::from_value(json!({"enabled": false})).top_level()),

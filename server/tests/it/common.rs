@@ -156,11 +156,26 @@ pub async fn call_raw(
     token: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> Answer {
+    call_with(server, method, path, token, &[], body).await
+}
+
+/// A call with extra headers (`X-Vault-Wrap-TTL`).
+pub async fn call_with(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Answer {
     let client = reqwest::Client::new();
     let url = format!("{}/v1/{}", server.url(), path);
     let mut req = client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
     if let Some(t) = token {
         req = req.header("X-Vault-Token", t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
     if let Some(b) = body {
         req = req.body(b);

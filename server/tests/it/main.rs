@@ -7,9 +7,11 @@
 
 mod common;
 
+mod audit;
 mod bao_cli;
 mod http_api;
 mod mounts;
 mod persistence;
 mod policies;
 mod tokens;
+mod wrapping;
