@@ -12,6 +12,9 @@
 //! - `policy`: HCL policies -> compiled ACL
 //! - `sys`: the system backend, by feature
 //! - `engines`: secret engines (kv, cubbyhole)
+//! - `auth`: auth methods (userpass, approle, kubernetes, jwt); logins are
+//!   completed (identity, token) by `core::login`
+//! - `identity`: entities and aliases
 //! - `barrier`: AES-256-GCM over every stored entry, keyring terms
 //! - `seal`: Shamir shares of the root key
 //! - `storage`: the physical stores (in-memory, embedded file)
@@ -21,8 +24,10 @@
 //! `duration` (Vault's lenient field parsing).
 
 pub mod audit;
+pub mod auth;
 pub mod backend;
 pub mod barrier;
+pub mod cidr;
 pub mod clock;
 pub mod cmd;
 pub mod config;
@@ -32,6 +37,7 @@ pub mod engines;
 pub mod error;
 pub mod fields;
 pub mod http;
+pub mod identity;
 pub mod logical;
 pub mod metrics;
 pub mod policy;

@@ -119,6 +119,26 @@ pub struct Auth {
     pub token_type: String,
     pub orphan: bool,
     pub num_uses: i64,
+    /// Policies the token gets from its identity entity.
+    pub identity_policies: Vec<String>,
+}
+
+/// What a successful login hands the core, which resolves the identity
+/// and mints the token (core/login.rs). Auth methods never mint tokens
+/// themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    /// The alias name identity knows this caller by on this mount (the
+    /// username, the role id, the service account's uid, the JWT's user
+    /// claim).
+    pub alias_name: String,
+    pub alias_metadata: std::collections::BTreeMap<String, String>,
+    /// The part after the mount type in the token's display name
+    /// (`userpass-alice`).
+    pub display_name: String,
+    /// The token's metadata (`auth.metadata`).
+    pub metadata: std::collections::BTreeMap<String, String>,
+    pub token: crate::auth::token_params::TokenParams,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +157,8 @@ pub struct Response {
     /// Set when the response was wrapped: the envelope then carries only
     /// this, and an empty request id.
     pub wrap_info: Option<WrapInfo>,
+    /// A login: the core turns it into `auth` with a new token.
+    pub login: Option<Box<Login>>,
 }
 
 /// What a wrapped response hands back instead of its data.
@@ -176,6 +198,14 @@ impl Response {
         }
     }
 
+    /// A successful login.
+    pub fn login(login: Login) -> Self {
+        Self {
+            login: Some(Box::new(login)),
+            ..Default::default()
+        }
+    }
+
     pub fn with_warning(mut self, w: impl Into<String>) -> Self {
         self.warnings.push(w.into());
         self
@@ -204,5 +234,6 @@ impl Response {
             && self.warnings.is_empty()
             && self.raw.is_none()
             && self.wrap_info.is_none()
+            && self.login.is_none()
     }
 }

@@ -102,7 +102,18 @@ impl Core {
         }
         let result = match (allowed, &checked.route) {
             (Ok(()), Some(route)) => match route.backend.handle(req).await {
-                Ok(resp) => self.wrap_if_asked(active, req, resp).await,
+                Ok(mut resp) => match resp.login.take() {
+                    Some(login) => {
+                        let warnings = std::mem::take(&mut resp.warnings);
+                        match super::login::complete(active, req, &route.entry, *login, warnings)
+                            .await
+                        {
+                            Ok(resp) => self.wrap_if_asked(active, req, resp).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => self.wrap_if_asked(active, req, resp).await,
+                },
                 Err(e) => Err(e),
             },
             (Ok(()), None) => Err(Error::NoRoute(req.path.clone())),
@@ -145,6 +156,11 @@ impl Core {
             .unwrap_or_default();
         if !token.is_empty() {
             match active.tokens.lookup(&token).await? {
+                Some((_, entry))
+                    if !unauthenticated && !crate::cidr::allowed(&entry.bound_cidrs, req.remote_addr) =>
+                {
+                    return Err(Error::PermissionDenied);
+                }
                 Some((hash, entry)) => {
                     req.token_entry = Some(entry);
                     req.token_hash = Some(hash);
@@ -170,7 +186,17 @@ impl Core {
 
         if !unauthenticated {
             let entry = req.token_entry.as_ref().ok_or(Error::PermissionDenied)?;
-            let acl = active.policies.acl(&entry.policies).await?;
+            let acl = if entry.entity_id.is_empty() {
+                active.policies.acl(&entry.policies).await?
+            } else {
+                // Policies attached to the entity apply to all its tokens,
+                // as they are now (not as they were at login).
+                let mut names = entry.policies.clone();
+                names.extend(active.identity.policies(&entry.entity_id));
+                names.sort();
+                names.dedup();
+                active.policies.acl(&names).await?
+            };
             let res = acl.allow(&req.path, req.operation, &req.data, req.wrap_ttl);
             if !res.allowed {
                 return Err(Error::Forbidden);

@@ -8,8 +8,9 @@
 //!    the response wrapper on top of both
 //! 5. audit broker (`core/audit`, salts under `sys/audit/`): devices are
 //!    open before the first request can arrive
-//! 6. mount manager with the built-in backends (`sys/`, `auth/token/`,
-//!    `cubbyhole/`), then every mount in the stored tables
+//! 6. identity store (`identity/`): entities and aliases
+//! 7. mount manager with the built-in backends (`sys/`, `auth/token/`,
+//!    `cubbyhole/`, `identity/`), then every mount in the stored tables
 //!
 //! Sealing tears it down in reverse: stop the reaper, drop the graph, then
 //! drop the keyring.
@@ -26,6 +27,8 @@ use tokio::sync::watch;
 use super::wrapping::Wrapper;
 use super::{Active, Core, UnsealProgress};
 use crate::audit::AuditBroker;
+use crate::auth;
+use crate::identity::{IdentityBackend, IdentityStore};
 use crate::backend::Backend;
 use crate::barrier::{self, View, keyring};
 use crate::engines;
@@ -47,6 +50,8 @@ const SYS_VIEW: &str = "sys/";
 /// Every token's cubbyhole, under its token hash. A fixed prefix: the
 /// mount is built in and can never be disabled or moved.
 const CUBBYHOLE_VIEW: &str = "cubbyhole/";
+/// Entities and aliases; fixed for the same reason.
+const IDENTITY_VIEW: &str = "identity/";
 
 /// Shares shorter than this cannot be ours (Vault's bound too).
 const MIN_SHARE_LEN: usize = 16;
@@ -204,6 +209,7 @@ impl Core {
             .take()
         {
             active.stop.send_replace(true);
+            active.mounts.teardown();
         }
         self.barrier.seal();
         *self.progress.lock().await = UnsealProgress::default();
@@ -261,11 +267,31 @@ impl Core {
             }
         };
 
+        let identity = match IdentityStore::load(
+            View::new(Arc::clone(&self.barrier), IDENTITY_VIEW),
+            self.clock.clone(),
+        )
+        .await
+        {
+            Ok(i) => Arc::new(i),
+            Err(e) => {
+                stop.send_replace(true);
+                return Err(e);
+            }
+        };
+
         let router = Arc::new(Router::default());
+        let secrets = engines::factory(self.clock.clone());
+        let methods = auth::factory(self.clock.clone());
+        let factory: crate::router::mounts::Factory =
+            Arc::new(move |entry, view| match entry.table {
+                Table::Mounts => secrets(entry, view),
+                Table::Auth => methods(entry, view),
+            });
         let mounts = Arc::new(Mounts::new(
             Arc::clone(&self.barrier),
             router,
-            engines::factory(self.clock.clone()),
+            factory,
             self.config.ttl,
         ));
         let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(SysParts {
@@ -290,6 +316,13 @@ impl Core {
                 "cubbyhole".to_owned(),
                 Arc::clone(&cubbyhole) as Arc<dyn Backend>,
             ),
+            (
+                "identity".to_owned(),
+                Arc::new(IdentityBackend::new(
+                    Arc::clone(&identity),
+                    Arc::clone(&mounts),
+                )) as Arc<dyn Backend>,
+            ),
         ]);
         let defaults = vec![
             builtin_entry(
@@ -304,6 +337,7 @@ impl Core {
                 "cubbyhole",
                 "per-token private secret storage",
             ),
+            builtin_entry(Table::Mounts, "identity/", "identity", "identity store"),
             builtin_entry(Table::Auth, "token/", "token", "token based credentials"),
         ];
         if let Err(e) = mounts.load(builtins, defaults).await {
@@ -315,6 +349,7 @@ impl Core {
             policies,
             tokens,
             audit,
+            identity,
             wrapper,
             cluster_name: info.name,
             cluster_id: info.id,
@@ -389,6 +424,8 @@ async fn create_root_token(tokens: &TokenStore, id: Option<String>) -> Result<St
         entity_id: String::new(),
         token_type: "service".into(),
         mount_accessor: String::new(),
+        max_ttl: 0,
+        bound_cidrs: Vec::new(),
     };
     tokens.create(entry, id).await
 }

@@ -5,6 +5,7 @@
 
 pub mod handle;
 pub mod lifecycle;
+mod login;
 pub mod wrapping;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +63,7 @@ pub struct Active {
     pub policies: Arc<PolicyStore>,
     pub tokens: Arc<TokenStore>,
     pub audit: Arc<crate::audit::AuditBroker>,
+    pub identity: Arc<crate::identity::IdentityStore>,
     pub wrapper: Arc<wrapping::Wrapper>,
     pub cluster_name: String,
     pub cluster_id: String,

@@ -90,6 +90,8 @@ impl Wrapper {
             entity_id: String::new(),
             token_type: "service".to_owned(),
             mount_accessor: String::new(),
+            max_ttl: 0,
+            bound_cidrs: Vec::new(),
         };
         let accessor = entry.accessor.clone();
         let token = self.tokens.create(entry, None).await?;

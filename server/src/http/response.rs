@@ -11,6 +11,8 @@ struct AuthBody<'a> {
     accessor: &'a str,
     policies: &'a [String],
     token_policies: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    identity_policies: &'a [String],
     metadata: &'a Option<Map<String, Value>>,
     lease_duration: u64,
     renewable: bool,
@@ -41,6 +43,7 @@ fn auth_body(a: &Auth) -> AuthBody<'_> {
         accessor: &a.accessor,
         policies: &a.policies,
         token_policies: &a.token_policies,
+        identity_policies: &a.identity_policies,
         metadata: &a.metadata,
         lease_duration: a.lease_duration,
         renewable: a.renewable,

@@ -252,6 +252,11 @@ impl Router {
         found
     }
 
+    /// Drops every route (seal).
+    pub fn clear(&self) {
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Vec::new());
+    }
+
     pub fn all(&self) -> Arc<Vec<Arc<Route>>> {
         Arc::clone(&self.routes.read().unwrap_or_else(|e| e.into_inner()))
     }

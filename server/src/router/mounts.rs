@@ -237,6 +237,31 @@ impl Mounts {
             .cloned()
     }
 
+    /// Drops every route and backend (seal). Backends such as the system
+    /// backend hold the mount manager, so without this the unsealed graph
+    /// would keep itself alive after seal.
+    pub fn teardown(&self) {
+        self.router.clear();
+        self.builtins
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// The mount with this accessor (identity aliases, token renewal).
+    pub fn by_accessor(&self, accessor: &str) -> Option<Arc<MountEntry>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|e| e.accessor == accessor)
+            .cloned()
+    }
+
     pub async fn mount(&self, table: Table, path: &str, req: MountRequest) -> Result<()> {
         let _guard = self.change.lock().await;
         let path = normalize(path);

@@ -195,6 +195,8 @@ impl TokenBackend {
             entity_id: String::new(),
             token_type: "service".into(),
             mount_accessor: String::new(),
+            max_ttl: 0,
+            bound_cidrs: Vec::new(),
         };
         let token = self.store.create(entry.clone(), id).await?;
         let mut resp = Response {
@@ -251,7 +253,14 @@ impl TokenBackend {
             return Err(Error::invalid("lease is not renewable"));
         }
         let increment = fields::duration(&req.data, "increment")?.filter(|d| !d.is_zero());
-        let (_, sys_max) = self.ttls();
+        // A login token renews within its method's mount and role limits.
+        let (_, mut sys_max) = match self.mounts.by_accessor(&entry.mount_accessor) {
+            Some(m) if !entry.mount_accessor.is_empty() => self.mounts.ttls(&m),
+            _ => self.ttls(),
+        };
+        if entry.max_ttl > 0 {
+            sys_max = sys_max.min(Duration::from_secs(entry.max_ttl));
+        }
         let now = self.store.clock().now_nanos();
         let mut warnings = Vec::new();
         let explicit = Duration::from_secs(entry.explicit_max_ttl);
@@ -316,6 +325,7 @@ pub fn auth_of(token: &str, e: &TokenEntry, lease_secs: u64) -> Auth {
         token_type: e.token_type.clone(),
         orphan: e.orphan,
         num_uses: e.num_uses,
+        identity_policies: Vec::new(),
     }
 }
 

@@ -60,6 +60,13 @@ pub struct TokenEntry {
     /// Mount accessor of the auth method that issued it, for identity.
     #[serde(default)]
     pub mount_accessor: String,
+    /// Renewals stop here (seconds since issue; 0: the issuing mount's
+    /// max TTL): the role's or user's `token_max_ttl`.
+    #[serde(default)]
+    pub max_ttl: u64,
+    /// Where the token may be used from (`token_bound_cidrs`).
+    #[serde(default)]
+    pub bound_cidrs: Vec<String>,
 }
 
 fn service() -> String {

@@ -1,0 +1,27 @@
+//! Auth methods, one directory each, and the factory the mount manager
+//! uses for `sys/auth` mounts. A method checks credentials and answers
+//! `Response::login`; the core (core/login.rs) resolves the identity and
+//! mints the token, so no method can hand out a token the core would not.
+//!
+//! token_params.rs: the `token_*` fields every role and user carries.
+//! password.rs: the slow password hash userpass uses.
+
+pub mod password;
+pub mod token_params;
+pub mod userpass;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::router::mounts::Factory;
+
+/// The auth method types Arca can mount.
+pub fn factory(clock: Clock) -> Factory {
+    Arc::new(move |entry, view| {
+        let _ = &clock;
+        match entry.mount_type.as_str() {
+            "userpass" => Some(Ok(Arc::new(userpass::Userpass::new(view)) as _)),
+            _ => None,
+        }
+    })
+}
