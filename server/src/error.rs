@@ -44,8 +44,9 @@ pub enum Error {
     TooLarge,
     #[error("failed to decode JSON input: {0}")]
     BadJson(String),
-    #[error("rate limit quota exceeded")]
-    RateLimited,
+    /// Over a rate-limit quota; the path that was refused.
+    #[error("request path {0:?}: rate limit quota exceeded")]
+    RateLimited(String),
     /// Server-side failure; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

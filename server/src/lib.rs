@@ -41,6 +41,7 @@ pub mod identity;
 pub mod logical;
 pub mod metrics;
 pub mod policy;
+pub mod quotas;
 pub mod router;
 pub mod seal;
 pub mod secret;

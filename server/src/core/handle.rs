@@ -1,6 +1,6 @@
 //! The one path every logical request takes, in this order:
 //!
-//! 1. sealed? -> 503
+//! 1. sealed? -> 503; over a rate-limit quota? -> 429
 //! 2. route: longest-prefix match on the mount table
 //! 3. token: resolve (salted hash -> entry), count one use; unauthenticated
 //!    paths (logins, wrapping lookup) skip the check and count no use, but
@@ -58,6 +58,9 @@ impl Core {
     pub async fn handle(&self, mut req: Request) -> Result<Response> {
         let started = Instant::now();
         let active = self.active()?;
+        // Over quota: refused before anything else (and not audited, as
+        // Vault does by default).
+        active.quotas.allow(&req.path, req.remote_addr)?;
         let mut checked = Checked {
             route: None,
             last_use: false,
@@ -157,7 +160,8 @@ impl Core {
         if !token.is_empty() {
             match active.tokens.lookup(&token).await? {
                 Some((_, entry))
-                    if !unauthenticated && !crate::cidr::allowed(&entry.bound_cidrs, req.remote_addr) =>
+                    if !unauthenticated
+                        && !crate::cidr::allowed(&entry.bound_cidrs, req.remote_addr) =>
                 {
                     return Err(Error::PermissionDenied);
                 }

@@ -8,7 +8,8 @@
 //!    the response wrapper on top of both
 //! 5. audit broker (`core/audit`, salts under `sys/audit/`): devices are
 //!    open before the first request can arrive
-//! 6. identity store (`identity/`): entities and aliases
+//! 6. identity store (`identity/`): entities and aliases; rate-limit
+//!    quotas (`sys/quotas/`)
 //! 7. mount manager with the built-in backends (`sys/`, `auth/token/`,
 //!    `cubbyhole/`, `identity/`), then every mount in the stored tables
 //!
@@ -28,13 +29,14 @@ use super::wrapping::Wrapper;
 use super::{Active, Core, UnsealProgress};
 use crate::audit::AuditBroker;
 use crate::auth;
-use crate::identity::{IdentityBackend, IdentityStore};
 use crate::backend::Backend;
 use crate::barrier::{self, View, keyring};
 use crate::engines;
 use crate::engines::cubbyhole::Cubbyhole;
 use crate::error::{Error, Result};
+use crate::identity::{IdentityBackend, IdentityStore};
 use crate::policy::PolicyStore;
+use crate::quotas::Quotas;
 use crate::router::mounts::{MountRequest, builtin_entry};
 use crate::router::{Mounts, Router, Table};
 use crate::seal::{SealConfig, shamir};
@@ -280,6 +282,14 @@ impl Core {
             }
         };
 
+        let quotas = match Quotas::load(sys_view.sub("quotas/"), self.clock.clone()).await {
+            Ok(q) => Arc::new(q),
+            Err(e) => {
+                stop.send_replace(true);
+                return Err(e);
+            }
+        };
+
         let router = Arc::new(Router::default());
         let secrets = engines::factory(self.clock.clone());
         let methods = auth::factory(self.clock.clone());
@@ -302,6 +312,7 @@ impl Core {
             metrics: Arc::clone(&self.metrics),
             audit: Arc::clone(&audit),
             wrapper: Arc::clone(&wrapper),
+            quotas: Arc::clone(&quotas),
             unauthenticated_metrics: self.config.unauthenticated_metrics,
         }));
         let token_backend: Arc<dyn Backend> = Arc::new(TokenBackend::new(
@@ -350,6 +361,7 @@ impl Core {
             tokens,
             audit,
             identity,
+            quotas,
             wrapper,
             cluster_name: info.name,
             cluster_id: info.id,

@@ -30,7 +30,11 @@ fn nanos(d: Duration) -> i64 {
 /// The token type a login gets: the method's setting, within what the
 /// mount's `token_type` tune allows.
 fn token_type(method: &str, mount: &MountEntry) -> Result<&'static str> {
-    let tuned = mount.config.token_type.as_deref().unwrap_or("default-service");
+    let tuned = mount
+        .config
+        .token_type
+        .as_deref()
+        .unwrap_or("default-service");
     let t = match (method, tuned) {
         ("service", "batch") | ("batch", "service") => {
             return Err(Error::invalid(format!(
@@ -91,9 +95,7 @@ pub(super) async fn complete(
     policies.sort();
     policies.dedup();
     if policies.iter().any(|p| p == "root") {
-        return Err(Error::invalid(
-            "auth methods cannot create root tokens",
-        ));
+        return Err(Error::invalid("auth methods cannot create root tokens"));
     }
 
     // 3. TTLs.
@@ -103,11 +105,19 @@ pub(super) async fn complete(
         s => Duration::from_secs(s).min(mount_max),
     };
     let explicit = Duration::from_secs(params.explicit_max_ttl);
-    let max = if explicit.is_zero() { max } else { max.min(explicit) };
+    let max = if explicit.is_zero() {
+        max
+    } else {
+        max.min(explicit)
+    };
     let mut warnings = warnings;
     let ttl = if params.period > 0 {
         let p = Duration::from_secs(params.period);
-        if explicit.is_zero() { p } else { p.min(explicit) }
+        if explicit.is_zero() {
+            p
+        } else {
+            p.min(explicit)
+        }
     } else {
         let wanted = match params.ttl {
             0 => mount_default,

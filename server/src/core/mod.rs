@@ -64,6 +64,7 @@ pub struct Active {
     pub tokens: Arc<TokenStore>,
     pub audit: Arc<crate::audit::AuditBroker>,
     pub identity: Arc<crate::identity::IdentityStore>,
+    pub quotas: Arc<crate::quotas::Quotas>,
     pub wrapper: Arc<wrapping::Wrapper>,
     pub cluster_name: String,
     pub cluster_id: String,

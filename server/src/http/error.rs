@@ -26,7 +26,7 @@ pub fn status_and_errors(e: &Error) -> (u16, Vec<String>) {
         Error::MethodNotAllowed => (405, vec![]),
         Error::TooLarge => (413, vec![e.to_string()]),
         Error::BadJson(_) => (400, vec![e.to_string()]),
-        Error::RateLimited => (429, vec![e.to_string()]),
+        Error::RateLimited(_) => (429, vec![e.to_string()]),
         Error::Internal(detail) => {
             // The detail may name storage paths; it goes to the log only.
             tracing::error!(error = %detail, "internal error");

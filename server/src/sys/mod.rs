@@ -10,6 +10,7 @@ mod keys;
 mod metrics;
 mod mounts;
 mod policies;
+mod quotas;
 mod ui;
 mod wrapping;
 
@@ -37,6 +38,7 @@ pub struct SysBackend {
     metrics: Arc<Metrics>,
     audit: Arc<AuditBroker>,
     wrapper: Arc<Wrapper>,
+    quotas: Arc<crate::quotas::Quotas>,
     unauthenticated_metrics: bool,
 }
 
@@ -49,6 +51,7 @@ pub struct SysParts {
     pub metrics: Arc<Metrics>,
     pub audit: Arc<AuditBroker>,
     pub wrapper: Arc<Wrapper>,
+    pub quotas: Arc<crate::quotas::Quotas>,
     pub unauthenticated_metrics: bool,
 }
 
@@ -62,6 +65,7 @@ impl SysBackend {
             metrics: p.metrics,
             audit: p.audit,
             wrapper: p.wrapper,
+            quotas: p.quotas,
             unauthenticated_metrics: p.unauthenticated_metrics,
         }
     }
@@ -129,6 +133,7 @@ impl Backend for SysBackend {
             "internal" => self.handle_ui(req, &rel).await,
             "audit" | "audit-hash" => self.handle_audit(req, &rel).await,
             "wrapping" => self.handle_wrapping(req, &rel).await,
+            "quotas" => self.handle_quotas(req, &rel).await,
             "metrics" if rel == "metrics" => self.handle_metrics(req).await,
             "config" if rel == "config/cors" => match op {
                 Operation::Read => Ok(Response::from_value(json!({"enabled": false})).top_level()),

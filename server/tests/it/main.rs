@@ -14,5 +14,6 @@ mod http_api;
 mod mounts;
 mod persistence;
 mod policies;
+mod quotas;
 mod tokens;
 mod wrapping;
