@@ -70,7 +70,11 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
     let phc = stored.unwrap_or_else(|| DUMMY.clone());
     let ok = blocking(move || {
         PasswordHash::new(&phc)
-            .map(|h| argon2().verify_password(password.expose().as_bytes(), &h).is_ok())
+            .map(|h| {
+                argon2()
+                    .verify_password(password.expose().as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await?;
@@ -86,9 +90,24 @@ mod tests {
         let h = hash(SecretString::from("pw-1")).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!h.contains("pw-1"));
-        assert!(verify(SecretString::from("pw-1"), Some(h.clone())).await.unwrap());
+        assert!(
+            verify(SecretString::from("pw-1"), Some(h.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify(SecretString::from("pw-2"), Some(h)).await.unwrap());
-        assert!(!verify(SecretString::from("arca-dummy-password-for-constant-time"), None).await.unwrap());
-        assert!(!verify(SecretString::from("x"), Some("garbage".into())).await.unwrap());
+        assert!(
+            !verify(
+                SecretString::from("arca-dummy-password-for-constant-time"),
+                None
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !verify(SecretString::from("x"), Some("garbage".into()))
+                .await
+                .unwrap()
+        );
     }
 }

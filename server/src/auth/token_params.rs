@@ -179,7 +179,10 @@ impl TokenParams {
     /// Adds the `token_*` fields (and legacy echoes) to a read response.
     pub fn write_to(&self, out: &mut Map<String, Value>) {
         out.insert("token_bound_cidrs".into(), json!(self.bound_cidrs));
-        out.insert("token_explicit_max_ttl".into(), json!(self.explicit_max_ttl));
+        out.insert(
+            "token_explicit_max_ttl".into(),
+            json!(self.explicit_max_ttl),
+        );
         out.insert("token_max_ttl".into(), json!(self.max_ttl));
         out.insert(
             "token_no_default_policy".into(),
@@ -228,7 +231,8 @@ mod tests {
         assert!(!out.contains_key("policies"));
 
         let mut l = TokenParams::new();
-        l.update(&map(json!({"policies": ["c"], "ttl": 60}))).unwrap();
+        l.update(&map(json!({"policies": ["c"], "ttl": 60})))
+            .unwrap();
         let mut out = Map::new();
         l.write_to(&mut out);
         assert_eq!(out["policies"], json!(["c"]));

@@ -67,10 +67,7 @@ impl IdentityBackend {
                            "mount_path": a.mount_path, "mount_type": a.mount_type, "name": a.name})
                 })
                 .collect();
-            info.insert(
-                e.id.clone(),
-                json!({"aliases": aliases, "name": e.name}),
-            );
+            info.insert(e.id.clone(), json!({"aliases": aliases, "name": e.name}));
         }
         let mut data = Map::new();
         data.insert("key_info".into(), Value::Object(info));
@@ -175,7 +172,12 @@ impl IdentityBackend {
             for a in &e.aliases {
                 keys.push(a.id.clone());
                 let mut v = a.to_api(&e.id);
-                for k in ["creation_time", "last_update_time", "id", "merged_from_canonical_ids"] {
+                for k in [
+                    "creation_time",
+                    "last_update_time",
+                    "id",
+                    "merged_from_canonical_ids",
+                ] {
                     v.remove(k);
                 }
                 info.insert(a.id.clone(), Value::Object(v));
@@ -227,7 +229,9 @@ impl IdentityBackend {
             return Err(Error::invalid("query parameter not supplied"));
         }
         if given > 1 {
-            return Err(Error::invalid("query parameter conflict; please supply distinct set of query parameters"));
+            return Err(Error::invalid(
+                "query parameter conflict; please supply distinct set of query parameters",
+            ));
         }
         let found = if let Some(id) = id {
             self.store.entity(&id)
@@ -236,8 +240,8 @@ impl IdentityBackend {
         } else if let Some(a) = alias_id {
             self.store.alias(&a).map(|(e, _)| e)
         } else {
-            let accessor = accessor
-                .ok_or_else(|| Error::invalid("missing alias_mount_accessor"))?;
+            let accessor =
+                accessor.ok_or_else(|| Error::invalid("missing alias_mount_accessor"))?;
             self.store
                 .entity_by_alias(&accessor, alias_name.as_deref().unwrap_or_default())
         };
@@ -261,7 +265,11 @@ impl Backend for IdentityBackend {
                         .as_deref()
                         .is_some_and(|n| self.store.entity_by_name(n).is_some());
                 let e = self.store.upsert_entity(id.as_deref(), upd).await?;
-                Ok(if existed { Response::empty() } else { created(&e) })
+                Ok(if existed {
+                    Response::empty()
+                } else {
+                    created(&e)
+                })
             }
             "entity/id" if op == Operation::List => self.entity_list(false),
             "entity/name" if op == Operation::List => self.entity_list(true),

@@ -289,10 +289,9 @@ impl IdentityStore {
         metadata: &BTreeMap<String, String>,
     ) -> Result<Arc<Entity>> {
         if let Some(e) = self.entity_by_alias(mount.accessor, name) {
-            let stale = e
-                .aliases
-                .iter()
-                .any(|a| a.mount_accessor == mount.accessor && a.name == name && &a.metadata != metadata);
+            let stale = e.aliases.iter().any(|a| {
+                a.mount_accessor == mount.accessor && a.name == name && &a.metadata != metadata
+            });
             if !stale {
                 return Ok(e);
             }
@@ -347,9 +346,7 @@ impl IdentityStore {
         };
         if let Some(name) = upd.name.filter(|n| *n != e.name) {
             if self.entity_by_name(&name).is_some() {
-                return Err(Error::invalid(format!(
-                    "entity name is already in use"
-                )));
+                return Err(Error::invalid(format!("entity name is already in use")));
             }
             e.name = name;
         }

@@ -11,7 +11,14 @@ use crate::common::{TestServer, bao, call};
 
 async fn setup(s: &TestServer) {
     let root = Some("root");
-    let r = call(s, "POST", "sys/auth/userpass", root, Some(json!({"type": "userpass"}))).await;
+    let r = call(
+        s,
+        "POST",
+        "sys/auth/userpass",
+        root,
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.raw);
     let p = call(
         s,
@@ -63,8 +70,10 @@ async fn users_logins_and_what_the_token_may_do() {
         "POST",
         "auth/userpass/users/Alice",
         root,
-        Some(json!({"password": "correct horse", "token_policies": "app-read",
-                     "token_ttl": "1h", "token_max_ttl": "2h"})),
+        Some(
+            json!({"password": "correct horse", "token_policies": "app-read",
+                     "token_ttl": "1h", "token_max_ttl": "2h"}),
+        ),
     )
     .await;
     assert_eq!(u.status, 204, "{}", u.raw);
@@ -115,7 +124,10 @@ async fn users_logins_and_what_the_token_may_do() {
     .await;
     assert_eq!(rn.status, 200, "{}", rn.raw);
     let granted = rn.body["auth"]["lease_duration"].as_u64().unwrap();
-    assert!((4190..=4200).contains(&granted), "capped at 2h from issue: {granted}");
+    assert!(
+        (4190..=4200).contains(&granted),
+        "capped at 2h from issue: {granted}"
+    );
     s.advance(Duration::from_secs(4201));
     let gone = call(&s, "GET", "auth/token/lookup-self", Some(&token), None).await;
     assert_eq!(gone.status, 403, "expired at the max TTL");
@@ -127,7 +139,14 @@ async fn users_logins_and_what_the_token_may_do() {
         assert_eq!(bad.errors(), ["invalid username or password"]);
         assert!(bad.body.get("auth").is_none());
     }
-    let bad = call(&s, "POST", "auth/userpass/login/alice", None, Some(json!({}))).await;
+    let bad = call(
+        &s,
+        "POST",
+        "auth/userpass/login/alice",
+        None,
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(bad.status, 400);
     let bad = call(
         &s,
@@ -259,9 +278,21 @@ async fn cidr_bounds_and_entity_policies() {
         auths.body["data"]["userpass/"]["accessor"]
     );
     let list = call(&s, "LIST", "identity/entity/id", root, None).await;
-    assert!(list.body["data"]["keys"].as_array().unwrap().contains(&json!(eid)));
+    assert!(
+        list.body["data"]["keys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(eid))
+    );
     let alias_id = alias["id"].as_str().unwrap().to_owned();
-    let al = call(&s, "GET", &format!("identity/entity-alias/id/{alias_id}"), root, None).await;
+    let al = call(
+        &s,
+        "GET",
+        &format!("identity/entity-alias/id/{alias_id}"),
+        root,
+        None,
+    )
+    .await;
     assert_eq!(al.body["data"]["canonical_id"], eid.as_str());
     let lk = call(
         &s,
@@ -286,7 +317,10 @@ async fn cidr_bounds_and_entity_policies() {
     assert_eq!(lk.status, 204);
 
     // Policies attached to the entity apply to its existing tokens.
-    let token = first.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let token = first.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let no = call(&s, "GET", "secret/data/app/db", Some(&token), None).await;
     assert_eq!(no.status, 403);
     let up = call(
@@ -336,7 +370,12 @@ async fn cidr_bounds_and_entity_policies() {
     let by_name = call(&s, "GET", "identity/entity/name/ops", root, None).await;
     assert_eq!(by_name.body["data"]["policies"], json!(["p1"]));
     let names = call(&s, "LIST", "identity/entity/name", root, None).await;
-    assert!(names.body["data"]["keys"].as_array().unwrap().contains(&json!("ops")));
+    assert!(
+        names.body["data"]["keys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ops"))
+    );
     let bad = call(
         &s,
         "POST",
@@ -389,7 +428,13 @@ async fn bao_login_method_userpass() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["auth"]["policies"], json!(["app-read", "default"]));
     // The CLI stored the token in its helper file: the next commands use it.
-    let (code, out, err) = bao(&addr, None, home.path(), &["kv", "get", "-field=password", "secret/app/db"]).await;
+    let (code, out, err) = bao(
+        &addr,
+        None,
+        home.path(),
+        &["kv", "get", "-field=password", "secret/app/db"],
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "db-pass-1");
     let (code, _, err) = bao(&addr, None, home.path(), &["kv", "get", "secret/other/x"]).await;
@@ -399,7 +444,12 @@ async fn bao_login_method_userpass() {
         &addr,
         None,
         home.path(),
-        &["login", "-method=userpass", "username=carol", "password=wrong"],
+        &[
+            "login",
+            "-method=userpass",
+            "username=carol",
+            "password=wrong",
+        ],
     )
     .await;
     assert_eq!(code, 2);
