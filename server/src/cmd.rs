@@ -216,7 +216,9 @@ pub fn server(args: &[String]) -> i32 {
     let root_token_id = flags
         .dev_root_token_id
         .clone()
-        .or_else(|| env_any(&["ARCA_DEV_ROOT_TOKEN_ID", "VAULT_DEV_ROOT_TOKEN_ID"]));
+        .or_else(|| env_any(&["ARCA_DEV_ROOT_TOKEN_ID", "VAULT_DEV_ROOT_TOKEN_ID"]))
+        // An empty id means "pick one", as Vault does.
+        .filter(|id| !id.is_empty());
     match runtime.block_on(serve(config, flags.dev, root_token_id, &level)) {
         Ok(()) => 0,
         Err(e) => {

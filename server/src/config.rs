@@ -43,6 +43,8 @@ pub struct Listener {
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     pub max_request_size: Option<usize>,
+    /// `telemetry { unauthenticated_metrics_access }` inside the listener.
+    pub unauthenticated_metrics_access: bool,
 }
 
 impl Default for Listener {
@@ -53,6 +55,7 @@ impl Default for Listener {
             tls_cert_file: None,
             tls_key_file: None,
             max_request_size: None,
+            unauthenticated_metrics_access: false,
         }
     }
 }
@@ -159,6 +162,13 @@ fn unknown_key(ctx: &Ctx, a: &Attr, within: &str) -> ConfigError {
 /// Reads and parses a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
+    if path.is_dir() {
+        return Err(ConfigError {
+            file,
+            line: 0,
+            message: "is a directory: Arca reads one configuration file".into(),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: file.clone(),
         line: 0,
@@ -266,6 +276,13 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             "at least one listener stanza is required (listener \"tcp\" { ... })",
         ));
     }
+    if cfg
+        .listeners
+        .iter()
+        .any(|l| l.unauthenticated_metrics_access)
+    {
+        cfg.unauthenticated_metrics_access = true;
+    }
     if let (Some(d), Some(m)) = (cfg.default_lease_ttl, cfg.max_lease_ttl) {
         if d > m {
             return Err(ctx.err(0, "default_lease_ttl cannot be larger than max_lease_ttl"));
@@ -293,9 +310,55 @@ fn listener(ctx: &Ctx, b: &Block) -> Result<Listener, ConfigError> {
         ));
     }
     let mut l = Listener::default();
-    for a in ctx.attrs(b)? {
+    let mut attrs = Vec::new();
+    for item in &b.body.items {
+        match item {
+            Item::Attr(a) => attrs.push(a),
+            // Where Vault puts it: per listener.
+            Item::Block(t) if t.ident == "telemetry" => {
+                for a in ctx.attrs(t)? {
+                    match a.key.as_str() {
+                        "unauthenticated_metrics_access" => {
+                            l.unauthenticated_metrics_access = ctx.boolean(a)?
+                        }
+                        _ => return Err(unknown_key(ctx, a, "listener telemetry")),
+                    }
+                }
+            }
+            Item::Block(inner) => {
+                return Err(ctx.err(
+                    inner.line,
+                    format!("unknown stanza {:?} in {} block", inner.ident, b.ident),
+                ));
+            }
+        }
+    }
+    for a in attrs {
         match a.key.as_str() {
-            "address" => l.address = ctx.string(a)?,
+            "address" => {
+                let addr = match &a.value.kind {
+                    Kind::Str(s) => s.clone(),
+                    _ => {
+                        return Err(ctx.err(
+                            a.line,
+                            format!(
+                                "\"address\" must be a string, not a {}",
+                                a.value.type_name()
+                            ),
+                        ));
+                    }
+                };
+                if addr
+                    .rsplit_once(':')
+                    .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+                {
+                    return Err(ctx.err(
+                        a.line,
+                        format!("invalid listener address {addr:?}: expected host:port"),
+                    ));
+                }
+                l.address = addr;
+            }
             "tls_disable" => l.tls_disable = ctx.boolean(a)?,
             "tls_cert_file" => l.tls_cert_file = Some(PathBuf::from(ctx.string(a)?)),
             "tls_key_file" => l.tls_key_file = Some(PathBuf::from(ctx.string(a)?)),

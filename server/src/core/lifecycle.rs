@@ -148,6 +148,10 @@ impl Core {
             return Err(Error::invalid("Vault is not initialized"));
         }
         if !self.is_sealed() {
+            // Still say what is wrong with a malformed share, as Vault does.
+            if let Some(key) = req.key.as_deref() {
+                decode_share(key)?;
+            }
             drop(_t);
             return self.seal_status().await;
         }

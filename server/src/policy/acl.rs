@@ -329,7 +329,12 @@ impl Acl {
             return vec!["root"];
         }
         match self.lookup(path, Operation::List) {
-            Some(p) => p.caps.names(),
+            // Sorted, as Vault lists them.
+            Some(p) => {
+                let mut names = p.caps.names();
+                names.sort_unstable();
+                names
+            }
             None => vec!["deny"],
         }
     }

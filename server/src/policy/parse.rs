@@ -84,6 +84,13 @@ fn path_rules(b: &Block) -> Result<Option<PathRules>, PolicyError> {
         };
         match k {
             "capabilities" => {
+                // A lone string is a mistake OpenBao refuses; so do we.
+                if !matches!(v.kind, Kind::List(_)) {
+                    return Err(ctx(format!(
+                        "capabilities must be a list of strings, got {} on line {line}",
+                        v.type_name()
+                    )));
+                }
                 caps_list = string_list(&v).map_err(|m| ctx(format!("{m} on line {line}")))?
             }
             "policy" => legacy = Some(string(&v).map_err(|m| ctx(format!("{m} on line {line}")))?),
@@ -348,7 +355,9 @@ path "a/+/c*" { capabilities = ["update"] }
         assert!(parse("p", "path \"x\" {").is_err());
         assert!(parse("p", "path \"a/+*\" { capabilities = [\"read\"] }").is_err());
         assert!(parse("p", "path \"x\" { policy = \"admin\" }").is_err());
-        assert!(parse("p", "path \"x\" { capabilities = \"read\" }").is_ok());
+        // A lone string is refused, as OpenBao refuses it.
+        let e = parse("p", "path \"x\" { capabilities = \"read\" }").unwrap_err();
+        assert!(e.0.contains("capabilities must be a list"), "{e}");
         assert!(parse("p", "path \"x\" { capabilities = 3 }").is_err());
         let e = parse(
             "p",

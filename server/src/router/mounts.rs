@@ -296,6 +296,20 @@ impl Mounts {
             "kv-v2" => "kv".to_owned(),
             t => t.to_owned(),
         };
+        // The built-in backends exist once, where the server put them.
+        match (table, mount_type.as_str()) {
+            (Table::Auth, "token") => {
+                return Err(Error::invalid(
+                    "token credential backend cannot be instantiated",
+                ));
+            }
+            (Table::Mounts, t @ ("cubbyhole" | "identity" | "system")) => {
+                return Err(Error::invalid(format!(
+                    "mount type of {t:?} is not mountable"
+                )));
+            }
+            _ => {}
+        }
         let mut options = req.options.clone();
         if req.mount_type == "kv-v2" {
             options

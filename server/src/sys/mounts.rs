@@ -12,8 +12,10 @@ use crate::router::{MountConfig, MountEntry, Table};
 
 fn ttl_secs(data: &Map<String, Value>, field: &str) -> Result<Option<u64>> {
     match data.get(field) {
-        // "system" (and "") mean: fall back to the system default.
-        Some(Value::String(s)) if s.is_empty() || s == "system" => Ok(Some(0)),
+        // "system" means: fall back to the system default; "" means: leave
+        // it as it is (what the CLI sends for a flag it was not given).
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s == "system" => Ok(Some(0)),
         _ => Ok(fields::duration(data, field)?.map(|d| d.as_secs())),
     }
 }
@@ -40,7 +42,10 @@ fn apply_config(config: &mut MountConfig, data: &Map<String, Value>, table: Tabl
                 "'token_type' can only be modified on auth mounts",
             ));
         }
-        if !matches!(v.as_str(), "default-service" | "service" | "default" | "") {
+        if !matches!(
+            v.as_str(),
+            "default-service" | "service" | "default" | "batch" | "default-batch" | ""
+        ) {
             return Err(Error::invalid(format!(
                 "token type {v:?} is not supported by Arca"
             )));

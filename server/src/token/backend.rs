@@ -71,6 +71,15 @@ impl TokenBackend {
                 "root or sudo privileges required to specify token id",
             ));
         }
+        if id
+            .as_deref()
+            .is_some_and(|i| i.starts_with(super::SERVICE_TOKEN_PREFIX) || i.starts_with("b."))
+        {
+            return Err(Error::invalid(format!(
+                "custom token ID cannot have the '{}' prefix",
+                &id.as_deref().unwrap_or_default()[..2]
+            )));
+        }
         let no_parent = fields::bool(d, "no_parent")?.unwrap_or(false);
         if no_parent && !privileged {
             return Err(Error::invalid(
@@ -336,12 +345,9 @@ fn token_field(req: &Request) -> Result<Option<String>> {
 #[async_trait]
 impl Backend for TokenBackend {
     fn root_paths(&self) -> &'static [&'static str] {
-        &[
-            "revoke-orphan",
-            "revoke-orphan/*",
-            "accessors",
-            "accessors/*",
-        ]
+        // As Vault's: `revoke-orphan` itself checks for sudo in the
+        // handler (with its own message).
+        &["revoke-orphan/*", "accessors", "accessors/*"]
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Response> {
@@ -409,6 +415,12 @@ impl Backend for TokenBackend {
                 }
             }
             "revoke-orphan" if write => {
+                let root = req.token_entry.as_ref().is_some_and(|e| e.is_root());
+                if !root && !req.root_privs {
+                    return Err(Error::invalid(
+                        "root or sudo privileges required to revoke and orphan",
+                    ));
+                }
                 let Some(token) = token_field(req)? else {
                     return Err(Error::invalid("missing token ID"));
                 };

@@ -309,7 +309,7 @@ path "sys/key-status" { capabilities = ["read", "sudo"] }
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body["data"]["secret/data/app/x"],
-        json!(["read", "create"])
+        json!(["create", "read"])
     );
     assert_eq!(r.body["data"]["secret/data/app/locked"], json!(["deny"]));
     assert_eq!(r.body["data"]["sys/mounts"], json!(["deny"]));

@@ -28,7 +28,17 @@ fn body(v: Value) -> Option<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cubbyhole_is_private_and_dies_with_its_token() {
     let s = TestServer::dev().await;
-    let a = token(&s, &["default"]).await;
+    // A custom id, so the same token can be made again after revocation.
+    let created = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"id": "cubby-owner-a", "policies": ["default"]})),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.raw);
+    let a = "cubby-owner-a".to_owned();
     let b = token(&s, &["default"]).await;
 
     let w = call(
