@@ -155,6 +155,19 @@ impl Barrier {
             .map_err(|_| Error::Decrypt { path: path.into() })
     }
 
+    /// Encrypts a value that is not stored (a batch token) under the
+    /// active term, bound to `context` as the path is for stored entries.
+    pub fn seal_value(&self, context: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        let keyring = self.keyring()?;
+        Ok(self.encrypt(&keyring, context, plain))
+    }
+
+    /// Decrypts what `seal_value` made for the same `context`.
+    pub fn open_value(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let keyring = self.keyring()?;
+        self.decrypt(&keyring, context, sealed)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
         let keyring = self.keyring()?;
         match self.backend.get(path).await? {

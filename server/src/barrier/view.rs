@@ -43,6 +43,15 @@ impl View {
         s
     }
 
+    /// Encrypts a value kept outside storage, bound to `key` in this view.
+    pub fn seal_value(&self, key: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        self.barrier.seal_value(&self.full(key), plain)
+    }
+
+    pub fn open_value(&self, key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.barrier.open_value(&self.full(key), sealed)
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.barrier.get(&self.full(key)).await
     }

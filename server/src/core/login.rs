@@ -61,11 +61,7 @@ pub(super) async fn complete(
         return Err(Error::PermissionDenied);
     }
     let kind = token_type(&params.token_type, mount)?;
-    if kind == "batch" {
-        return Err(Error::invalid(
-            "batch tokens are not supported by Arca yet; use token_type=service",
-        ));
-    }
+    let batch = kind == "batch";
 
     // 1. Identity.
     let mount_path = mount.route_prefix();
@@ -160,7 +156,14 @@ pub(super) async fn complete(
         max_ttl: max.as_secs(),
         bound_cidrs: params.bound_cidrs.clone(),
     };
-    let token = active.tokens.create(entry.clone(), None).await?;
+    let mut entry = entry;
+    let token = if batch {
+        entry.accessor.clear();
+        entry.renewable = false;
+        active.tokens.create_batch(&entry)?
+    } else {
+        active.tokens.create(entry.clone(), None).await?
+    };
     let identity_policies = active.identity.policies(&entity.id);
     let mut all = policies.clone();
     all.extend(identity_policies.iter().cloned());

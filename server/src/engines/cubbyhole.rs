@@ -81,6 +81,13 @@ impl Backend for Cubbyhole {
         validate_path(&path)?;
         // The ACL check before this needs a token, so there is one.
         let hash = req.token_hash.clone().ok_or(Error::PermissionDenied)?;
+        // A batch token has no lifetime in storage that a cubbyhole could
+        // follow.
+        if req.token_entry.as_ref().is_some_and(|e| e.is_batch()) {
+            return Err(Error::invalid(
+                "cubbyhole operations are only supported by 'service' type tokens",
+            ));
+        }
         match req.operation {
             Operation::Read => {
                 if path.is_empty() {

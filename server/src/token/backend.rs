@@ -87,12 +87,13 @@ impl TokenBackend {
             ));
         }
         let orphan = orphan_path || no_parent;
-        if let Some(t) = fields::string(d, "type")? {
-            if !t.is_empty() && t != "service" && t != "default" {
-                return Err(Error::invalid(format!(
-                    "token type {t:?} is not supported by Arca (only service tokens)"
-                )));
-            }
+        let batch = match fields::string(d, "type")?.as_deref() {
+            None | Some("" | "service" | "default") => false,
+            Some("batch") => true,
+            Some(t) => return Err(Error::invalid(format!("invalid token type {t:?}"))),
+        };
+        if batch && id.is_some() {
+            return Err(Error::invalid("batch tokens cannot have a custom id"));
         }
 
         // Policies: the request's, or the parent's; a non-root parent can
@@ -133,6 +134,17 @@ impl TokenBackend {
             }
         }
         let is_root_token = policies == ["root"];
+        if batch {
+            if is_root_token {
+                return Err(Error::invalid("batch tokens cannot be root tokens"));
+            }
+            if fields::duration(d, "period")?.is_some_and(|p| !p.is_zero()) {
+                return Err(Error::invalid("batch tokens cannot have \"period\" set"));
+            }
+            if num_uses > 0 {
+                return Err(Error::invalid("batch tokens cannot have \"num_uses\" set"));
+            }
+        }
 
         // TTLs.
         let (default_ttl, sys_max) = self.ttls();
@@ -183,7 +195,7 @@ impl TokenBackend {
         } else {
             "auth/token/create"
         };
-        let entry = TokenEntry {
+        let mut entry = TokenEntry {
             accessor: generate_accessor(),
             parent: if orphan { String::new() } else { parent_hash },
             policies: policies.clone(),
@@ -207,7 +219,14 @@ impl TokenBackend {
             max_ttl: 0,
             bound_cidrs: Vec::new(),
         };
-        let token = self.store.create(entry.clone(), id).await?;
+        let token = if batch {
+            entry.accessor.clear();
+            entry.renewable = false;
+            entry.token_type = "batch".into();
+            self.store.create_batch(&entry)?
+        } else {
+            self.store.create(entry.clone(), id).await?
+        };
         let mut resp = Response {
             auth: Some(auth_of(&token, &entry, ttl.as_secs())),
             ..Default::default()
@@ -258,6 +277,9 @@ impl TokenBackend {
         token: &str,
         req: &Request,
     ) -> Result<Response> {
+        if entry.is_batch() {
+            return Err(Error::invalid("batch tokens cannot be renewed"));
+        }
         if !entry.renewable || entry.expire_time.is_none() {
             return Err(Error::invalid("lease is not renewable"));
         }
@@ -338,6 +360,10 @@ pub fn auth_of(token: &str, e: &TokenEntry, lease_secs: u64) -> Auth {
     }
 }
 
+fn batch_revoke() -> Error {
+    Error::invalid("batch tokens cannot be revoked")
+}
+
 fn token_field(req: &Request) -> Result<Option<String>> {
     Ok(fields::string(&req.data, "token")?.filter(|t| !t.is_empty()))
 }
@@ -388,7 +414,10 @@ impl Backend for TokenBackend {
                 self.renew(&hash, &entry, "", req).await
             }
             "revoke-self" if write => {
-                let (hash, _) = Self::caller(req)?;
+                let (hash, caller) = Self::caller(req)?;
+                if caller.is_batch() {
+                    return Err(batch_revoke());
+                }
                 self.store.revoke_tree(&hash).await?;
                 Ok(Response::empty())
             }
@@ -396,7 +425,10 @@ impl Backend for TokenBackend {
                 let Some(token) = token_field(req)? else {
                     return Err(Error::invalid("missing token ID"));
                 };
-                if let Some((hash, _)) = self.store.lookup(&token).await? {
+                if let Some((hash, e)) = self.store.lookup(&token).await? {
+                    if e.is_batch() {
+                        return Err(batch_revoke());
+                    }
                     self.store.revoke_tree(&hash).await?;
                 }
                 Ok(Response::empty())

@@ -17,6 +17,8 @@ pub use store::TokenStore;
 
 /// Prefix of service tokens, as OpenBao issues them (`s.` + 24 base62).
 pub const SERVICE_TOKEN_PREFIX: &str = "s.";
+/// Prefix of batch tokens (encrypted entries, never stored).
+pub const BATCH_TOKEN_PREFIX: &str = "b.";
 const RANDOM_LEN: usize = 24;
 
 /// A token as stored (under the salted hash of its id, which is never
@@ -74,6 +76,10 @@ fn service() -> String {
 }
 
 impl TokenEntry {
+    pub fn is_batch(&self) -> bool {
+        self.token_type == "batch"
+    }
+
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
     }

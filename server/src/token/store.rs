@@ -34,6 +34,8 @@ const ID_PREFIX: &str = "id/";
 const ACCESSOR_PREFIX: &str = "accessor/";
 /// `parent/<parent hash>/<child hash>` -> empty; children of a token.
 const PARENT_PREFIX: &str = "parent/";
+/// What batch tokens are encrypted for (never a storage key).
+const BATCH_CONTEXT: &str = "batch-token";
 /// Entries kept decrypted in memory; past this the cache starts over.
 const CACHE_LIMIT: usize = 16_384;
 /// The reaper re-checks at least this often, in case the wall clock jumps.
@@ -232,7 +234,48 @@ impl TokenStore {
             return Ok(None);
         }
         let hash = self.hash(token);
+        if token.starts_with(super::BATCH_TOKEN_PREFIX) {
+            return Ok(self.open_batch(token).await?.map(|e| (hash, e)));
+        }
         Ok(self.get(&hash).await?.map(|e| (hash, e)))
+    }
+
+    /// A batch token: the entry itself, encrypted under the barrier's
+    /// active key term and bound to this store, base64url after `b.`.
+    /// Nothing is stored, so it cannot be renewed or revoked; it dies at
+    /// its TTL, or with its parent.
+    pub fn create_batch(&self, entry: &TokenEntry) -> Result<String> {
+        let sealed = self.view.seal_value(BATCH_CONTEXT, &to_json(entry))?;
+        Ok(format!(
+            "{}{}",
+            super::BATCH_TOKEN_PREFIX,
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sealed)
+        ))
+    }
+
+    async fn open_batch(&self, token: &str) -> Result<Option<Arc<TokenEntry>>> {
+        let body = token
+            .strip_prefix(super::BATCH_TOKEN_PREFIX)
+            .unwrap_or_default();
+        let Ok(sealed) =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, body)
+        else {
+            return Ok(None);
+        };
+        // A token that does not decrypt is simply not a token.
+        let Ok(plain) = self.view.open_value(BATCH_CONTEXT, &sealed) else {
+            return Ok(None);
+        };
+        let Ok(entry) = serde_json::from_slice::<TokenEntry>(&plain) else {
+            return Ok(None);
+        };
+        if entry.is_expired(self.clock.now_nanos()) {
+            return Ok(None);
+        }
+        if !entry.parent.is_empty() && self.get(&entry.parent).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(entry)))
     }
 
     pub async fn lookup_accessor(

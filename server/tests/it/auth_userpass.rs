@@ -223,6 +223,28 @@ async fn users_logins_and_what_the_token_may_do() {
     .await;
     assert_eq!(other.status, 403);
 
+    // token_type=batch: the login hands out a batch token.
+    let u = call(
+        &s,
+        "POST",
+        "auth/userpass/users/batchy",
+        root,
+        Some(json!({"password": "pw", "token_policies": "app-read", "token_type": "batch"})),
+    )
+    .await;
+    assert_eq!(u.status, 204, "{}", u.raw);
+    let b = login(&s, "batchy", "pw").await;
+    assert_eq!(b.status, 200, "{}", b.raw);
+    assert_eq!(b.body["auth"]["token_type"], "batch");
+    assert_eq!(b.body["auth"]["accessor"], "");
+    assert_eq!(b.body["auth"]["renewable"], false);
+    let bt = b.body["auth"]["client_token"].as_str().unwrap();
+    assert!(bt.starts_with("b."));
+    let ok = call(&s, "GET", "secret/data/app/db", Some(bt), None).await;
+    assert_eq!(ok.status, 200);
+    let no = call(&s, "GET", "secret/data/other/x", Some(bt), None).await;
+    assert_eq!(no.status, 403);
+
     // Deleted: no more logins.
     let d = call(&s, "DELETE", "auth/userpass/users/alice", root, None).await;
     assert_eq!(d.status, 204);

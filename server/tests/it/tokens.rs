@@ -584,3 +584,141 @@ async fn expiry_survives_a_restart() {
     assert!((3590..=3600).contains(&ttl), "one hour left, got {ttl}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_tokens_live_without_storage_and_die_on_time() {
+    let s = TestServer::dev().await;
+    let root = Some("root");
+    let r = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        root,
+        Some(json!({"type": "batch", "policies": ["default"], "ttl": "1h"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let auth = &r.body["auth"];
+    assert_eq!(auth["token_type"], "batch");
+    assert_eq!(auth["accessor"], "");
+    assert_eq!(auth["renewable"], false);
+    assert_eq!(auth["lease_duration"], 3600);
+    let bt = auth["client_token"].as_str().unwrap().to_owned();
+    assert!(bt.starts_with("b."), "{bt}");
+    // Nothing is stored for it: the accessor list does not grow.
+    let acc = call(&s, "LIST", "auth/token/accessors", root, None).await;
+    assert_eq!(acc.body["data"]["keys"].as_array().unwrap().len(), 1);
+
+    let l = call(&s, "GET", "auth/token/lookup-self", Some(&bt), None).await;
+    assert_eq!(l.status, 200, "{}", l.raw);
+    assert_eq!(l.body["data"]["type"], "batch");
+    assert_eq!(l.body["data"]["policies"], json!(["default"]));
+    assert_eq!(l.body["data"]["id"], bt.as_str());
+
+    for (path, token, body, msg) in [
+        (
+            "auth/token/renew-self",
+            bt.as_str(),
+            json!({}),
+            "batch tokens cannot be renewed",
+        ),
+        (
+            "auth/token/revoke",
+            "root",
+            json!({"token": bt}),
+            "batch tokens cannot be revoked",
+        ),
+        (
+            "cubbyhole/x",
+            bt.as_str(),
+            json!({"a": "b"}),
+            "cubbyhole operations are only supported by 'service' type tokens",
+        ),
+    ] {
+        let e = call(&s, "POST", path, Some(token), Some(body)).await;
+        assert_eq!(e.status, 400, "{path}: {}", e.raw);
+        assert_eq!(e.errors(), [msg]);
+    }
+    for (body, msg) in [
+        (
+            json!({"type": "batch", "policies": ["root"]}),
+            "batch tokens cannot be root tokens",
+        ),
+        (
+            json!({"type": "batch", "policies": ["default"], "period": "1h"}),
+            "batch tokens cannot have \"period\" set",
+        ),
+        (
+            json!({"type": "batch", "policies": ["default"], "num_uses": 2}),
+            "batch tokens cannot have \"num_uses\" set",
+        ),
+        (json!({"type": "weird"}), "invalid token type \"weird\""),
+    ] {
+        let e = call(&s, "POST", "auth/token/create", root, Some(body)).await;
+        assert_eq!(e.status, 400, "{}", e.raw);
+        assert_eq!(e.errors(), [msg]);
+    }
+    // A tampered batch token is no token.
+    let mut bad = bt.clone();
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(lookup_status(&s, &bad).await, 403);
+    assert_eq!(lookup_status(&s, "b.not-base64!").await, 403);
+
+    // A batch child dies with its service parent.
+    let p = call(
+        &s,
+        "PUT",
+        "sys/policies/acl/tok-create",
+        root,
+        Some(json!({"policy": "path \"auth/token/create\" { capabilities = [\"update\"] }"})),
+    )
+    .await;
+    assert_eq!(p.status, 204);
+    let (parent, _) = create(
+        &s,
+        "root",
+        json!({"policies": ["default", "tok-create"], "ttl": "3h"}),
+    )
+    .await;
+    let child = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some(&parent),
+        Some(json!({"type": "batch", "ttl": "2h", "policies": ["default"]})),
+    )
+    .await;
+    assert_eq!(child.status, 200, "{}", child.raw);
+    let child = child.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(lookup_status(&s, &child).await, 200);
+    let rv = call(
+        &s,
+        "POST",
+        "auth/token/revoke",
+        root,
+        Some(json!({"token": parent})),
+    )
+    .await;
+    assert_eq!(rv.status, 204);
+    assert_eq!(lookup_status(&s, &child).await, 403);
+
+    // Dead at its TTL, and still dead after a seal and unseal (the key
+    // term that made it is kept).
+    assert_eq!(lookup_status(&s, &bt).await, 200);
+    s.core.seal().await;
+    s.core
+        .unseal(&arca_client::sys::UnsealRequest {
+            key: Some(s.unseal_key.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(lookup_status(&s, &bt).await, 200);
+    s.advance(Duration::from_secs(3601));
+    assert_eq!(lookup_status(&s, &bt).await, 403);
+    s.stop().await;
+}
