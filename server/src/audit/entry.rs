@@ -48,6 +48,13 @@ impl Hasher {
     }
 }
 
+/// The caller's token and accessor as one device logs them, computed once
+/// per caller and kept (they are what the log holds anyway, not secrets).
+pub struct CallerHashes {
+    pub token: String,
+    pub accessor: String,
+}
+
 /// How a device treats sensitive strings.
 #[derive(Clone, Copy)]
 pub struct Policy<'a> {
@@ -55,9 +62,25 @@ pub struct Policy<'a> {
     pub hasher: Option<&'a Hasher>,
     /// Hash accessors too (`hmac_accessor`, default true).
     pub hmac_accessor: bool,
+    /// The request's caller, already hashed.
+    pub caller: Option<&'a CallerHashes>,
 }
 
 impl Policy<'_> {
+    fn caller_token(&self, raw: &str) -> std::borrow::Cow<'_, str> {
+        match self.caller {
+            Some(c) => std::borrow::Cow::Borrowed(c.token.as_str()),
+            None => std::borrow::Cow::Owned(self.secret(raw)),
+        }
+    }
+
+    fn caller_accessor(&self, raw: &str) -> std::borrow::Cow<'_, str> {
+        match self.caller {
+            Some(c) => std::borrow::Cow::Borrowed(c.accessor.as_str()),
+            None => std::borrow::Cow::Owned(self.accessor(raw)),
+        }
+    }
+
     fn secret(&self, v: &str) -> String {
         match self.hasher {
             Some(h) => h.hash(v),
@@ -146,6 +169,16 @@ impl Serialize for Rendered<'_> {
     }
 }
 
+#[derive(Serialize)]
+struct PolicyResults {
+    allowed: bool,
+}
+
+#[derive(Serialize)]
+struct RootNamespace {
+    id: &'static str,
+}
+
 struct AuthOut<'a> {
     record: &'a Record<'a>,
     policy: Policy<'a>,
@@ -161,9 +194,9 @@ impl Serialize for AuthOut<'_> {
             return m.end();
         };
         if let Some(t) = &req.client_token {
-            m.serialize_entry("client_token", &p.secret(t.expose()))?;
+            m.serialize_entry("client_token", &p.caller_token(t.expose()))?;
         }
-        m.serialize_entry("accessor", &p.accessor(&entry.accessor))?;
+        m.serialize_entry("accessor", &p.caller_accessor(&entry.accessor))?;
         m.serialize_entry("display_name", &entry.display_name)?;
         m.serialize_entry("policies", &entry.policies)?;
         m.serialize_entry("token_policies", &entry.policies)?;
@@ -175,7 +208,9 @@ impl Serialize for AuthOut<'_> {
         }
         m.serialize_entry(
             "policy_results",
-            &serde_json::json!({"allowed": self.record.error.is_none()}),
+            &PolicyResults {
+                allowed: self.record.error.is_none(),
+            },
         )?;
         m.serialize_entry("token_type", &entry.token_type)?;
         token_times(&mut m, entry)?;
@@ -224,12 +259,12 @@ impl Serialize for RequestOut<'_> {
         m.serialize_entry("operation", req.operation.as_str())?;
         mount_fields(&mut m, r.mount)?;
         if let Some(t) = &req.client_token {
-            m.serialize_entry("client_token", &p.secret(t.expose()))?;
+            m.serialize_entry("client_token", &p.caller_token(t.expose()))?;
         }
         if let Some(e) = &req.token_entry {
-            m.serialize_entry("client_token_accessor", &p.accessor(&e.accessor))?;
+            m.serialize_entry("client_token_accessor", &p.caller_accessor(&e.accessor))?;
         }
-        m.serialize_entry("namespace", &serde_json::json!({"id": "root"}))?;
+        m.serialize_entry("namespace", &RootNamespace { id: "root" })?;
         m.serialize_entry("path", &req.path)?;
         if !req.data.is_empty() {
             let keep: BTreeSet<&str> = r
@@ -495,6 +530,7 @@ mod tests {
             policy: Policy {
                 hasher: Some(&h),
                 hmac_accessor: true,
+                caller: None,
             },
         })
         .unwrap();
@@ -512,6 +548,7 @@ mod tests {
             policy: Policy {
                 hasher: None,
                 hmac_accessor: true,
+                caller: None,
             },
         })
         .unwrap();

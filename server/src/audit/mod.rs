@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::logical::{Operation, Request};
 use crate::secret::SecretBytes;
 
-pub use entry::{Hasher, Outcome, Record};
+pub use entry::{CallerHashes, Hasher, Outcome, Record};
 
 /// The table of enabled devices.
 const AUDIT_TABLE_PATH: &str = "core/audit";
@@ -101,18 +101,67 @@ struct Settings {
     sink: Box<dyn Sink>,
 }
 
+/// Callers whose hashes are kept per device; past this the cache starts
+/// over.
+const CALLER_CACHE_LIMIT: usize = 4096;
+
 struct Device {
     entry: DeviceEntry,
     hasher: Hasher,
     settings: Settings,
+    /// Token store hash -> the caller's token and accessor as this device
+    /// logs them: most requests come from a few tokens, and hashing them
+    /// anew twice per entry was most of an entry's cost.
+    callers: std::sync::Mutex<std::collections::HashMap<String, Arc<CallerHashes>>>,
 }
 
 impl Device {
+    fn new(entry: DeviceEntry, hasher: Hasher, settings: Settings) -> Self {
+        Self {
+            entry,
+            hasher,
+            settings,
+            callers: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn caller(&self, record: &Record<'_>) -> Option<Arc<CallerHashes>> {
+        if self.settings.log_raw {
+            return None;
+        }
+        let req = record.req;
+        let (key, token, entry) = (
+            req.token_hash.as_ref()?,
+            req.client_token.as_ref()?,
+            req.token_entry.as_ref()?,
+        );
+        let mut cache = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(key) {
+            return Some(Arc::clone(c));
+        }
+        let accessor = if self.settings.hmac_accessor {
+            self.hasher.hash(&entry.accessor)
+        } else {
+            entry.accessor.clone()
+        };
+        let c = Arc::new(CallerHashes {
+            token: self.hasher.hash(token.expose()),
+            accessor,
+        });
+        if cache.len() >= CALLER_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key.clone(), Arc::clone(&c));
+        Some(c)
+    }
+
     fn render(&self, record: &Record<'_>) -> std::result::Result<Vec<u8>, serde_json::Error> {
         let s = &self.settings;
+        let caller = self.caller(record);
         let policy = entry::Policy {
             hasher: (!s.log_raw).then_some(&self.hasher),
             hmac_accessor: s.hmac_accessor,
+            caller: caller.as_deref(),
         };
         let rendered = entry::Rendered { record, policy };
         let mut buf = Vec::with_capacity(1024);
@@ -285,11 +334,7 @@ impl AuditBroker {
                 }
             };
             let hasher = broker.salt(&entry.uuid).await?;
-            devices.push(Arc::new(Device {
-                entry,
-                hasher,
-                settings,
-            }));
+            devices.push(Arc::new(Device::new(entry, hasher, settings)));
         }
         broker.publish(devices);
         Ok(broker)
@@ -355,11 +400,7 @@ impl AuditBroker {
             uuid: uuid::Uuid::new_v4().to_string(),
         };
         let hasher = self.salt(&entry.uuid).await?;
-        let device = Device {
-            entry,
-            hasher,
-            settings,
-        };
+        let device = Device::new(entry, hasher, settings);
         let probe = Request::new(Operation::Update, "sys/audit/test");
         let record = Record {
             time: clock::rfc3339_nanos(self.clock.now_nanos()),
