@@ -164,10 +164,20 @@ fn check_value(flag: &Flag, name: &str, value: &str) -> Result<(), FlagError> {
         FlagError::Invalid(format!("invalid value {value:?} for flag -{name}: {why}"))
     };
     match flag.kind {
-        Kind::Int => value
-            .parse::<i64>()
-            .map(|_| ())
-            .map_err(|_| invalid("parse error".into())),
+        // The Go CLI's own int flags report strconv's error, not the flag
+        // package's "parse error".
+        Kind::Int => value.parse::<i64>().map(|_| ()).map_err(|e| {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    "value out of range"
+                }
+                _ => "invalid syntax",
+            };
+            invalid(format!(
+                "strconv.ParseInt: parsing {}: {why}",
+                crate::output::value::go_quote(value)
+            ))
+        }),
         Kind::Duration => GoDuration::parse(value).map(|_| ()).map_err(invalid),
         Kind::Map => match value.split_once('=') {
             Some(_) => Ok(()),
@@ -375,7 +385,7 @@ mod tests {
         assert_eq!(msg(&["-ttl"]), "flag needs an argument: -ttl");
         assert_eq!(
             msg(&["-use-limit=x"]),
-            "invalid value \"x\" for flag -use-limit: parse error"
+            "invalid value \"x\" for flag -use-limit: strconv.ParseInt: parsing \"x\": invalid syntax"
         );
         assert_eq!(
             msg(&["-orphan=maybe"]),

@@ -21,6 +21,7 @@ pub mod client;
 pub mod error;
 pub mod hcl;
 pub mod keyring;
+pub mod kv;
 pub mod mounts;
 pub mod policy;
 pub mod seal;

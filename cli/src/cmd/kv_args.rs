@@ -32,7 +32,10 @@ pub(crate) fn parse(
             } else if let Some(path) = raw.strip_prefix('@') {
                 std::fs::read_to_string(path).map_err(|e| go_io_error("open", path, &e))?
             } else {
-                return Err("format must be key=value".into());
+                return Err(format!(
+                    "invalid key/value pair {}: format must be key=value",
+                    crate::output::value::go_quote(raw)
+                ));
             };
             let map: Map<String, Value> = serde_json::from_str(&json).map_err(|e| e.to_string())?;
             out.get_or_insert_with(Map::new).extend(map);
@@ -126,7 +129,7 @@ mod tests {
         assert_eq!(run(&[], b"").unwrap(), None);
         assert_eq!(
             run(&["novalue"], b"").unwrap_err(),
-            "format must be key=value"
+            "invalid key/value pair \"novalue\": format must be key=value"
         );
         assert_eq!(
             run(&["a=-", "b=-"], b"x").unwrap_err(),

@@ -9,6 +9,20 @@ mod auth_tune;
 mod ctx;
 mod delete;
 mod kv_args;
+mod kv_delete;
+mod kv_destroy;
+mod kv_get;
+mod kv_list;
+mod kv_metadata_delete;
+mod kv_metadata_get;
+mod kv_metadata_patch;
+mod kv_metadata_put;
+mod kv_output;
+mod kv_patch;
+mod kv_path;
+mod kv_put;
+mod kv_rollback;
+mod kv_undelete;
 mod list;
 mod login;
 mod mount_flags;
@@ -81,22 +95,24 @@ const HTTP_FLAGS: &[Flag] = &[
     .env("ARCA_SKIP_VERIFY"),
 ];
 
-const OUTPUT_FLAGS: &[Flag] = &[
-    Flag::new(
-        "field",
-        Kind::Str,
-        "Print only the field with the given name. Specifying this option will take \
-         precedence over other formatting directives. The result will not have a trailing \
-         newline making it ideal for piping to other processes.",
-    ),
-    Flag::new(
-        "format",
-        Kind::Str,
-        "Print the output in the given format. Valid formats are \"table\" and \"json\".",
-    )
-    .default("table")
-    .env("ARCA_FORMAT"),
-];
+const FIELD_FLAG: Flag = Flag::new(
+    "field",
+    Kind::Str,
+    "Print only the field with the given name. Specifying this option will take \
+     precedence over other formatting directives. The result will not have a trailing \
+     newline making it ideal for piping to other processes.",
+);
+
+const FORMAT_FLAG: Flag = Flag::new(
+    "format",
+    Kind::Str,
+    "Print the output in the given format. Valid formats are \"table\" and \"json\".",
+)
+.default("table")
+.env("ARCA_FORMAT");
+
+const OUTPUT_FLAGS: &[Flag] = &[FIELD_FLAG, FORMAT_FLAG];
+const FORMAT_ONLY: &[Flag] = &[FORMAT_FLAG];
 
 const SPECS: &[&Spec] = &[
     &read::SPEC,
@@ -128,6 +144,18 @@ const SPECS: &[&Spec] = &[
     &auth_disable::SPEC,
     &auth_list::SPEC,
     &auth_tune::SPEC,
+    &kv_put::SPEC,
+    &kv_get::SPEC,
+    &kv_patch::SPEC,
+    &kv_delete::SPEC,
+    &kv_undelete::SPEC,
+    &kv_destroy::SPEC,
+    &kv_list::SPEC,
+    &kv_rollback::SPEC,
+    &kv_metadata_get::SPEC,
+    &kv_metadata_put::SPEC,
+    &kv_metadata_patch::SPEC,
+    &kv_metadata_delete::SPEC,
 ];
 
 const GROUPS: &[CommandGroup] = &[
@@ -139,6 +167,44 @@ const GROUPS: &[CommandGroup] = &[
                Users can list, enable, disable, and tune auth methods.\n\n  \
                List all enabled auth methods:\n\n      $ arca auth list\n\n  \
                Enable a new auth method \"userpass\":\n\n      $ arca auth enable userpass\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "kv",
+        synopsis: "Interact with Arca's Key-Value storage",
+        help: "Usage: arca kv <subcommand> [options] [args]\n\n  \
+               This command has subcommands for interacting with Arca's key-value\n  \
+               store. Here are some simple examples; more detailed examples are available\n  \
+               in the subcommands or the documentation.\n\n  \
+               Create or update the key named \"foo\" in the \"secret\" mount with the value\n  \
+               \"bar=baz\":\n\n      $ arca kv put -mount=secret foo bar=baz\n\n  \
+               Read this value back:\n\n      $ arca kv get -mount=secret foo\n\n  \
+               Get metadata for the key:\n\n      $ arca kv metadata get -mount=secret foo\n\n  \
+               Get a specific version of the key:\n\n      \
+               $ arca kv get -mount=secret -version=1 foo\n\n  \
+               The deprecated path-like syntax can also be used, but this should be avoided\n  \
+               for KV v2, as the fact that it is not actually the full API path to\n  \
+               the secret (secret/data/foo) can cause confusion:\n\n      \
+               $ arca kv get secret/foo\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "kv metadata",
+        synopsis: "Interact with Arca's Key-Value storage",
+        help: "Usage: arca kv metadata <subcommand> [options] [args]\n\n  \
+               This command has subcommands for interacting with the metadata endpoint in\n  \
+               Arca's key-value store. Here are some simple examples; more detailed\n  \
+               examples are available in the subcommands or the documentation.\n\n  \
+               Create or update a metadata entry for a key:\n\n      \
+               $ arca kv metadata put -mount=secret -max-versions=5 -delete-version-after=3h25m19s foo\n\n  \
+               Get the metadata for a key, this provides information about each existing\n  \
+               version:\n\n      $ arca kv metadata get -mount=secret foo\n\n  \
+               Delete a key and all existing versions:\n\n      \
+               $ arca kv metadata delete -mount=secret foo\n\n  \
+               The deprecated path-like syntax can also be used, but this should be avoided\n  \
+               for KV v2, as the fact that it is not actually the full API path to\n  \
+               the secret (secret/metadata/foo) can cause confusion:\n\n      \
+               $ arca kv metadata get secret/foo\n\n  \
                Please see the individual subcommand help for detailed usage information.",
     },
     CommandGroup {
@@ -209,7 +275,8 @@ fn main_help() -> String {
         out.push_str(&format!("    {name:<11} {synopsis}\n"));
     }
     out.push_str("\nOther commands:\n");
-    for g in GROUPS {
+    // Nested groups (`kv metadata`) are listed by their parent.
+    for g in GROUPS.iter().filter(|g| !g.name.contains(' ')) {
         out.push_str(&format!("    {:<11} {}\n", g.name, g.synopsis));
     }
     out.push_str(&format!(
@@ -221,23 +288,48 @@ fn main_help() -> String {
 
 fn group_help(group: &CommandGroup) -> String {
     let prefix = format!("{} ", group.name);
-    let subs: Vec<&&Spec> = SPECS
-        .iter()
-        .filter(|s| s.name.starts_with(&prefix))
-        .collect();
-    let width = subs
-        .iter()
-        .map(|s| s.name.len() - prefix.len())
-        .max()
-        .unwrap_or(0);
+    // Direct children only: a nested group (`kv metadata`) is one line with
+    // its own synopsis, its commands are listed in its own help.
+    let mut children: Vec<(String, &str)> = Vec::new();
+    for s in SPECS.iter().filter(|s| s.name.starts_with(&prefix)) {
+        let rest = &s.name[prefix.len()..];
+        let (word, synopsis) = match rest.split_once(' ') {
+            Some((word, _)) => {
+                let nested = format!("{prefix}{word}");
+                let synopsis = GROUPS
+                    .iter()
+                    .find(|g| g.name == nested)
+                    .map_or("", |g| g.synopsis);
+                (word, synopsis)
+            }
+            None => (rest, s.synopsis),
+        };
+        if !children.iter().any(|(w, _)| w == word) {
+            children.push((word.to_string(), synopsis));
+        }
+    }
+    let width = children.iter().map(|(w, _)| w.len()).max().unwrap_or(0);
     let mut out = format!("{}\n\nSubcommands:\n", group.help);
-    let mut lines: Vec<String> = subs
+    let mut lines: Vec<String> = children
         .iter()
-        .map(|s| format!("    {:<width$}    {}", &s.name[prefix.len()..], s.synopsis))
+        .map(|(w, syn)| format!("    {w:<width$}    {syn}"))
         .collect();
     lines.sort();
     out.push_str(&lines.join("\n"));
     out
+}
+
+/// The output flags a command takes. The Go CLI gives the `kv` commands
+/// different sets (no `-field` where there is nothing to pick a field
+/// from, none at all on `kv metadata delete`); Arca follows it so that
+/// the same command lines are accepted and refused.
+fn output_flags(spec: &Spec) -> &'static [Flag] {
+    match spec.name {
+        "kv metadata delete" => &[],
+        "kv undelete" | "kv destroy" | "kv list" | "kv rollback" | "kv metadata get"
+        | "kv metadata put" | "kv metadata patch" => FORMAT_ONLY,
+        _ => OUTPUT_FLAGS,
+    }
 }
 
 fn groups_for(spec: &Spec) -> [Group; 3] {
@@ -248,7 +340,7 @@ fn groups_for(spec: &Spec) -> [Group; 3] {
         },
         Group {
             title: "Output Options",
-            flags: OUTPUT_FLAGS,
+            flags: output_flags(spec),
         },
         Group {
             title: "Command Options",
@@ -278,22 +370,24 @@ pub(crate) async fn execute(args: Vec<String>, io: &mut Io) -> i32 {
         io.out(&format!("Arca v{}", env!("CARGO_PKG_VERSION")));
         return 0;
     }
-    if let Some(sub) = args.get(1) {
-        let name = format!("{first} {sub}");
+    // The longest run of words that names a command wins (`kv metadata
+    // get` over a `kv` group); then the longest that names a group.
+    for words in (1..=args.len().min(3)).rev() {
+        let name = args[..words].join(" ");
         if let Some(spec) = SPECS.iter().find(|s| s.name == name) {
-            return run_spec(spec, &args[2..], io).await;
+            return run_spec(spec, &args[words..], io).await;
         }
     }
-    if let Some(spec) = SPECS.iter().find(|s| s.name == first) {
-        return run_spec(spec, &args[1..], io).await;
-    }
-    if let Some(group) = GROUPS.iter().find(|g| g.name == first) {
-        if args.get(1).is_some_and(|a| is_help(a)) {
-            io.out(&group_help(group));
-            return 0;
+    for words in (1..=args.len().min(2)).rev() {
+        let name = args[..words].join(" ");
+        if let Some(group) = GROUPS.iter().find(|g| g.name == name) {
+            if args.get(words).is_some_and(|a| is_help(a)) {
+                io.out(&group_help(group));
+                return 0;
+            }
+            io.err(&group_help(group));
+            return 1;
         }
-        io.err(&group_help(group));
-        return 1;
     }
     io.err(&main_help());
     1
@@ -359,6 +453,18 @@ async fn dispatch(name: &str, ctx: &mut Ctx<'_>) -> i32 {
         "auth disable" => auth_disable::run(ctx).await,
         "auth list" => auth_list::run(ctx).await,
         "auth tune" => auth_tune::run(ctx).await,
+        "kv put" => kv_put::run(ctx).await,
+        "kv get" => kv_get::run(ctx).await,
+        "kv patch" => kv_patch::run(ctx).await,
+        "kv delete" => kv_delete::run(ctx).await,
+        "kv undelete" => kv_undelete::run(ctx).await,
+        "kv destroy" => kv_destroy::run(ctx).await,
+        "kv list" => kv_list::run(ctx).await,
+        "kv rollback" => kv_rollback::run(ctx).await,
+        "kv metadata get" => kv_metadata_get::run(ctx).await,
+        "kv metadata put" => kv_metadata_put::run(ctx).await,
+        "kv metadata patch" => kv_metadata_patch::run(ctx).await,
+        "kv metadata delete" => kv_metadata_delete::run(ctx).await,
         other => {
             // Unreachable: every SPECS entry has an arm above (a test checks it).
             ctx.err(&format!("unknown command {other:?}"));
@@ -422,6 +528,24 @@ mod tests {
         let (code, _, err) = run(&[]);
         assert_eq!(code, 1);
         assert!(err.starts_with("Usage:"));
+        // Groups nest: `kv` lists `metadata` once, `kv metadata` its own.
+        let (_, out, _) = run(&["--help"]);
+        assert!(
+            out.contains("    kv ") && !out.contains("kv metadata"),
+            "{out}"
+        );
+        let (code, _, err) = run(&["kv"]);
+        assert_eq!(code, 1);
+        let subs = err.split("Subcommands:\n").nth(1).unwrap();
+        assert_eq!(subs.matches("    metadata ").count(), 1, "{err}");
+        assert!(!subs.contains("metadata get"), "{err}");
+        let (code, out, _) = run(&["kv", "metadata", "-h"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("Subcommands:\n    delete    "), "{out}");
+        let (code, out, _) = run(&["kv", "metadata", "get", "-h"]);
+        assert_eq!(code, 0);
+        assert!(out.starts_with("Usage: arca kv metadata get "), "{out}");
+        assert!(!out.contains("-field"), "{out}");
     }
 
     #[test]

@@ -4,5 +4,6 @@
 
 mod bao;
 mod data;
+mod kv;
 mod local;
 mod tokens;

@@ -346,7 +346,7 @@ impl IdentityStore {
         };
         if let Some(name) = upd.name.filter(|n| *n != e.name) {
             if self.entity_by_name(&name).is_some() {
-                return Err(Error::invalid(format!("entity name is already in use")));
+                return Err(Error::invalid("entity name is already in use"));
             }
             e.name = name;
         }

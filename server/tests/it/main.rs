@@ -11,6 +11,7 @@ mod audit;
 mod auth_userpass;
 mod bao_cli;
 mod http_api;
+mod kv_bao;
 mod mounts;
 mod persistence;
 mod policies;

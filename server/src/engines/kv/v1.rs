@@ -1,12 +1,13 @@
-//! KV version 1: one JSON object per path, no history. Every value is
-//! stored through the mount's barrier view.
+//! KV version 1: one JSON object per path, no history, Vault's
+//! "passthrough" backend. Every value is stored through the mount's
+//! barrier view under its own path, so listing is the storage listing.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use super::{check_request, ignored_params, validate_rel_path};
 use crate::backend::Backend;
 use crate::barrier::View;
-use crate::engines::validate_path;
 use crate::error::{Error, Result};
 use crate::logical::{Operation, Request, Response};
 
@@ -24,52 +25,52 @@ impl KvV1 {
 impl Backend for KvV1 {
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let path = req.rel_path();
-        if path.is_empty() || path.ends_with('/') {
+        if path.is_empty() || path.ends_with('/') || validate_rel_path(path).is_err() {
             return Ok(None);
         }
         Ok(Some(self.view.get(path).await?.is_some()))
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Response> {
+        check_request(req)?;
         let path = req.rel_path().to_owned();
-        validate_path(&path)?;
-        match req.operation {
+        let resp = match req.operation {
             Operation::Read => {
                 if path.is_empty() {
-                    return Err(Error::UnsupportedPath);
+                    return Err(Error::NotFound);
                 }
                 match self.view.get_json::<Map<String, Value>>(&path).await? {
-                    Some(data) => Ok(Response::data(data)),
-                    None => Err(Error::NotFound),
+                    Some(data) => Response::data(data),
+                    None => return Err(Error::NotFound),
                 }
             }
             Operation::Create | Operation::Update => {
-                if path.is_empty() || path.ends_with('/') {
-                    return Err(Error::invalid("cannot write to a path ending in '/'"));
-                }
                 if req.data.is_empty() {
                     return Err(Error::invalid("missing data fields"));
                 }
                 self.view.put_json(&path, &req.data).await?;
-                Ok(Response::empty())
+                return Ok(Response::empty());
             }
             Operation::Delete => {
                 self.view.delete(&path).await?;
-                Ok(Response::empty())
+                return Ok(Response::empty());
             }
             Operation::List => {
-                let prefix = if path.is_empty() || path.ends_with('/') {
-                    path.clone()
-                } else {
-                    format!("{path}/")
-                };
-                let keys = self.view.list(&prefix).await?;
+                let keys = self.view.list(&super::folder(&path)).await?;
                 if keys.is_empty() {
                     return Err(Error::NotFound);
                 }
-                Ok(Response::list(keys))
+                Response::list(keys)
             }
-            _ => Err(Error::UnsupportedOperation),
+            Operation::Patch | Operation::Renew | Operation::Revoke => {
+                return Err(Error::UnsupportedOperation);
+            }
+        };
+        // Reads and lists take no parameters: Vault warns about any.
+        let mut resp = resp;
+        if let Some(w) = ignored_params(&req.data, &[], &resp) {
+            resp.warnings.push(w);
         }
+        Ok(resp)
     }
 }

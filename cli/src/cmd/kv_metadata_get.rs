@@ -1,0 +1,93 @@
+//! `arca kv metadata get [options] KEY`: a KV v2 secret's settings and
+//! the state of each of its versions.
+
+use serde_json::Value;
+
+use super::kv_path::{self, ArgStyle, METADATA_MOUNT_FLAG};
+use super::{Ctx, Spec};
+use crate::output::Format;
+
+pub(crate) const SPEC: Spec = Spec {
+    name: "kv metadata get",
+    synopsis: "Retrieves key metadata from the KV store",
+    help: "Usage: arca kv metadata get [options] KEY\n\n  \
+           Retrieves the metadata from Arca's key-value store at the given key name. If no\n  \
+           key exists with that name, an error is returned.\n\n      \
+           $ arca kv metadata get -mount=secret foo\n\n  \
+           The deprecated path-like syntax can also be used, but this should be avoided\n  \
+           for KV v2, as the fact that it is not actually the full API path to\n  \
+           the secret (secret/metadata/foo) can cause confusion:\n\n      \
+           $ arca kv metadata get secret/foo",
+    flags: &[METADATA_MOUNT_FLAG],
+};
+
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+    if !ctx.arity(1, Some(1)) {
+        return 1;
+    }
+    let arg = ctx.args()[0].clone();
+    let client = match ctx.client() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.err(&e);
+            return 2;
+        }
+    };
+    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    if !target.v2 {
+        ctx.err("Metadata not supported on KV Version 1");
+        return 1;
+    }
+    let path = target.v2_path("metadata");
+    let mut secret = match client.read(&path).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            ctx.err(&format!("No value found at {path}"));
+            return 2;
+        }
+        Err(e) => {
+            ctx.err(&format!("Error reading {path}: {e}"));
+            return 2;
+        }
+    };
+    if secret.wrap_info.is_some() || ctx.format != Format::Table {
+        return ctx.output_secret(&secret);
+    }
+    let versions = match secret.data.as_mut().and_then(|d| d.remove("versions")) {
+        Some(Value::Object(v)) => v,
+        _ => {
+            ctx.err(&format!("No value found at {path}"));
+            ctx.output_secret(&secret);
+            return 2;
+        }
+    };
+    ctx.kv_output_path(&path, "Metadata Path");
+    let rest = secret.data.clone().unwrap_or_default();
+    let header = super::kv_output::header_for_map("Metadata", &rest);
+    ctx.out(&header);
+    ctx.output_secret(&secret);
+    let mut numbers = Vec::with_capacity(versions.len());
+    for k in versions.keys() {
+        match k.parse::<u64>() {
+            Ok(n) => numbers.push(n),
+            Err(_) => {
+                ctx.err(&format!("Error parsing version {k}"));
+                return 2;
+            }
+        }
+    }
+    numbers.sort_unstable();
+    for n in numbers {
+        let Some(Value::Object(v)) = versions.get(&n.to_string()) else {
+            continue;
+        };
+        let v = v.clone();
+        let header = super::kv_output::header_for_map(&format!("Version {n}"), &v);
+        ctx.out(&format!("\n{header}"));
+        ctx.kv_output_map(&v);
+    }
+    0
+}
