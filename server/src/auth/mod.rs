@@ -6,6 +6,7 @@
 //! token_params.rs: the `token_*` fields every role and user carries.
 //! password.rs: the slow password hash userpass uses.
 
+pub mod kubernetes;
 pub mod password;
 pub mod token_params;
 pub mod userpass;
@@ -21,6 +22,9 @@ pub fn factory(clock: Clock) -> Factory {
         let _ = &clock;
         match entry.mount_type.as_str() {
             "userpass" => Some(Ok(Arc::new(userpass::Userpass::new(view)) as _)),
+            "kubernetes" => Some(Ok(
+                Arc::new(kubernetes::Kubernetes::new(view, clock.clone())) as _,
+            )),
             _ => None,
         }
     })
