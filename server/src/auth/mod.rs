@@ -6,6 +6,7 @@
 //! token_params.rs: the `token_*` fields every role and user carries.
 //! password.rs: the slow password hash userpass uses.
 
+pub mod approle;
 pub mod kubernetes;
 pub mod password;
 pub mod token_params;
@@ -22,6 +23,9 @@ pub fn factory(clock: Clock) -> Factory {
         let _ = &clock;
         match entry.mount_type.as_str() {
             "userpass" => Some(Ok(Arc::new(userpass::Userpass::new(view)) as _)),
+            "approle" => Some(Ok(
+                Arc::new(approle::AppRole::new(entry, view, clock.clone())) as _,
+            )),
             "kubernetes" => Some(Ok(
                 Arc::new(kubernetes::Kubernetes::new(view, clock.clone())) as _,
             )),
