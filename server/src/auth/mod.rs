@@ -7,6 +7,7 @@
 //! password.rs: the slow password hash userpass uses.
 
 pub mod approle;
+pub mod jwt;
 pub mod kubernetes;
 pub mod password;
 pub mod token_params;
@@ -23,12 +24,13 @@ pub fn factory(clock: Clock) -> Factory {
         let _ = &clock;
         match entry.mount_type.as_str() {
             "userpass" => Some(Ok(Arc::new(userpass::Userpass::new(view)) as _)),
-            "approle" => Some(Ok(
-                Arc::new(approle::AppRole::new(entry, view, clock.clone())) as _,
-            )),
             "kubernetes" => Some(Ok(
                 Arc::new(kubernetes::Kubernetes::new(view, clock.clone())) as _,
             )),
+            "approle" => Some(Ok(
+                Arc::new(approle::AppRole::new(entry, view, clock.clone())) as _,
+            )),
+            "jwt" | "oidc" => Some(Ok(Arc::new(jwt::Jwt::new(view, clock.clone())) as _)),
             _ => None,
         }
     })

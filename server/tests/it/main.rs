@@ -9,6 +9,7 @@ mod common;
 
 mod audit;
 mod auth_approle;
+mod auth_jwt;
 mod auth_kubernetes;
 mod auth_userpass;
 mod bao_cli;
