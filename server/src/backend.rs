@@ -3,8 +3,10 @@
 
 use async_trait::async_trait;
 
+use crate::auth::token_params::TokenParams;
 use crate::error::Result;
 use crate::logical::{Request, Response};
+use crate::token::TokenEntry;
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -27,6 +29,14 @@ pub trait Backend: Send + Sync + 'static {
     /// the `create` and `update` capabilities. `None`: the path makes no
     /// such distinction and writes are updates.
     async fn exists(&self, _req: &Request) -> Result<Option<bool>> {
+        Ok(None)
+    }
+
+    /// A token this mount issued at login is being renewed. Answers the
+    /// token settings that hold now (the user or role may have changed
+    /// since the login), or an error when the login no longer holds (the
+    /// user or role is gone). `None`: nothing to check.
+    async fn renew_login(&self, _entry: &TokenEntry) -> Result<Option<TokenParams>> {
         Ok(None)
     }
 

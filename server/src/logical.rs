@@ -47,7 +47,8 @@ impl Operation {
     }
 }
 
-#[derive(Debug)]
+/// `Debug` is written by hand: field values (passwords, secret ids,
+/// secrets being written) never appear, only their names.
 pub struct Request {
     pub id: String,
     pub operation: Operation,
@@ -68,6 +69,21 @@ pub struct Request {
     pub token_hash: Option<String>,
     /// The ACL grants `sudo` on this path (or the token is root).
     pub root_privs: bool,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field("client_token", &self.client_token)
+            .field("remote_addr", &self.remote_addr)
+            .field("wrap_ttl", &self.wrap_ttl)
+            .field("mount_point", &self.mount_point)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Request {
@@ -106,7 +122,8 @@ impl Request {
 
 /// An auth result: what a login (or token creation) hands to the token
 /// store, and what the envelope's `auth` block reports.
-#[derive(Debug, Clone, Default)]
+/// `Debug` by hand: the client token never shows.
+#[derive(Clone, Default)]
 pub struct Auth {
     pub client_token: String,
     pub accessor: String,
@@ -141,7 +158,8 @@ pub struct Login {
     pub token: crate::auth::token_params::TokenParams,
 }
 
-#[derive(Debug, Default)]
+/// `Debug` by hand: data values (secrets) never show, only their keys.
+#[derive(Default)]
 pub struct Response {
     pub data: Option<Map<String, Value>>,
     pub auth: Option<Auth>,
@@ -162,7 +180,8 @@ pub struct Response {
 }
 
 /// What a wrapped response hands back instead of its data.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// `Debug` by hand: the wrapping token never shows.
+#[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WrapInfo {
     pub token: String,
     pub accessor: String,
@@ -176,7 +195,7 @@ pub struct WrapInfo {
     pub wrapped_accessor: String,
 }
 
-#[derive(Debug)]
+/// `Debug` by hand: the body may be a wrapped secret.
 pub struct RawBody {
     pub status: u16,
     pub content_type: &'static str,
@@ -235,5 +254,96 @@ impl Response {
             && self.raw.is_none()
             && self.wrap_info.is_none()
             && self.login.is_none()
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("client_token", &"<redacted>")
+            .field("accessor", &self.accessor)
+            .field("policies", &self.policies)
+            .field("lease_duration", &self.lease_duration)
+            .field("entity_id", &self.entity_id)
+            .field("token_type", &self.token_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for WrapInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WrapInfo")
+            .field("token", &"<redacted>")
+            .field("accessor", &self.accessor)
+            .field("ttl", &self.ttl)
+            .field("creation_path", &self.creation_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RawBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawBody")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("len", &self.body.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field(
+                "data_keys",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field("auth", &self.auth)
+            .field("warnings", &self.warnings)
+            .field("status", &self.status)
+            .field("raw", &self.raw)
+            .field("wrap_info", &self.wrap_info)
+            .field("login", &self.login.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_values_or_tokens() {
+        let mut req =
+            Request::new(Operation::Update, "auth/approle/login").with_token("s.caller-token");
+        req.data
+            .insert("secret_id".into(), Value::String("sid-value-9".into()));
+        let resp = Response {
+            data: req.data.clone().into(),
+            auth: Some(Auth {
+                client_token: "s.minted-token".into(),
+                ..Default::default()
+            }),
+            wrap_info: Some(WrapInfo {
+                token: "s.wrapping-token".into(),
+                ..Default::default()
+            }),
+            raw: Some(RawBody {
+                status: 200,
+                content_type: "application/json",
+                body: b"sid-value-9".to_vec(),
+            }),
+            ..Default::default()
+        };
+        let text = format!("{req:?} {resp:?}");
+        for secret in [
+            "sid-value-9",
+            "s.caller-token",
+            "s.minted-token",
+            "s.wrapping-token",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("secret_id"), "keys are shown: {text}");
     }
 }

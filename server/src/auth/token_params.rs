@@ -13,7 +13,7 @@ use crate::cidr::Cidr;
 use crate::error::{Error, Result};
 use crate::fields;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenParams {
     #[serde(default)]
     pub policies: Vec<String>,
@@ -42,6 +42,23 @@ pub struct TokenParams {
 
 fn default_type() -> String {
     "default".into()
+}
+
+impl Default for TokenParams {
+    fn default() -> Self {
+        Self {
+            policies: Vec::new(),
+            ttl: 0,
+            max_ttl: 0,
+            period: 0,
+            explicit_max_ttl: 0,
+            num_uses: 0,
+            bound_cidrs: Vec::new(),
+            token_type: default_type(),
+            no_default_policy: false,
+            legacy: Vec::new(),
+        }
+    }
 }
 
 fn secs(d: Duration) -> u64 {
@@ -80,10 +97,7 @@ pub fn cidr_list(d: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>
 
 impl TokenParams {
     pub fn new() -> Self {
-        Self {
-            token_type: default_type(),
-            ..Default::default()
-        }
+        Self::default()
     }
 
     /// Applies the fields present in `d`; absent ones keep their value.
@@ -102,6 +116,18 @@ impl TokenParams {
             }
         };
         let mut used = std::mem::take(&mut self.legacy);
+        // Writing the `token_` form retires the legacy echo, as in Vault.
+        for (new, old) in [
+            ("token_policies", "policies"),
+            ("token_ttl", "ttl"),
+            ("token_max_ttl", "max_ttl"),
+            ("token_period", "period"),
+            ("token_bound_cidrs", "bound_cidrs"),
+        ] {
+            if d.contains_key(new) {
+                used.retain(|l| l != old);
+            }
+        }
         if let Some(p) = list(d, "token_policies")? {
             self.policies = p;
         } else if let Some(p) = list(d, "policies")? {

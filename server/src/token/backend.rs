@@ -284,14 +284,32 @@ impl TokenBackend {
             return Err(Error::invalid("lease is not renewable"));
         }
         let increment = fields::duration(&req.data, "increment")?.filter(|d| !d.is_zero());
-        // A login token renews within its method's mount and role limits.
-        let (_, mut sys_max) = match self.mounts.by_accessor(&entry.mount_accessor) {
-            Some(m) if !entry.mount_accessor.is_empty() => self.mounts.ttls(&m),
-            _ => self.ttls(),
+        // A login token renews within its method's mount limits and its
+        // user's or role's settings as they are now; a login whose user or
+        // role is gone does not renew.
+        let issuer = self
+            .mounts
+            .by_accessor(&entry.mount_accessor)
+            .filter(|_| !entry.mount_accessor.is_empty());
+        let current = match &issuer {
+            Some(m) => match self.mounts.router().route(&m.route_prefix()) {
+                Some(r) if r.prefix == m.route_prefix() => r.backend.renew_login(entry).await?,
+                _ => None,
+            },
+            None => None,
         };
-        if entry.max_ttl > 0 {
-            sys_max = sys_max.min(Duration::from_secs(entry.max_ttl));
+        let (_, mut sys_max) = match &issuer {
+            Some(m) => self.mounts.ttls(m),
+            None => self.ttls(),
+        };
+        let role_max = current.as_ref().map_or(entry.max_ttl, |p| p.max_ttl);
+        if role_max > 0 {
+            sys_max = sys_max.min(Duration::from_secs(role_max));
         }
+        let default_increment = match current.as_ref().map_or(0, |p| p.ttl) {
+            0 => Duration::from_secs(entry.creation_ttl),
+            t => Duration::from_secs(t),
+        };
         let now = self.store.clock().now_nanos();
         let mut warnings = Vec::new();
         let explicit = Duration::from_secs(entry.explicit_max_ttl);
@@ -310,7 +328,7 @@ impl TokenBackend {
                 p.min(explicit.saturating_sub(elapsed))
             }
         } else {
-            let wanted = increment.unwrap_or(Duration::from_secs(entry.creation_ttl));
+            let wanted = increment.unwrap_or(default_increment);
             if wanted > remaining_max {
                 if let Some(inc) = increment {
                     warnings.push(format!(

@@ -136,6 +136,24 @@ impl AppRole {
 
 #[async_trait]
 impl Backend for AppRole {
+    async fn renew_login(
+        &self,
+        entry: &crate::token::TokenEntry,
+    ) -> Result<Option<crate::auth::token_params::TokenParams>> {
+        let name = entry
+            .meta
+            .as_ref()
+            .and_then(|m| m.get("role_name"))
+            .cloned()
+            .unwrap_or_default();
+        match self.inner.store.role(&name).await? {
+            Some(role) => Ok(Some(role.token)),
+            None => Err(Error::invalid(format!(
+                "role {name:?} does not exist during renewal"
+            ))),
+        }
+    }
+
     fn unauthenticated_paths(&self) -> &'static [&'static str] {
         &["login"]
     }

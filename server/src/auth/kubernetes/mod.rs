@@ -139,6 +139,24 @@ impl Kubernetes {
 
 #[async_trait]
 impl Backend for Kubernetes {
+    async fn renew_login(
+        &self,
+        entry: &crate::token::TokenEntry,
+    ) -> Result<Option<crate::auth::token_params::TokenParams>> {
+        let name = entry
+            .meta
+            .as_ref()
+            .and_then(|m| m.get("role"))
+            .cloned()
+            .unwrap_or_default();
+        match self.role(&name).await? {
+            Some(role) => Ok(Some(role.token)),
+            None => Err(Error::invalid(format!(
+                "role {name:?} does not exist during renewal"
+            ))),
+        }
+    }
+
     fn unauthenticated_paths(&self) -> &'static [&'static str] {
         &["login"]
     }
