@@ -478,3 +478,57 @@ async fn bao_login_method_userpass() {
     assert!(err.contains("invalid username or password"), "{err}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_follows_the_user_as_it_is_now() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let root = Some("root");
+    let u = call(
+        &s,
+        "POST",
+        "auth/userpass/users/renewer",
+        root,
+        Some(json!({"password": "pw", "token_ttl": "1h", "token_max_ttl": "3h"})),
+    )
+    .await;
+    assert_eq!(u.status, 204);
+    let t = login(&s, "renewer", "pw").await;
+    let token = t.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let renew = || {
+        call(
+            &s,
+            "POST",
+            "auth/token/renew-self",
+            Some(&token),
+            Some(json!({})),
+        )
+    };
+    assert_eq!(renew().await.body["auth"]["lease_duration"], 3600);
+    // The user's settings change: the next renewal follows them.
+    let u = call(
+        &s,
+        "POST",
+        "auth/userpass/users/renewer",
+        root,
+        Some(json!({"token_ttl": "30m", "token_max_ttl": "2h"})),
+    )
+    .await;
+    assert_eq!(u.status, 204);
+    assert_eq!(renew().await.body["auth"]["lease_duration"], 1800);
+    for _ in 0..3 {
+        s.advance(Duration::from_secs(1700));
+        assert_eq!(renew().await.body["auth"]["lease_duration"], 1800);
+    }
+    s.advance(Duration::from_secs(900));
+    let capped = renew().await;
+    let left = capped.body["auth"]["lease_duration"].as_u64().unwrap();
+    assert!((1190..=1200).contains(&left), "2h max from issue: {left}");
+    // The user is gone: no renewal.
+    let d = call(&s, "DELETE", "auth/userpass/users/renewer", root, None).await;
+    assert_eq!(d.status, 204);
+    let r = renew().await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert_eq!(r.errors(), ["user no longer exists"]);
+    s.stop().await;
+}
