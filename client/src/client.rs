@@ -121,8 +121,14 @@ impl ClientBuilder {
                 path: path.clone(),
                 source,
             })?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(Error::Setup)? {
-                http = http.add_root_certificate(cert);
+            if !self.tls_skip_verify {
+                let tls = crate::tls::config_for_ca_file(&pem).map_err(|reason| {
+                    Error::CaCertInvalid {
+                        path: path.clone(),
+                        reason,
+                    }
+                })?;
+                http = http.use_preconfigured_tls(tls);
             }
         }
         if self.tls_skip_verify {

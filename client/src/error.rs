@@ -82,6 +82,14 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The CA certificate file holds no usable certificate.
+    #[error("invalid CA certificate {}: {reason}", path.display())]
+    CaCertInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The HTTP client could not be built (for example, an invalid PEM file).
     #[error("failed to set up the HTTP client: {}", chain(.0))]
     Setup(reqwest::Error),
@@ -97,6 +105,7 @@ impl Error {
             | Error::EmptyResponse { .. }
             | Error::InvalidAddress { .. }
             | Error::CaCertRead { .. }
+            | Error::CaCertInvalid { .. }
             | Error::Setup(_) => None,
         }
     }
@@ -111,6 +120,7 @@ impl Error {
             | Error::EmptyResponse { .. }
             | Error::InvalidAddress { .. }
             | Error::CaCertRead { .. }
+            | Error::CaCertInvalid { .. }
             | Error::Setup(_) => &[],
         }
     }

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod seal;
 pub mod secret;
 pub mod sys;
+mod tls;
 pub mod token;
 
 pub use client::{Client, ClientBuilder};

@@ -228,7 +228,8 @@ pub fn server(args: &[String]) -> i32 {
     }
 }
 
-fn tls_acceptor(l: &Listener) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+/// The TLS acceptor of a listener (None with `tls_disable`).
+pub fn tls_acceptor(l: &Listener) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
     if l.tls_disable {
         return Ok(None);
     }

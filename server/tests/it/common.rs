@@ -63,7 +63,25 @@ impl TestServer {
         Self::start(backend, Clock::system()).await
     }
 
+    /// Dev mode behind TLS with the given acceptor.
+    pub async fn dev_tls(tls: tokio_rustls::TlsAcceptor) -> Self {
+        let clock = Clock::manual(SystemTime::now());
+        let mut s = Self::start_with(Arc::new(InmemBackend::new()), clock, Some(tls)).await;
+        let (key, root) = s.core.dev_setup(Some(ROOT.into())).await.unwrap();
+        s.root_token = root;
+        s.unseal_key = key;
+        s
+    }
+
     async fn start(backend: DynBackend, clock: Clock) -> Self {
+        Self::start_with(backend, clock, None).await
+    }
+
+    async fn start_with(
+        backend: DynBackend,
+        clock: Clock,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Self {
         let core = Core::new(
             backend,
             CoreConfig {
@@ -78,7 +96,7 @@ impl TestServer {
         let (stop, rx) = oneshot::channel();
         let c = Arc::clone(&core);
         let handle = tokio::spawn(async move {
-            arca_server::run(listener, None, c, 32 * 1024 * 1024, async {
+            arca_server::run(listener, tls, c, 32 * 1024 * 1024, async {
                 let _ = rx.await;
             })
             .await;

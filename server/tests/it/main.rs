@@ -19,5 +19,6 @@ mod mounts;
 mod persistence;
 mod policies;
 mod quotas;
+mod tls;
 mod tokens;
 mod wrapping;
