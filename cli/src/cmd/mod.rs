@@ -2,6 +2,9 @@
 //! command line finds its command, and the flags every command shares.
 //! Each command lives in its own file with a `SPEC` and a `run`.
 
+mod audit_disable;
+mod audit_enable;
+mod audit_list;
 mod auth_disable;
 mod auth_enable;
 mod auth_list;
@@ -141,6 +144,9 @@ const SPECS: &[&Spec] = &[
     &secrets_list::SPEC,
     &secrets_tune::SPEC,
     &auth_enable::SPEC,
+    &audit_enable::SPEC,
+    &audit_disable::SPEC,
+    &audit_list::SPEC,
     &auth_disable::SPEC,
     &auth_list::SPEC,
     &auth_tune::SPEC,
@@ -159,6 +165,16 @@ const SPECS: &[&Spec] = &[
 ];
 
 const GROUPS: &[CommandGroup] = &[
+    CommandGroup {
+        name: "audit",
+        synopsis: "Interact with audit devices",
+        help: "Usage: arca audit <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for interacting with Arca's audit devices.\n  \
+               Users can list, enable, and disable audit devices.\n\n  \
+               List all enabled audit devices:\n\n      $ arca audit list\n\n  \
+               Enable a new audit device \"file\":\n\n      $ arca audit enable file file_path=/var/log/audit.log\n\n  \
+               Please see the individual subcommand help for detailed usage information.",
+    },
     CommandGroup {
         name: "auth",
         synopsis: "Interact with auth methods",
@@ -450,6 +466,9 @@ async fn dispatch(name: &str, ctx: &mut Ctx<'_>) -> i32 {
         "secrets list" => secrets_list::run(ctx).await,
         "secrets tune" => secrets_tune::run(ctx).await,
         "auth enable" => auth_enable::run(ctx).await,
+        "audit enable" => audit_enable::run(ctx).await,
+        "audit disable" => audit_disable::run(ctx).await,
+        "audit list" => audit_list::run(ctx).await,
         "auth disable" => auth_disable::run(ctx).await,
         "auth list" => auth_list::run(ctx).await,
         "auth tune" => auth_tune::run(ctx).await,

@@ -539,3 +539,81 @@ async fn bao_cli_manages_audit_devices() {
     assert!(log.exists());
     s.stop().await;
 }
+
+async fn arca(s: &TestServer, args: &[&str]) -> (i32, String, String) {
+    let addr = s.url();
+    let mut io = arca_cli::Io::memory(
+        &[
+            ("ARCA_ADDR", addr.as_str()),
+            ("ARCA_TOKEN", "root"),
+            ("HOME", "/nonexistent"),
+        ],
+        b"",
+    );
+    let code = arca_cli::execute(args.iter().map(|a| a.to_string()).collect(), &mut io).await;
+    (code, io.stdout_text(), io.stderr_text())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arca_cli_manages_audit_devices_like_bao() {
+    let s = TestServer::dev().await;
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("arca-cli-audit.log");
+    let file_path = format!("file_path={}", log.display());
+    let (code, out, err) = arca(
+        &s,
+        &[
+            "audit",
+            "enable",
+            "-description=main log",
+            "file",
+            &file_path,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "Success! Enabled the file audit device at: file/"
+    );
+    assert!(log.exists());
+    let (code, out, _) = arca(&s, &["audit", "list"]).await;
+    assert_eq!(code, 0);
+    let (bcode, bout, _) = bao(&s.url(), Some("root"), home.path(), &["audit", "list"]).await;
+    assert_eq!(
+        (code, out.trim()),
+        (bcode, bout.trim()),
+        "same table as bao"
+    );
+    let (code, out, _) = arca(&s, &["audit", "list", "-detailed"]).await;
+    let (_, bout, _) = bao(
+        &s.url(),
+        Some("root"),
+        home.path(),
+        &["audit", "list", "-detailed"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), bout.trim());
+    assert!(out.contains(&file_path), "{out}");
+    let (code, out, _) = arca(&s, &["audit", "list", "-format=json"]).await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["file/"]["options"]["file_path"], log.to_str().unwrap());
+    // Bad input: a clear error, nothing enabled.
+    let (code, _, err) = arca(&s, &["audit", "enable", "file", "oops"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("invalid key/value pair"), "{err}");
+    let (code, _, err) = arca(&s, &["audit", "enable", "-path=x", "nope"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown backend type"), "{err}");
+    let (code, out, _) = arca(&s, &["audit", "disable", "file"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        "Success! Disabled audit device (if it was enabled) at: file/"
+    );
+    let (code, out, _) = arca(&s, &["audit", "list"]).await;
+    assert_eq!((code, out.trim()), (2, "No audit devices are enabled."));
+    s.stop().await;
+}
