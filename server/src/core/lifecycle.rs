@@ -317,6 +317,7 @@ impl Core {
             audit: Arc::clone(&audit),
             wrapper: Arc::clone(&wrapper),
             quotas: Arc::clone(&quotas),
+            identity: Arc::clone(&identity),
             unauthenticated_metrics: self.config.unauthenticated_metrics,
         }));
         let token_backend: Arc<dyn Backend> = Arc::new(TokenBackend::new(

@@ -39,6 +39,7 @@ pub struct SysBackend {
     audit: Arc<AuditBroker>,
     wrapper: Arc<Wrapper>,
     quotas: Arc<crate::quotas::Quotas>,
+    identity: Arc<crate::identity::IdentityStore>,
     unauthenticated_metrics: bool,
 }
 
@@ -52,6 +53,7 @@ pub struct SysParts {
     pub audit: Arc<AuditBroker>,
     pub wrapper: Arc<Wrapper>,
     pub quotas: Arc<crate::quotas::Quotas>,
+    pub identity: Arc<crate::identity::IdentityStore>,
     pub unauthenticated_metrics: bool,
 }
 
@@ -66,6 +68,7 @@ impl SysBackend {
             audit: p.audit,
             wrapper: p.wrapper,
             quotas: p.quotas,
+            identity: p.identity,
             unauthenticated_metrics: p.unauthenticated_metrics,
         }
     }

@@ -249,7 +249,15 @@ impl SysBackend {
                 Ok(Response::empty())
             }
             Operation::Delete => {
+                let gone = self.mounts.get(table, sub);
                 self.mounts.unmount(table, sub).await?;
+                // An auth method's tokens and identity aliases go with it,
+                // as in Vault.
+                if let Some(entry) = gone.filter(|e| e.table == Table::Auth) {
+                    let revoked = self.tokens.revoke_issued_by(&entry.accessor).await?;
+                    self.identity.drop_mount(&entry.accessor).await?;
+                    tracing::info!(path = %entry.path, revoked, "auth method disabled");
+                }
                 Ok(Response::empty())
             }
             _ => Err(Error::UnsupportedOperation),

@@ -406,6 +406,25 @@ impl TokenStore {
         Ok(())
     }
 
+    /// Revokes every token an auth mount issued (the mount is being
+    /// disabled); returns how many.
+    pub async fn revoke_issued_by(&self, mount_accessor: &str) -> Result<usize> {
+        if mount_accessor.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for hash in self.view.list(ID_PREFIX).await? {
+            let key = format!("{ID_PREFIX}{hash}");
+            if let Some(e) = self.view.get_json::<TokenEntry>(&key).await? {
+                if e.mount_accessor == mount_accessor {
+                    self.revoke_tree(&hash).await?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// Every accessor, for `auth/token/accessors`.
     pub async fn accessors(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();

@@ -532,3 +532,53 @@ async fn renewal_follows_the_user_as_it_is_now() {
     assert_eq!(r.errors(), ["user no longer exists"]);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_the_method_revokes_its_tokens_and_aliases() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let root = Some("root");
+    let u = call(
+        &s,
+        "POST",
+        "auth/userpass/users/gone",
+        root,
+        Some(json!({"password": "pw"})),
+    )
+    .await;
+    assert_eq!(u.status, 204);
+    let t = login(&s, "gone", "pw").await;
+    let token = t.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let eid = t.body["auth"]["entity_id"].as_str().unwrap().to_owned();
+    // A token from elsewhere is not touched.
+    let other = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        root,
+        Some(json!({"policies": ["default"]})),
+    )
+    .await;
+    let other = other.body["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    async fn look(s: &TestServer, t: &str) -> u16 {
+        call(s, "GET", "auth/token/lookup-self", Some(t), None)
+            .await
+            .status
+    }
+    assert_eq!(look(&s, &token).await, 200);
+    let d = call(&s, "DELETE", "sys/auth/userpass", root, None).await;
+    assert_eq!(d.status, 204);
+    assert_eq!(look(&s, &token).await, 403, "revoked with its method");
+    assert_eq!(look(&s, &other).await, 200);
+    let e = call(&s, "GET", &format!("identity/entity/id/{eid}"), root, None).await;
+    assert_eq!(e.status, 200);
+    assert_eq!(
+        e.body["data"]["aliases"],
+        json!([]),
+        "its alias went with the method"
+    );
+    s.stop().await;
+}
