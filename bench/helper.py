@@ -13,6 +13,21 @@ library only, so no CLI start-up or curl spawn is ever counted):
     helper.py audit ADDR TOKEN FILE_PATH
         PUT sys/audit/file {"type":"file","options":{"file_path":FILE_PATH}},
         then checks that GET sys/audit lists it.
+    helper.py login-material DIR
+        makes what the login workloads need, with openssl, into DIR: a CA and
+        a TLS certificate for 127.0.0.1 signed by it (for the TokenReview
+        responder), an RSA 2048 service-account signing key and its public
+        PEM, and one RS256 JWT shaped like a projected service-account token
+        (iss, sub, aud, exp in ten years, iat, nbf, kubernetes.io block with
+        namespace, serviceaccount, pod), all described in DIR/material.json.
+    helper.py responder DIR PORT
+        a TokenReview responder on https://127.0.0.1:PORT (TLS with DIR's
+        certificate, HTTP/1.1 keep-alive, a thread per connection): POST
+        /apis/authentication.k8s.io/v1/tokenreviews with "Authorization:
+        Bearer <the reviewer token>" answers 201 with an authenticated
+        TokenReview for the service account when spec.token is the bench JWT
+        (echoing spec.audiences), unauthenticated otherwise, and 401 without
+        the reviewer token; GET /bench/stats answers its counters as JSON.
     helper.py prepare ADDR TOKEN
         env WORKLOADS, NKEYS (1000), KV_MOUNT (secret): mounts kv-v2 at
         KV_MOUNT if it is missing (POST sys/mounts/<mount>
@@ -21,12 +36,23 @@ library only, so no CLI start-up or curl spawn is ever counted):
         transit_encrypt is wanted; then sends one request of each workload and
         fails unless the answer is the one Vault gives, so that a benchmark
         never measures error responses.
+        Login workloads (approle_login, userpass_login, k8s_login, jwt_login)
+        also need env LOGIN_DIR (login-material's DIR), RESPONDER_ADDR
+        (https://127.0.0.1:PORT) and LOGIN_OUT: it enables each method,
+        writes the same role/user/config on every server (see
+        setup_logins), logs in once per workload and checks the answer
+        carries auth.client_token, and writes to LOGIN_OUT the credentials the
+        wrk script sends (JSON: role_id, secret_id, jwt, user, password,
+        k8s_role, jwt_role).
 """
 import base64
 import http.client
 import json
 import os
+import ssl
+import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -158,6 +184,264 @@ def write_with_retry(c, path, body, deadline_s=30):
         time.sleep(0.1)
 
 
+# ---- login workloads ---------------------------------------------------------------
+# The same names on every server; the password is a throw-away, so is the key.
+LOGIN_ROLE = "bench"
+LOGIN_USER = "bench"
+LOGIN_PASSWORD = "bench-password-0123456789"
+SA_NAMESPACE = "bench"
+SA_NAME = "bench-sa"
+SA_UID = "5b0f4c6e-7d0e-4a8a-9a51-2f3c5d1e0a11"
+POD_NAME = "bench-pod-7c9d8b6f5-x2x4q"
+POD_UID = "0c9a2b1e-3f4d-4e5f-8a7b-6c5d4e3f2a10"
+JWT_AUDIENCE = "vault"
+JWT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+REVIEWER_TOKEN = "bench-token-reviewer-credential"
+LOGIN_WORKLOADS = ("approle_login", "userpass_login", "k8s_login", "jwt_login")
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def openssl(*args, stdin=None):
+    r = subprocess.run(["openssl", *args], input=stdin, capture_output=True)
+    if r.returncode != 0:
+        die(f"openssl {' '.join(args)} failed: {r.stderr.decode(errors='replace').strip()}")
+    return r.stdout
+
+
+def cmd_login_material(d):
+    os.makedirs(d, exist_ok=True)
+    f = lambda n: os.path.join(d, n)  # noqa: E731
+    # A CA, and a leaf certificate for 127.0.0.1 signed by it (rustls and Go
+    # both want a non-CA leaf with the address in subjectAltName).
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"),
+            "-days", "3650", "-subj", "/CN=arca-bench TokenReview CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("tls.key"), "-out", f("tls.csr"),
+            "-subj", "/CN=127.0.0.1")
+    with open(f("tls.ext"), "w") as fh:
+        fh.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                 "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", f("tls.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
+            "-days", "3650", "-extfile", f("tls.ext"), "-out", f("tls.pem"))
+    # The service-account signing key, and a projected-token-shaped JWT.
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", f("sa.key"))
+    openssl("pkey", "-in", f("sa.key"), "-pubout", "-out", f("sa.pub.pem"))
+    now = int(time.time())
+    header = {"alg": "RS256", "kid": "arca-bench-sa-key", "typ": "JWT"}
+    claims = {
+        "aud": [JWT_AUDIENCE], "exp": now + 10 * 365 * 86400, "iat": now - 60, "nbf": now - 60,
+        "iss": JWT_ISSUER, "sub": f"system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}",
+        "kubernetes.io": {"namespace": SA_NAMESPACE,
+                          "pod": {"name": POD_NAME, "uid": POD_UID},
+                          "serviceaccount": {"name": SA_NAME, "uid": SA_UID}},
+    }
+    signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "."
+                     + b64url(json.dumps(claims, separators=(",", ":")).encode()))
+    sig = openssl("dgst", "-sha256", "-sign", f("sa.key"), stdin=signing_input.encode())
+    jwt = signing_input + "." + b64url(sig)
+    # Check it with the public key before anything relies on it.
+    with open(f("sa.sig"), "wb") as fh:
+        fh.write(sig)
+    openssl("dgst", "-sha256", "-verify", f("sa.pub.pem"), "-signature", f("sa.sig"), stdin=signing_input.encode())
+    for n in ("tls.csr", "tls.ext", "sa.sig", "ca.srl"):
+        if os.path.exists(f(n)):
+            os.remove(f(n))
+    with open(f("material.json"), "w") as fh:
+        json.dump({"jwt": jwt, "claims": claims, "ca_pem": f("ca.pem"), "tls_pem": f("tls.pem"),
+                   "tls_key": f("tls.key"), "sa_pub_pem": f("sa.pub.pem"), "reviewer_token": REVIEWER_TOKEN},
+                  fh, indent=1)
+    print(f"helper: login material in {d} (JWT of {len(jwt)} bytes for system:serviceaccount:{SA_NAMESPACE}:{SA_NAME})")
+
+
+def cmd_responder(d, port):
+    import http.server
+
+    with open(os.path.join(d, "material.json")) as fh:
+        m = json.load(fh)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(m["tls_pem"], m["tls_key"])
+    stats = {"reviews": 0, "authenticated": 0, "unauthenticated": 0, "unauthorized": 0, "other": 0,
+             "connections": 0}
+    lock = threading.Lock()
+
+    def count(k):
+        with lock:
+            stats[k] += 1
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # TCP_NODELAY, and the whole answer in one write: with Nagle, the
+        # body written after the headers waits for the client's delayed ACK
+        # (~40 ms a review), which would be the responder's fault, not the
+        # server's.
+        disable_nagle_algorithm = True
+
+        def log_message(self, *a):
+            pass
+
+        def answer(self, status, doc):
+            body = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self._headers_buffer.append(b"\r\n" + body)
+            self.flush_headers()
+
+        def do_GET(self):
+            if self.path == "/bench/stats":
+                with lock:
+                    self.answer(200, dict(stats))
+            else:
+                count("other")
+                self.answer(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                                  "code": 404, "message": "the server could not find the requested resource"})
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path != "/apis/authentication.k8s.io/v1/tokenreviews":
+                count("other")
+                return self.answer(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                         "reason": "NotFound", "code": 404, "message": "not found"})
+            if self.headers.get("Authorization") != "Bearer " + m["reviewer_token"]:
+                count("unauthorized")
+                return self.answer(401, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                         "reason": "Unauthorized", "code": 401, "message": "Unauthorized"})
+            try:
+                req = json.loads(raw)
+                spec = req.get("spec") or {}
+            except ValueError:
+                count("other")
+                return self.answer(400, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                         "reason": "BadRequest", "code": 400, "message": "bad json"})
+            count("reviews")
+            auds = spec.get("audiences") or [JWT_AUDIENCE]
+            out = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+                   "metadata": {"creationTimestamp": None}, "spec": spec}
+            if spec.get("token") == m["jwt"] and JWT_AUDIENCE in auds:
+                count("authenticated")
+                out["status"] = {
+                    "authenticated": True,
+                    "user": {"username": f"system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}", "uid": SA_UID,
+                             "groups": ["system:serviceaccounts", f"system:serviceaccounts:{SA_NAMESPACE}",
+                                        "system:authenticated"],
+                             "extra": {"authentication.kubernetes.io/pod-name": [POD_NAME],
+                                       "authentication.kubernetes.io/pod-uid": [POD_UID]}},
+                    "audiences": [JWT_AUDIENCE]}
+            else:
+                count("unauthenticated")
+                out["status"] = {"user": {}, "error": "[invalid bearer token, service account token is not valid]"}
+            self.answer(201, out)
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256
+
+        def finish_request(self, request, client_address):
+            # The TLS handshake in the connection's own thread, not in accept().
+            count("connections")
+            try:
+                tls = ctx.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+            self.RequestHandlerClass(tls, client_address, self)
+
+    srv = Server(("127.0.0.1", int(port)), Handler)
+    srv.serve_forever()
+
+
+def ensure_auth(c, path, mtype):
+    st, doc = c.call("GET", "sys/auth")
+    if st != 200:
+        die(f"GET sys/auth -> {st} {doc}")
+    existing = (doc.get("data", doc) or {}).get(path + "/")
+    if existing:
+        if existing.get("type") != mtype:
+            die(f"auth {path}/ is {existing.get('type')}, not {mtype}")
+        return
+    st, doc = c.call("POST", "sys/auth/" + path, {"type": mtype})
+    if st not in (200, 204):
+        die(f"POST sys/auth/{path} -> {st} {doc}")
+
+
+def must(c, method, path, body=None, ok=(200, 204)):
+    st, doc = c.call(method, path, body)
+    if st not in ok:
+        die(f"{method} {path} -> {st} {json.dumps(doc)[:400]}")
+    return doc
+
+
+def login_ok(st, doc):
+    auth = (doc or {}).get("auth") or {}
+    return st == 200 and bool(auth.get("client_token")) and "default" in (auth.get("policies") or [])
+
+
+def setup_logins(c, wanted):
+    """Identical setup on both servers; returns (credentials, checks)."""
+    creds = {"user": LOGIN_USER, "password": LOGIN_PASSWORD, "k8s_role": LOGIN_ROLE, "jwt_role": LOGIN_ROLE}
+    checks = []
+    # env LOGIN_TOKEN_TTL (10m), LOGIN_TOKEN_TYPE (service): the tokens every
+    # login role issues; no max TTL below the system's.
+    token = {"token_policies": "default", "token_ttl": os.environ.get("LOGIN_TOKEN_TTL", "10m"),
+             "token_type": os.environ.get("LOGIN_TOKEN_TYPE", "service")}
+    if "approle_login" in wanted:
+        ensure_auth(c, "approle", "approle")
+        must(c, "POST", f"auth/approle/role/{LOGIN_ROLE}",
+             dict(token, secret_id_num_uses=0, secret_id_ttl=0, token_num_uses=0, bind_secret_id=True))
+        doc = must(c, "GET", f"auth/approle/role/{LOGIN_ROLE}/role-id", ok=(200,))
+        creds["role_id"] = doc["data"]["role_id"]
+        doc = must(c, "POST", f"auth/approle/role/{LOGIN_ROLE}/secret-id", {}, ok=(200,))
+        creds["secret_id"] = doc["data"]["secret_id"]
+        st, doc = c.call("POST", "auth/approle/login", {"role_id": creds["role_id"], "secret_id": creds["secret_id"]},
+                         token=False)
+        checks.append(("approle_login", st, login_ok(st, doc), doc))
+        # A second login with the same secret-id: unlimited uses really are.
+        st, doc = c.call("POST", "auth/approle/login", {"role_id": creds["role_id"], "secret_id": creds["secret_id"]},
+                         token=False)
+        checks.append(("approle_login (again)", st, login_ok(st, doc), doc))
+    if "userpass_login" in wanted:
+        ensure_auth(c, "userpass", "userpass")
+        must(c, "POST", f"auth/userpass/users/{LOGIN_USER}", dict(token, password=LOGIN_PASSWORD))
+        st, doc = c.call("POST", f"auth/userpass/login/{LOGIN_USER}", {"password": LOGIN_PASSWORD}, token=False)
+        checks.append(("userpass_login", st, login_ok(st, doc), doc))
+    if wanted & {"k8s_login", "jwt_login"}:
+        d = os.environ.get("LOGIN_DIR") or die("LOGIN_DIR is not set (helper.py login-material DIR)")
+        with open(os.path.join(d, "material.json")) as fh:
+            m = json.load(fh)
+        with open(m["sa_pub_pem"]) as fh:
+            pub = fh.read()
+        creds["jwt"] = m["jwt"]
+    if "k8s_login" in wanted:
+        addr = os.environ.get("RESPONDER_ADDR") or die("RESPONDER_ADDR is not set")
+        with open(m["ca_pem"]) as fh:
+            ca = fh.read()
+        ensure_auth(c, "kubernetes", "kubernetes")
+        # The same config on both servers: the responder as the API server
+        # (its CA, a reviewer token) and the signing key as pem_keys. OpenBao
+        # checks the signature against pem_keys and still asks TokenReview;
+        # Arca checks it locally and does not call the API server.
+        must(c, "POST", "auth/kubernetes/config",
+             {"kubernetes_host": addr, "kubernetes_ca_cert": ca, "token_reviewer_jwt": m["reviewer_token"],
+              "pem_keys": [pub], "disable_local_ca_jwt": True})
+        must(c, "POST", f"auth/kubernetes/role/{LOGIN_ROLE}",
+             dict(token, bound_service_account_names=SA_NAME, bound_service_account_namespaces=SA_NAMESPACE,
+                  audience=JWT_AUDIENCE))
+        st, doc = c.call("POST", "auth/kubernetes/login", {"role": LOGIN_ROLE, "jwt": m["jwt"]}, token=False)
+        ok = login_ok(st, doc) and ((doc.get("auth") or {}).get("metadata") or {}).get("service_account_uid") == SA_UID
+        checks.append(("k8s_login", st, ok, doc))
+    if "jwt_login" in wanted:
+        ensure_auth(c, "jwt", "jwt")
+        must(c, "POST", "auth/jwt/config", {"jwt_validation_pubkeys": [pub], "bound_issuer": JWT_ISSUER})
+        must(c, "POST", f"auth/jwt/role/{LOGIN_ROLE}",
+             dict(token, role_type="jwt", user_claim="sub", bound_audiences=[JWT_AUDIENCE],
+                  bound_subject=f"system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}"))
+        st, doc = c.call("POST", "auth/jwt/login", {"role": LOGIN_ROLE, "jwt": m["jwt"]}, token=False)
+        checks.append(("jwt_login", st, login_ok(st, doc), doc))
+    return creds, checks
+
+
 def cmd_prepare(addr, token):
     c = Client(addr, token)
     t0 = time.monotonic()
@@ -180,6 +464,12 @@ def cmd_prepare(addr, token):
                 die(f"POST transit/keys/k -> {st} {doc}")
 
     checks = []
+    if wanted & set(LOGIN_WORKLOADS):
+        creds, checks = setup_logins(c, wanted)
+        out = os.environ.get("LOGIN_OUT")
+        if out:
+            with open(out, "w") as fh:
+                json.dump(creds, fh)
     if "kv_read" in wanted:
         st, doc = c.call("GET", f"{kv}/data/k{nkeys - 1}")
         ok = st == 200 and ((doc or {}).get("data") or {}).get("data", {}).get("value") == "%064d" % (nkeys - 1)
@@ -210,7 +500,8 @@ def cmd_prepare(addr, token):
 
 
 def main(argv):
-    cmds = {"wait": (cmd_wait, 4), "init": (cmd_init, 3), "audit": (cmd_audit, 3), "prepare": (cmd_prepare, 2)}
+    cmds = {"wait": (cmd_wait, 4), "init": (cmd_init, 3), "audit": (cmd_audit, 3), "prepare": (cmd_prepare, 2),
+            "login-material": (cmd_login_material, 1), "responder": (cmd_responder, 2)}
     if not argv or argv[0] not in cmds or len(argv) - 1 != cmds[argv[0]][1]:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

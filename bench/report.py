@@ -12,7 +12,9 @@ OUTDIR/results.json:
     (ops/s: higher is better for Arca; CPU: lower is better);
   * audit overhead: ops/s with a file audit device / without, per server,
     workload and concurrency, with the CPU and audit bytes per request;
-  * the issue 4 targets, computed from the cells present;
+  * login suite: the TokenReview responder's share of the kubernetes logins,
+    the password-hash cost of each server's userpass login, token store growth;
+  * the issue 4 and issue 5 targets, computed from the cells present;
   * memory and start-up per variant.
 """
 import glob
@@ -30,6 +32,13 @@ VARIANT_TITLE = {
     "persist": "persistent: Arca storage \"file\" vs OpenBao storage \"raft\", no audit device",
     "persist-audit": "persistent: Arca storage \"file\" vs OpenBao storage \"raft\", file audit device",
 }
+for _wl in ("approle", "k8s", "jwt", "userpass"):
+    VARIANT_TITLE["login-" + _wl] = "dev servers (in memory), a fresh server for this workload; every login creates a token"
+
+
+def login_variant(wl):
+    """The variant that holds a login workload's cells: approle_login -> login-approle."""
+    return "login-" + wl[: -len("_login")]
 NOISY_CORES = 0.25
 
 
@@ -57,7 +66,14 @@ def load_cells(d):
             d_ = [b - a for a, b in zip(h["cpu_before"], h["cpu_after"])]
             total = sum(d_) or 1
             busy = (total - d_[3] - d_[4]) / total * h["nproc"]
-            c["other_cores"] = max(0.0, busy - (cpu_s + h["wrk_cpu_s"]) / h["wall_s"])
+            r_s = 0.0
+            if h.get("responder_ticks_before") is not None and h.get("responder_ticks_after") is not None:
+                r_s = (h["responder_ticks_after"] - h["responder_ticks_before"]) / h["clk_tck"]
+                c["responder_cpu_us_per_req"] = 1e6 * r_s / max(w["requests"], 1)
+                c["responder_cores"] = r_s / w["duration_s"] if w["duration_s"] else 0
+            if h.get("responder_reviews_before") is not None and h.get("responder_reviews_after") is not None:
+                c["reviews_per_req"] = (h["responder_reviews_after"] - h["responder_reviews_before"]) / max(w["requests"], 1)
+            c["other_cores"] = max(0.0, busy - (cpu_s + r_s + h["wrk_cpu_s"]) / h["wall_s"])
             c["wrk_cores"] = h["wrk_cpu_s"] / h["wall_s"]
             if h.get("audit_bytes") is not None:
                 c["audit_bytes"] = h["audit_bytes"]
@@ -82,6 +98,127 @@ def mib(kib):
     return f"{kib / 1024:.1f}" if kib is not None else ""
 
 
+# What each side does in the login workloads (printed under their tables).
+WL_NOTE = {
+    "approle_login": "`POST auth/approle/login {role_id, secret_id}`, one secret-id with unlimited uses; "
+                     "the same role on both servers (token_policies default, token_ttl 10m).",
+    "k8s_login": "`POST auth/kubernetes/login {role, jwt}`, an RS256 projected-service-account token; the same "
+                 "config on both servers (pem_keys = the signing key, kubernetes_host = the local TokenReview "
+                 "responder, its CA, a reviewer token). **Arca** checks the signature against pem_keys and does "
+                 "not call the API server; **OpenBao** checks pem_keys too and then always calls TokenReview "
+                 "(one HTTPS request to the responder per login). OpenBao's CPU column is its own process only: "
+                 "the responder's CPU is in \"Kubernetes login: the TokenReview responder\" below.",
+    "jwt_login": "`POST auth/jwt/login {role, jwt}` with the same token, `jwt_validation_pubkeys` = the same key, "
+                 "bound_issuer, bound_audiences, bound_subject: local verification on both servers (OpenBao's "
+                 "way to trust service-account tokens without TokenReview). Not an issue 5 target; it shows "
+                 "OpenBao's local-key path next to k8s_login.",
+    "userpass_login": "`POST auth/userpass/login/bench {password}`: each server with its own password hash, "
+                      "**Arca Argon2id (m=19 MiB, t=2, p=1)**, **OpenBao bcrypt (cost 10, fixed)**; whole logins "
+                      "are compared, see \"userpass: password-hash cost\" below for the cost of one hash on each side.",
+}
+LOGIN_ORDER = ("approle_login", "k8s_login", "jwt_login", "userpass_login")
+HASHES = {"arca": "Argon2id m=19456 KiB, t=2, p=1", "openbao": "bcrypt cost 10"}
+
+
+def login_sections(p, data, concs, results):
+    def cell(s, wl, c):
+        return data.get((login_variant(wl), s), {}).get("cells", {}).get((wl, c))
+
+    def f1(x):
+        return f"{x:,.1f}" if x is not None else "–"
+
+    # -- kubernetes: the responder
+    if any(cell(s, "k8s_login", c) for s in SERVERS for c in concs):
+        p("## Kubernetes login: the TokenReview responder\n")
+        p("The responder (`helper.py responder`: Python http.server + ssl, a thread per connection, keep-alive) "
+          "stands in for the cluster's API server; it runs on this machine for both servers' runs and competes "
+          "with the server for its cores. Arca should make no TokenReview call (pem_keys verify the token); "
+          "OpenBao makes one per login. \"server + responder\" is the CPU the whole login path costs on this "
+          "machine; a real API server's cost per review differs (it also verifies the token), so quote OpenBao's "
+          "figures as \"with a TokenReview per login\" and read its CPU µs/login (its own process) as the figure "
+          "that does not depend on the responder.\n")
+        p("| conc | server | logins/s | server CPU µs/login | responder CPU µs/login | TokenReview calls/login | "
+          "server + responder CPU µs/login | responder cores |")
+        p("|--:|---|--:|--:|--:|--:|--:|--:|")
+        for c in concs:
+            for s in SERVERS:
+                x = cell(s, "k8s_login", c)
+                if not x:
+                    continue
+                tot = (x.get("server_cpu_us_per_req") or 0) + (x.get("responder_cpu_us_per_req") or 0)
+                rv = x.get("reviews_per_req")
+                p(f"| {c} | {LABEL[s]} | {x['rps']:,.0f}{' (E)' if x['error_total'] else ''} | "
+                  f"{f1(x.get('server_cpu_us_per_req'))} | {f1(x.get('responder_cpu_us_per_req'))} | "
+                  f"{f'{rv:.3f}' if rv is not None else '–'} | {f1(tot)} | "
+                  f"{x.get('responder_cores', 0):.2f} |")
+        p()
+        for c in concs:
+            a, o = cell("arca", "k8s_login", c), cell("openbao", "k8s_login", c)
+            if a and o:
+                ta = (a.get("server_cpu_us_per_req") or 0) + (a.get("responder_cpu_us_per_req") or 0)
+                to = (o.get("server_cpu_us_per_req") or 0) + (o.get("responder_cpu_us_per_req") or 0)
+                p(f"- c={c}: CPU per login Arca/OpenBao {ratio(a.get('server_cpu_us_per_req'), o.get('server_cpu_us_per_req'))} "
+                  f"(server processes only), {ratio(ta, to)} (server + responder).")
+        p()
+
+    # -- userpass: the hash
+    if any(cell(s, "userpass_login", c) for s in SERVERS for c in concs):
+        p("## userpass: password-hash cost\n")
+        p("The two servers hash differently and neither can be set to the other's algorithm (OpenBao's bcrypt "
+          "cost is fixed at 10; Arca has no hash knob), so \"the same password-hash cost\" is checked, not "
+          "imposed: the table gives what one login costs on each side with its own hash. A userpass login is "
+          "one hash verification plus the login machinery; the approle login of the same run is that "
+          "machinery without a hash, so \"≈ hash\" = userpass − approle CPU per login is the CPU of one hash "
+          "(an estimate). At c=1 the p50 is about one hash's wall time. Hash CPU ratio near 1: comparable "
+          "costs, and the userpass ops ratio compares the servers; far from 1: it mostly compares the hashes.\n")
+        p(f"Arca: {HASHES['arca']}; OpenBao: {HASHES['openbao']}.\n")
+        p("| conc | Arca userpass CPU µs/login | Arca approle CPU µs/login | Arca ≈ hash CPU µs | "
+          "OpenBao userpass CPU µs/login | OpenBao approle CPU µs/login | OpenBao ≈ hash CPU µs | hash CPU ratio A/O | "
+          "Arca p50 ms | OpenBao p50 ms | logins/s A/O |")
+        p("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for c in concs:
+            row, hashes = [], {}
+            for s in SERVERS:
+                u, a = cell(s, "userpass_login", c), cell(s, "approle_login", c)
+                uc = u.get("server_cpu_us_per_req") if u else None
+                ac = a.get("server_cpu_us_per_req") if a else None
+                h = uc - ac if uc is not None and ac is not None else None
+                hashes[s] = h
+                row += [f1(uc), f1(ac), f1(h)]
+                if u:
+                    results.setdefault("userpass_hash", []).append(
+                        {"server": s, "conc": c, "hash": HASHES[s], "userpass_cpu_us": uc, "approle_cpu_us": ac,
+                         "hash_cpu_us_est": h, "p50_ms": u["p50_ms"]})
+            ua, uo = cell("arca", "userpass_login", c), cell("openbao", "userpass_login", c)
+            p(f"| {c} | {' | '.join(row)} | {ratio(hashes.get('arca'), hashes.get('openbao'))} | "
+              f"{ms(ua['p50_ms']) if ua else '–'} | {ms(uo['p50_ms']) if uo else '–'} | "
+              f"{ratio(ua['rps'], uo['rps']) if ua and uo else 'n/a'} |")
+        p()
+
+    # -- token store growth
+    p("## Logins and memory (token store growth)\n")
+    p(f"Every login creates a {meta.get('login_token_type', 'service')} token (token_ttl "
+      f"{meta.get('login_token_ttl', '10m')}: none expires during a variant), so the token stores grow; each "
+      "workload runs on a fresh server, \"logins\" counts its measured cells and its warm-up. More logins/s "
+      "means more tokens in the same time: compare the growth per 1000 logins, not the RSS after the load.\n")
+    p("| workload | server | RSS before the load (MiB) | RSS after the load (MiB) | peak (MiB) | logins | RSS growth KiB per 1000 logins |")
+    p("|---|---|--:|--:|--:|--:|--:|")
+    for wl in LOGIN_ORDER:
+        for s in SERVERS:
+            d = data.get((login_variant(wl), s))
+            if not d:
+                continue
+            f = d["facts"]
+            n = sum(x["requests"] for x in d["cells"].values()) + f.get("warmup_requests", 0)
+            r0, r1 = f.get("pre_load_rss_kib"), f.get("after_load_rss_kib")
+            growth = (r1 - r0) / n * 1000 if r0 is not None and r1 is not None and n else None
+            f["logins_total"] = n
+            f["rss_growth_kib_per_1000_logins"] = growth
+            p(f"| {wl} | {LABEL[s]} | {mib(r0)} | {mib(r1)} | {mib(f.get('peak_rss_kib'))} | {n:,} | "
+              f"{f'{growth:.1f}' if growth is not None else '–'} |")
+    p()
+
+
 def main(out):
     with open(os.path.join(out, "meta.json")) as f:
         meta = json.load(f)
@@ -95,6 +232,15 @@ def main(out):
             if os.path.exists(os.path.join(d, "facts.json")):
                 with open(os.path.join(d, "facts.json")) as f:
                     facts = json.load(f)
+            warm = 0
+            for wp in glob.glob(os.path.join(d, "warmup", "*.json")):
+                try:
+                    with open(wp) as f:
+                        warm += json.load(f)["requests"]
+                except (ValueError, KeyError, OSError):
+                    pass
+            if warm:
+                facts["warmup_requests"] = warm
             data[(v, s)] = {"facts": facts, "cells": load_cells(d)}
 
     p = print
@@ -123,6 +269,8 @@ def main(out):
         wls.sort(key=lambda w: order.get(w, 9))
         for wl in wls:
             p(f"## {v} / {wl}: {VARIANT_TITLE.get(v, v)}\n")
+            if v.startswith("login-") and wl in WL_NOTE:
+                p(WL_NOTE[wl] + "\n")
             p("| conc | Arca ops/s | OpenBao ops/s | ops ratio | Arca p50 ms | OpenBao p50 ms | Arca p99 ms | "
               "OpenBao p99 ms | Arca CPU µs/req | OpenBao CPU µs/req | CPU ratio | errors A/O | other cores A/O |")
             p("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -180,6 +328,10 @@ def main(out):
                       f"{ms(x0['p99_ms'])} → {ms(x1['p99_ms'])} | {x1.get('audit_bytes_per_req', 0):,.0f} |")
         p()
 
+    # ---- login suite
+    if any(v.startswith("login-") for v in meta["variants"]):
+        login_sections(p, data, [int(c) for c in meta["concurrency"]], results)
+
     # ---- issue 4 targets
     targets = []
 
@@ -207,6 +359,32 @@ def main(out):
         for label, conc, fig, ok in targets:
             p(f"| {label} | {conc} | {fig} | {'yes' if ok else 'no'} |")
         p()
+    targets5 = []
+    for wl, label in (("approle_login", "approle logins/s ≥ 5x OpenBao"),
+                      ("k8s_login", "kubernetes logins/s ≥ 5x OpenBao (Arca: pem_keys; OpenBao: pem_keys + TokenReview)"),
+                      ("jwt_login", "(no target) jwt logins/s, local keys on both"),
+                      ("userpass_login", "(no target) userpass logins/s, each with its own hash")):
+        for conc in [int(c) for c in meta["concurrency"]]:
+            a, o = cell(login_variant(wl), "arca", wl, conc), cell(login_variant(wl), "openbao", wl, conc)
+            if a and o and o["rps"]:
+                r = a["rps"] / o["rps"]
+                met = ("yes" if r >= 5 else "no") if "≥" in label else "–"
+                if a["error_total"] or o["error_total"]:
+                    met = "no (errors)" if met != "–" else "– (errors)"
+                targets5.append((label, conc, f"{a['rps']:,.0f} vs {o['rps']:,.0f} = {r:.2f}x", met))
+    uh = {(h["server"], h["conc"]): h["hash_cpu_us_est"] for h in results.get("userpass_hash", [])}
+    for conc in [int(c) for c in meta["concurrency"]]:
+        a, o = uh.get(("arca", conc)), uh.get(("openbao", conc))
+        if a is not None and o is not None:
+            targets5.append(("userpass: same password-hash cost (≈ hash CPU µs, Arca/OpenBao)", conc,
+                             f"{a:,.0f} vs {o:,.0f} µs = {ratio(a, o)}", "–"))
+    if targets5:
+        p("## Issue 5 targets (from this run)\n")
+        p("| target | conc | figure | met |")
+        p("|---|--:|---|:-:|")
+        for label, conc, fig, ok in targets5:
+            p(f"| {label} | {conc} | {fig} | {ok} |")
+        p()
 
     # ---- memory and start-up
     p("## Memory and start-up\n")
@@ -226,6 +404,8 @@ def main(out):
             rows += [("init_ms", "PUT sys/init (ms)", 1, "{:.1f}"), ("unseal_ms", "unseal, all shares (ms)", 1, "{:.1f}"),
                      ("health_200_ms", "unsealed → health 200 (ms)", 1, "{:.1f}")]
         rows += [("idle_rss_kib", "idle RSS (MiB)", 1024, "{:.1f}"), ("idle_rss_anon_kib", "idle RSS anon (MiB)", 1024, "{:.1f}")]
+        if v.startswith("login-"):
+            rows.append(("pre_load_rss_kib", "RSS after setup, before the load (MiB)", 1024, "{:.1f}"))
         for s, f in (("arca", fa), ("openbao", fo)):
             cells = data.get((v, s), {}).get("cells", {}).values()
             rs = [c["server_rss_kib_after"] for c in cells if c.get("server_rss_kib_after")]

@@ -3,10 +3,14 @@
 --
 -- wrk hands no arguments to done(), so everything comes from the environment:
 --   BENCH_MODE      sys_health | token_lookup_self | kv_read | kv_write | transit_encrypt
+--                   | approle_login | userpass_login | k8s_login | jwt_login
 --   BENCH_TOKEN     sent as X-Vault-Token (not sent for sys_health)
 --   BENCH_NKEYS     distinct keys the KV workloads spread over (default 1000)
 --   BENCH_KV_MOUNT  kv-v2 mount (default secret)
 --   BENCH_OUT       where done() writes its JSON summary (default stdout)
+--   BENCH_ROLE_ID, BENCH_SECRET_ID   approle_login credentials
+--   BENCH_USER, BENCH_PASSWORD       userpass_login credentials
+--   BENCH_JWT, BENCH_K8S_ROLE, BENCH_JWT_ROLE   k8s_login / jwt_login
 --   BENCH_CAPTURE   if set: also record the non-2xx answers (status, count and
 --                   the first body per thread) into the summary. Off during
 --                   measurements: a response() callback costs wrk CPU per request.
@@ -18,6 +22,11 @@
 --   kv_write           POST /v1/<mount>/data/w<i>, i uniform in [0, NKEYS),
 --                      body {"data":{"value":"<i as 64 zero-padded digits>"}}
 --   transit_encrypt    POST /v1/transit/encrypt/k, 64-byte plaintext
+--   approle_login      POST /v1/auth/approle/login {"role_id":...,"secret_id":...}
+--   userpass_login     POST /v1/auth/userpass/login/<user> {"password":...}
+--   k8s_login          POST /v1/auth/kubernetes/login {"role":...,"jwt":...}
+--   jwt_login          POST /v1/auth/jwt/login {"role":...,"jwt":...}
+--   (logins send no X-Vault-Token; every one creates a token on the server)
 -- Requests are formatted once per thread in init(); request() only picks one.
 
 local mode    = os.getenv("BENCH_MODE") or "sys_health"
@@ -38,6 +47,12 @@ end
 local reqs = {}
 local paths = {}
 
+local function need(name)
+  local v = os.getenv(name)
+  if not v or v == "" then error(name .. " is not set (BENCH_MODE " .. mode .. ")") end
+  return v
+end
+
 function init(args)
   math.randomseed(os.time() * 1000 + (thread_no or 0))
   local h = { ["X-Vault-Token"] = token }
@@ -57,6 +72,18 @@ function init(args)
     reqs[1] = wrk.format("POST", "/v1/transit/encrypt/k", jh, '{"plaintext":"' .. PLAINTEXT_B64 .. '"}')
   elseif mode == "token_lookup_self" then
     reqs[1] = wrk.format("GET", "/v1/auth/token/lookup-self", h)
+  elseif mode == "approle_login" then
+    reqs[1] = wrk.format("POST", "/v1/auth/approle/login", { ["Content-Type"] = "application/json" },
+      string.format('{"role_id":"%s","secret_id":"%s"}', need("BENCH_ROLE_ID"), need("BENCH_SECRET_ID")))
+  elseif mode == "userpass_login" then
+    reqs[1] = wrk.format("POST", "/v1/auth/userpass/login/" .. need("BENCH_USER"),
+      { ["Content-Type"] = "application/json" }, string.format('{"password":"%s"}', need("BENCH_PASSWORD")))
+  elseif mode == "k8s_login" then
+    reqs[1] = wrk.format("POST", "/v1/auth/kubernetes/login", { ["Content-Type"] = "application/json" },
+      string.format('{"role":"%s","jwt":"%s"}', need("BENCH_K8S_ROLE"), need("BENCH_JWT")))
+  elseif mode == "jwt_login" then
+    reqs[1] = wrk.format("POST", "/v1/auth/jwt/login", { ["Content-Type"] = "application/json" },
+      string.format('{"role":"%s","jwt":"%s"}', need("BENCH_JWT_ROLE"), need("BENCH_JWT")))
   elseif mode == "sys_health" then
     reqs[1] = wrk.format("GET", "/v1/sys/health", {})
   else

@@ -101,6 +101,9 @@ impl TokenEntry {
     pub fn lookup_data(&self, id: &str, now_nanos: i64) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("accessor".into(), json!(self.accessor));
+        if !self.bound_cidrs.is_empty() {
+            m.insert("bound_cidrs".into(), json!(self.bound_cidrs));
+        }
         m.insert("creation_time".into(), json!(self.creation_time));
         m.insert("creation_ttl".into(), json!(self.creation_ttl));
         m.insert("display_name".into(), json!(self.display_name));
