@@ -1,6 +1,9 @@
 //! `arca login [TOKEN|-]`: checks a token with `lookup-self` and stores it
-//! in the token helper (`~/.vault-token`) unless `-no-store`. Only token
-//! login is supported.
+//! in the token helper (`~/.vault-token`) unless `-no-store`.
+//! `arca login -method=userpass username=U [password=P]` logs in with the
+//! userpass method first (the password is read from standard input when
+//! not given), as the Vault CLI does. Other methods log in with
+//! `arca write auth/<path>/login ...`.
 
 use arca_client::{Secret, SecretAuth};
 use serde_json::Value;
@@ -24,20 +27,131 @@ pub(crate) const SPEC: Spec = Spec {
            Read the token from standard input:\n\n      \
            $ arca login - < token-file\n\n  \
            Check a token without storing it:\n\n      \
-           $ arca login -no-store s.3ec9R2w2NDKa8mh7LZBOpPHt",
-    flags: &[Flag::new(
-        "no-store",
-        Kind::Bool,
-        "Do not persist the token to the token helper (usually the local filesystem) after \
+           $ arca login -no-store s.3ec9R2w2NDKa8mh7LZBOpPHt\n\n  \
+           Log in with a username and password:\n\n      \
+           $ arca login -method=userpass username=alice",
+    flags: &[
+        Flag::new(
+            "method",
+            Kind::Str,
+            "Type of authentication to use: \"token\" or \"userpass\".",
+        )
+        .default("token"),
+        Flag::new(
+            "path",
+            Kind::Str,
+            "Remote path in Arca where the auth method is enabled. This defaults to the \
+             TYPE of method (e.g. userpass -> userpass/).",
+        ),
+        Flag::new(
+            "no-store",
+            Kind::Bool,
+            "Do not persist the token to the token helper (usually the local filesystem) after \
          authentication for use in future requests. The token will only be displayed in the \
          command output.",
-    )
-    .default("false")],
+        )
+        .default("false"),
+    ],
 };
 
+/// `-method=userpass`: the login's secret (with its `auth` block).
+async fn userpass(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
+    let mut username = None;
+    let mut password = None;
+    for kv in ctx.args().to_vec() {
+        match kv.split_once('=') {
+            Some(("username", v)) => username = Some(v.to_string()),
+            Some(("password", v)) => password = Some(v.to_string()),
+            Some(_) => {}
+            None => {
+                ctx.err(&format!(
+                    "Error authenticating: invalid key/value pair {kv:?}"
+                ));
+                return Err(1);
+            }
+        }
+    }
+    let Some(username) = username.filter(|u| !u.is_empty()) else {
+        ctx.err("Error authenticating: 'username' must be specified");
+        return Err(1);
+    };
+    let password = match password {
+        Some(p) => p,
+        None => {
+            if ctx.io.is_terminal() {
+                ctx.err("Password (will be hidden): ");
+            }
+            match ctx.io.read_stdin() {
+                Ok(p) => p.trim_end_matches(['\r', '\n']).to_string(),
+                Err(e) => {
+                    ctx.err(&format!("Error reading password: {e}"));
+                    return Err(1);
+                }
+            }
+        }
+    };
+    let path = ctx
+        .flags
+        .str("path")
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or("userpass")
+        .trim_matches('/')
+        .to_string();
+    let client = match ctx.client() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.err(&e);
+            return Err(2);
+        }
+    };
+    let body = serde_json::json!({ "password": password });
+    match client
+        .write(&format!("auth/{path}/login/{username}"), &body)
+        .await
+    {
+        Ok(Some(secret)) => match secret.auth.as_ref().map(|a| a.client_token.clone()) {
+            Some(token) if !token.is_empty() => Ok((secret, token)),
+            _ => {
+                ctx.err("Error authenticating: no token was returned");
+                Err(2)
+            }
+        },
+        Ok(None) => {
+            ctx.err("Error authenticating: empty response from credential provider");
+            Err(2)
+        }
+        Err(e) => {
+            ctx.err(&format!("Error authenticating: {e}"));
+            Err(2)
+        }
+    }
+}
+
 pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+    let method = ctx.flags.str("method").unwrap_or("token").to_string();
+    let (secret, token) = match method.as_str() {
+        "token" => match token_login(ctx).await {
+            Ok(v) => v,
+            Err(code) => return code,
+        },
+        "userpass" => match userpass(ctx).await {
+            Ok(v) => v,
+            Err(code) => return code,
+        },
+        other => {
+            ctx.err(&format!(
+                "Unknown auth method: {other}. Use \"arca auth list\" to see the complete list of \
+                 auth methods. Additionally, some auth methods are only available via the HTTP API."
+            ));
+            return 1;
+        }
+    };
+    finish(ctx, secret, token)
+}
+
+async fn token_login(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
     if !ctx.arity(0, Some(1)) {
-        return 1;
+        return Err(1);
     }
     let arg = ctx.args().first().cloned();
     let token = match arg.as_deref() {
@@ -50,20 +164,20 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
                 Ok(t) => t.trim().to_string(),
                 Err(e) => {
                     ctx.err(&format!("Error reading token from stdin: {e}"));
-                    return 1;
+                    return Err(1);
                 }
             }
         }
     };
     if token.is_empty() {
         ctx.err("Error authenticating: no token provided");
-        return 2;
+        return Err(2);
     }
     let client = match ctx.client() {
         Ok(c) => c.with_token(token.clone()),
         Err(e) => {
             ctx.err(&e);
-            return 2;
+            return Err(2);
         }
     };
     let lookup = match client.lookup_self().await {
@@ -72,10 +186,15 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
             ctx.err(&format!(
                 "Error authenticating: error looking up token: {e}"
             ));
-            return 2;
+            return Err(2);
         }
     };
     let secret = auth_from_lookup(&lookup, &token);
+    Ok((secret, token))
+}
+
+/// Stores the token (unless `-no-store`) and prints the login.
+fn finish(ctx: &mut Ctx<'_>, secret: Secret, token: String) -> i32 {
     let no_store = ctx.flags.bool("no-store");
     if !no_store {
         if let Err(e) = token_helper::store(ctx.io, &token) {

@@ -582,3 +582,77 @@ async fn disabling_the_method_revokes_its_tokens_and_aliases() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arca_login_method_userpass() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let u = call(
+        &s,
+        "POST",
+        "auth/userpass/users/dave",
+        Some("root"),
+        Some(json!({"password": "pw-dave", "token_policies": "app-read"})),
+    )
+    .await;
+    assert_eq!(u.status, 204);
+    let home = tempfile::tempdir().unwrap();
+    let addr = s.url();
+    let home_s = home.path().to_str().unwrap().to_owned();
+    let run = |args: Vec<&str>, stdin: &'static [u8]| {
+        let env = [("ARCA_ADDR", addr.as_str()), ("HOME", home_s.as_str())];
+        let mut io = arca_cli::Io::memory(&env, stdin);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let code = arca_cli::execute(args, &mut io).await;
+            (code, io.stdout_text(), io.stderr_text())
+        }
+    };
+    let (code, out, err) = run(
+        vec![
+            "login",
+            "-method=userpass",
+            "username=dave",
+            "password=pw-dave",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Success! You are now authenticated."),
+        "{out}"
+    );
+    assert!(out.contains("token_meta_username    dave"), "{out}");
+    assert!(
+        out.contains("policies               [\"app-read\" \"default\"]"),
+        "{out}"
+    );
+    // The token is in the helper file; the next command uses it.
+    let stored = std::fs::read_to_string(home.path().join(".vault-token")).unwrap();
+    assert!(stored.starts_with("s."));
+    let (code, out, err) = run(vec!["kv", "get", "-field=password", "secret/app/db"], b"").await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "db-pass-1");
+    // The password from standard input.
+    let (code, _, err) = run(
+        vec!["login", "-method=userpass", "-no-store", "username=dave"],
+        b"pw-dave\n",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    // Wrong password, missing username, unknown method.
+    let (code, _, err) = run(
+        vec!["login", "-method=userpass", "username=dave", "password=no"],
+        b"",
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid username or password"), "{err}");
+    let (code, _, err) = run(vec!["login", "-method=userpass", "password=x"], b"").await;
+    assert_eq!(code, 1);
+    assert!(err.contains("'username' must be specified"), "{err}");
+    let (code, _, _) = run(vec!["login", "-method=carrier-pigeon"], b"").await;
+    assert_eq!(code, 1);
+    s.stop().await;
+}
