@@ -120,7 +120,8 @@ LOGIN_ORDER = ("approle_login", "k8s_login", "jwt_login", "userpass_login")
 HASHES = {"arca": "Argon2id m=19456 KiB, t=2, p=1", "openbao": "bcrypt cost 10"}
 
 
-def login_sections(p, data, concs, results):
+def login_sections(p, data, meta, results):
+    concs = [int(c) for c in meta["concurrency"]]
     def cell(s, wl, c):
         return data.get((login_variant(wl), s), {}).get("cells", {}).get((wl, c))
 
@@ -330,7 +331,7 @@ def main(out):
 
     # ---- login suite
     if any(v.startswith("login-") for v in meta["variants"]):
-        login_sections(p, data, [int(c) for c in meta["concurrency"]], results)
+        login_sections(p, data, meta, results)
 
     # ---- issue 4 targets
     targets = []

@@ -420,6 +420,7 @@ impl AuditBroker {
             )));
         }
         let mut next: Vec<Arc<Device>> = current.iter().cloned().collect();
+        tracing::info!(path = %device.entry.path, device_type = %device.entry.device_type, "audit device enabled");
         next.push(Arc::new(device));
         self.persist(&next).await?;
         self.publish(next);
@@ -445,6 +446,7 @@ impl AuditBroker {
             .sub(&format!("{}/", gone.entry.uuid))
             .clear()
             .await?;
+        tracing::info!(path = %gone.entry.path, "audit device disabled");
         Ok(())
     }
 

@@ -190,7 +190,9 @@ impl PolicyStore {
             return Err(Error::invalid("policy name must be provided"));
         }
         parse::parse(&name, raw).map_err(|e| Error::invalid(e.to_string()))?;
-        self.write(&name, raw).await
+        self.write(&name, raw).await?;
+        tracing::info!(policy = %name, "policy written");
+        Ok(())
     }
 
     async fn write(&self, name: &str, raw: &str) -> Result<()> {
@@ -220,6 +222,7 @@ impl PolicyStore {
         }
         self.view.delete(&name).await?;
         self.invalidate(&name);
+        tracing::info!(policy = %name, "policy deleted");
         Ok(())
     }
 

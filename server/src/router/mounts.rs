@@ -350,6 +350,7 @@ impl Mounts {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::clone(&entry));
+        tracing::info!(path = %entry.route_prefix(), mount_type = %entry.mount_type, "enabled");
         self.route(entry, backend);
         Ok(())
     }
@@ -387,6 +388,7 @@ impl Mounts {
         View::new(Arc::clone(&self.barrier), &entry.storage_prefix())
             .clear()
             .await?;
+        tracing::info!(path = %entry.route_prefix(), mount_type = %entry.mount_type, "disabled");
         Ok(())
     }
 
