@@ -253,9 +253,11 @@ PY
   [ "$RPID" = "$lpid" ] || STARTED+=("$RPID")
   RLAUNCH=$lpid
 }
-responder_reviews() {
+# "<reviews answered> <connections accepted>" so far (this request's own
+# connection is counted after it is read).
+responder_counts() {
   curl -s -m 5 --cacert "$WORK/login-material/ca.pem" "https://127.0.0.1:$RESPONDER_PORT/bench/stats" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["reviews"])' 2>/dev/null || echo null
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["reviews"], d["connections"])' 2>/dev/null || echo null null
 }
 
 # run_wrk ADDR TOKEN WORKLOAD CONC SECONDS JSON_OUT LOG CPU_OUT [env...]
@@ -394,7 +396,7 @@ PY
   fi
 
   # -- load
-  local wl c name cpu0 cpu1 ticks0 ticks1 t0 t1 wrk_user wrk_sys abytes audit_total=0 rt0 rt1 rv0 rv1
+  local wl c name cpu0 cpu1 ticks0 ticks1 t0 t1 wrk_user wrk_sys abytes audit_total=0 rt0 rt1 rv0 rv1 rc0 rc1
   mkdir -p "$dir/warmup"
   for wl in $wls; do
     if [ "$WARMUP" != 0 ]; then
@@ -405,22 +407,24 @@ PY
     for c in $CONCURRENCY; do
       name="$wl-c$c"
       [ -z "$afile" ] || : > "$afile"
-      rt0=null; rt1=null; rv0=null; rv1=null
-      [ -z "$RPID" ] || { rv0=$(responder_reviews); rt0=$(proc_ticks "$RPID"); }
+      rt0=null; rt1=null; rv0=null; rv1=null; rc0=null; rc1=null
+      [ -z "$RPID" ] || { read -r rv0 rc0 < <(responder_counts); rt0=$(proc_ticks "$RPID"); }
       cpu0=$(cpu_line); ticks0=$(proc_ticks "$SPID"); t0=$(date +%s%N)
       local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
       run_wrk "$addr" "$token" "$wl" "$c" "$DURATION" "$dir/raw/$name.json" "$dir/raw/$name.log" "$dir/raw/$name.wrkcpu" \
         ${wrk_env[@]+"${wrk_env[@]}"} || die "$v/$s $name: wrk failed, see $dir/raw/$name.log"
       t1=$(date +%s%N); cpu1=$(cpu_line); ticks1=$(proc_ticks "$SPID")
-      [ -z "$RPID" ] || { rt1=$(proc_ticks "$RPID"); rv1=$(responder_reviews); }
+      [ -z "$RPID" ] || { rt1=$(proc_ticks "$RPID"); read -r rv1 rc1 < <(responder_counts); }
+      # (each responder_counts call is one connection of its own)
+      [ "$rc1" = null ] || [ "$rc0" = null ] || rc1=$(( rc1 - 1 ))
       abytes=null
       if [ -n "$afile" ]; then abytes=$(stat -c %s "$afile"); audit_total=$(( audit_total + abytes )); : > "$afile"; fi
       read -r wrk_user wrk_sys < "$dir/raw/$name.wrkcpu"; rm -f "$dir/raw/$name.wrkcpu"
-      printf '{"cpu_before":[%s],"cpu_after":[%s],"wall_s":%s,"nproc":%s,"load1_before":%s,"server_ticks_before":%s,"server_ticks_after":%s,"clk_tck":%s,"server_rss_kib_after":%s,"wrk_cpu_s":%s,"audit_bytes":%s,"responder_ticks_before":%s,"responder_ticks_after":%s,"responder_reviews_before":%s,"responder_reviews_after":%s}\n' \
+      printf '{"cpu_before":[%s],"cpu_after":[%s],"wall_s":%s,"nproc":%s,"load1_before":%s,"server_ticks_before":%s,"server_ticks_after":%s,"clk_tck":%s,"server_rss_kib_after":%s,"wrk_cpu_s":%s,"audit_bytes":%s,"responder_ticks_before":%s,"responder_ticks_after":%s,"responder_reviews_before":%s,"responder_reviews_after":%s,"responder_connections_before":%s,"responder_connections_after":%s}\n' \
         "${cpu0// /,}" "${cpu1// /,}" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b - a) / 1e9}')" "$(nproc)" \
         "$load0" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$(status_kib "$SPID" VmRSS)" \
         "$(awk -v u="$wrk_user" -v s="$wrk_sys" 'BEGIN{printf "%.3f", u + s}')" "$abytes" \
-        "$rt0" "$rt1" "$rv0" "$rv1" > "$dir/raw/$name.host.json"
+        "$rt0" "$rt1" "$rv0" "$rv1" "$rc0" "$rc1" > "$dir/raw/$name.host.json"
       local summary errs
       summary=$(python3 - "$dir/raw/$name.json" "$ticks0" "$ticks1" "$(getconf CLK_TCK)" "$rt0" "$rt1" "$rv0" "$rv1" <<'PY'
 import json, sys

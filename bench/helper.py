@@ -264,12 +264,14 @@ def cmd_responder(d, port):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(m["tls_pem"], m["tls_key"])
     stats = {"reviews": 0, "authenticated": 0, "unauthenticated": 0, "unauthorized": 0, "other": 0,
-             "connections": 0}
+             "connections": 0, "other_requests": []}
     lock = threading.Lock()
 
-    def count(k):
+    def count(k, what=None):
         with lock:
             stats[k] += 1
+            if what and len(stats["other_requests"]) < 10:
+                stats["other_requests"].append(what)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -293,16 +295,17 @@ def cmd_responder(d, port):
         def do_GET(self):
             if self.path == "/bench/stats":
                 with lock:
-                    self.answer(200, dict(stats))
+                    doc = json.loads(json.dumps(stats))
+                self.answer(200, doc)
             else:
-                count("other")
+                count("other", "GET " + self.path)
                 self.answer(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
                                   "code": 404, "message": "the server could not find the requested resource"})
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path != "/apis/authentication.k8s.io/v1/tokenreviews":
-                count("other")
+                count("other", "POST " + self.path)
                 return self.answer(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                          "reason": "NotFound", "code": 404, "message": "not found"})
             if self.headers.get("Authorization") != "Bearer " + m["reviewer_token"]:
@@ -313,7 +316,7 @@ def cmd_responder(d, port):
                 req = json.loads(raw)
                 spec = req.get("spec") or {}
             except ValueError:
-                count("other")
+                count("other", "POST " + self.path + " (not JSON)")
                 return self.answer(400, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                          "reason": "BadRequest", "code": 400, "message": "bad json"})
             count("reviews")

@@ -73,6 +73,8 @@ def load_cells(d):
                 c["responder_cores"] = r_s / w["duration_s"] if w["duration_s"] else 0
             if h.get("responder_reviews_before") is not None and h.get("responder_reviews_after") is not None:
                 c["reviews_per_req"] = (h["responder_reviews_after"] - h["responder_reviews_before"]) / max(w["requests"], 1)
+            if h.get("responder_connections_before") is not None and h.get("responder_connections_after") is not None:
+                c["responder_connections"] = h["responder_connections_after"] - h["responder_connections_before"]
             c["other_cores"] = max(0.0, busy - (cpu_s + r_s + h["wrk_cpu_s"]) / h["wall_s"])
             c["wrk_cores"] = h["wrk_cpu_s"] / h["wall_s"]
             if h.get("audit_bytes") is not None:
@@ -139,8 +141,8 @@ def login_sections(p, data, meta, results):
           "figures as \"with a TokenReview per login\" and read its CPU µs/login (its own process) as the figure "
           "that does not depend on the responder.\n")
         p("| conc | server | logins/s | server CPU µs/login | responder CPU µs/login | TokenReview calls/login | "
-          "server + responder CPU µs/login | responder cores |")
-        p("|--:|---|--:|--:|--:|--:|--:|--:|")
+          "new TLS connections to the responder | server + responder CPU µs/login | responder cores |")
+        p("|--:|---|--:|--:|--:|--:|--:|--:|--:|")
         for c in concs:
             for s in SERVERS:
                 x = cell(s, "k8s_login", c)
@@ -150,7 +152,7 @@ def login_sections(p, data, meta, results):
                 rv = x.get("reviews_per_req")
                 p(f"| {c} | {LABEL[s]} | {x['rps']:,.0f}{' (E)' if x['error_total'] else ''} | "
                   f"{f1(x.get('server_cpu_us_per_req'))} | {f1(x.get('responder_cpu_us_per_req'))} | "
-                  f"{f'{rv:.3f}' if rv is not None else '–'} | {f1(tot)} | "
+                  f"{f'{rv:.3f}' if rv is not None else '–'} | {x.get('responder_connections', '–')} | {f1(tot)} | "
                   f"{x.get('responder_cores', 0):.2f} |")
         p()
         for c in concs:
@@ -159,7 +161,9 @@ def login_sections(p, data, meta, results):
                 ta = (a.get("server_cpu_us_per_req") or 0) + (a.get("responder_cpu_us_per_req") or 0)
                 to = (o.get("server_cpu_us_per_req") or 0) + (o.get("responder_cpu_us_per_req") or 0)
                 p(f"- c={c}: CPU per login Arca/OpenBao {ratio(a.get('server_cpu_us_per_req'), o.get('server_cpu_us_per_req'))} "
-                  f"(server processes only), {ratio(ta, to)} (server + responder).")
+                  f"(server processes only), {ratio(ta, to)} (server + responder); the responder used "
+                  f"{o.get('responder_cores', 0):.2f} cores during OpenBao's cell, cores OpenBao did not have "
+                  "(the server-only CPU ratio is the comparison that does not depend on it).")
         p()
 
     # -- userpass: the hash
@@ -218,6 +222,10 @@ def login_sections(p, data, meta, results):
             p(f"| {wl} | {LABEL[s]} | {mib(r0)} | {mib(r1)} | {mib(f.get('peak_rss_kib'))} | {n:,} | "
               f"{f'{growth:.1f}' if growth is not None else '–'} |")
     p()
+    if any(data.get((login_variant("userpass_login"), s)) for s in SERVERS):
+        p("userpass_login makes few logins, and its growth is not its tokens: it is the working memory of the "
+          "password hashes the process keeps afterwards (Argon2id takes 19 MiB per hash; bcrypt 4 KiB), so "
+          "read its row as memory under password-login load, not as a per-token cost.\n")
 
 
 def main(out):
