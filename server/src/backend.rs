@@ -25,6 +25,16 @@ pub trait Backend: Send + Sync + 'static {
         &[]
     }
 
+    /// Whether reads and lists of this backend change nothing at all (no
+    /// credential minted, no lease, no counter). Their request audit entry
+    /// may then be written together with the response entry, after the
+    /// read: if no device can write, the answer is still withheld and
+    /// still nothing changed. Backends whose reads have effects (dynamic
+    /// secrets) must leave this `false`.
+    fn pure_reads(&self) -> bool {
+        false
+    }
+
     /// Whether the target of a write already exists, which decides between
     /// the `create` and `update` capabilities. `None`: the path makes no
     /// such distinction and writes are updates.

@@ -84,23 +84,46 @@ pub fn rfc3339_secs(secs: i64) -> String {
     rfc3339_nanos(secs.saturating_mul(1_000_000_000))
 }
 
+/// Go's `time.RFC3339Nano`: fractional seconds without trailing zeros.
+/// Written digit by digit into one allocation: the audit log stamps every
+/// entry, so this is on the hot path.
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    let base = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let ns = t.nanosecond();
-    if ns == 0 {
-        format!("{base}Z")
-    } else {
-        let frac = format!("{ns:09}");
-        format!("{base}.{}Z", frac.trim_end_matches('0'))
+    fn push(out: &mut String, n: u32, width: usize) {
+        let mut buf = [b'0'; 10];
+        let mut v = n;
+        for i in (0..width).rev() {
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        for &b in &buf[..width] {
+            out.push(b as char);
+        }
     }
+    let mut out = String::with_capacity(30);
+    let year = u32::try_from(t.year()).unwrap_or(0);
+    push(&mut out, year, 4);
+    out.push('-');
+    push(&mut out, u32::from(u8::from(t.month())), 2);
+    out.push('-');
+    push(&mut out, u32::from(t.day()), 2);
+    out.push('T');
+    push(&mut out, u32::from(t.hour()), 2);
+    out.push(':');
+    push(&mut out, u32::from(t.minute()), 2);
+    out.push(':');
+    push(&mut out, u32::from(t.second()), 2);
+    let mut ns = t.nanosecond();
+    if ns != 0 {
+        let mut digits = 9;
+        while ns % 10 == 0 {
+            ns /= 10;
+            digits -= 1;
+        }
+        out.push('.');
+        push(&mut out, ns, digits);
+    }
+    out.push('Z');
+    out
 }
 
 #[cfg(test)]
@@ -130,6 +153,14 @@ mod tests {
         assert_eq!(
             rfc3339_nanos(1_795_461_895_500_000_000),
             "2026-11-23T19:24:55.5Z"
+        );
+        assert_eq!(
+            rfc3339_nanos(1_000_000_007),
+            "1970-01-01T00:00:01.000000007Z"
+        );
+        assert_eq!(
+            rfc3339_nanos(1_795_461_895_120_000_000),
+            "2026-11-23T19:24:55.12Z"
         );
     }
 }

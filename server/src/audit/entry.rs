@@ -53,6 +53,8 @@ impl Hasher {
 pub struct CallerHashes {
     pub token: String,
     pub accessor: String,
+    /// `token_issue_time`, formatted once.
+    pub issue_time: String,
 }
 
 /// How a device treats sensitive strings.
@@ -213,19 +215,20 @@ impl Serialize for AuthOut<'_> {
             },
         )?;
         m.serialize_entry("token_type", &entry.token_type)?;
-        token_times(&mut m, entry)?;
+        if entry.creation_ttl > 0 {
+            m.serialize_entry("token_ttl", &entry.creation_ttl)?;
+        }
+        match p.caller {
+            Some(c) => m.serialize_entry("token_issue_time", &c.issue_time)?,
+            None => m.serialize_entry("token_issue_time", &issue_time(entry))?,
+        }
         m.end()
     }
 }
 
-fn token_times<M: SerializeMap>(m: &mut M, entry: &TokenEntry) -> Result<(), M::Error> {
-    if entry.creation_ttl > 0 {
-        m.serialize_entry("token_ttl", &entry.creation_ttl)?;
-    }
-    m.serialize_entry(
-        "token_issue_time",
-        &crate::clock::rfc3339_secs(entry.issue_time / 1_000_000_000),
-    )
+/// `token_issue_time`: RFC 3339 to the second, as Vault logs it.
+pub fn issue_time(entry: &TokenEntry) -> String {
+    crate::clock::rfc3339_secs(entry.issue_time / 1_000_000_000)
 }
 
 fn mount_fields<M: SerializeMap>(m: &mut M, mount: Option<&MountEntry>) -> Result<(), M::Error> {

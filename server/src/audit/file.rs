@@ -4,6 +4,11 @@
 //! handle and the next entry opens the file again, so the device recovers
 //! by itself once the disk has room or the file can be written again.
 //!
+//! Entries are appended without a lock of ours: the file is opened with
+//! O_APPEND and each entry is one `write`, which the kernel appends whole,
+//! so concurrent requests never wait for each other here (a mutex around
+//! the write cost more in context switches than the write itself).
+//!
 //! Writability is checked on every entry from the open file's mode: a
 //! file whose write bits were all removed counts as unwritable even for a
 //! process that could still write through its old handle (root does), so
@@ -12,7 +17,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
@@ -31,7 +36,7 @@ pub struct FileSink {
     target: Target,
     /// Mode set on the file when it is opened; None: leave it as it is.
     mode: Option<u32>,
-    file: Mutex<Option<File>>,
+    file: RwLock<Option<Arc<File>>>,
     /// Set once the file has been opened (the first open applies `mode`).
     opened: std::sync::atomic::AtomicBool,
 }
@@ -47,7 +52,7 @@ impl FileSink {
         Self {
             target,
             mode,
-            file: Mutex::new(None),
+            file: RwLock::new(None),
             opened: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -75,6 +80,29 @@ impl FileSink {
         Ok(file)
     }
 
+    fn current(&self) -> Option<Arc<File>> {
+        self.file
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(Arc::clone)
+    }
+
+    /// The open file, opening it if there is none.
+    fn file(&self, path: &PathBuf) -> std::io::Result<Arc<File>> {
+        if let Some(f) = self.current() {
+            return Ok(f);
+        }
+        let mut guard = self.file.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = guard.as_ref() {
+            return Ok(Arc::clone(f));
+        }
+        let first = !self.opened.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let f = Arc::new(self.open(path, first)?);
+        *guard = Some(Arc::clone(&f));
+        Ok(f)
+    }
+
     fn write_blocking(&self, entry: &[u8]) -> std::io::Result<()> {
         let path = match &self.target {
             Target::Discard => return Ok(()),
@@ -85,17 +113,15 @@ impl FileSink {
             }
             Target::Path(p) => p,
         };
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            let first = !self.opened.swap(true, std::sync::atomic::Ordering::Relaxed);
-            *guard = Some(self.open(path, first)?);
-        }
-        let result = match guard.as_mut() {
-            Some(f) => check_writable(f).and_then(|()| f.write_all(entry)),
-            None => Ok(()),
-        };
+        let f = self.file(path)?;
+        let result = check_writable(&f).and_then(|()| (&*f).write_all(entry));
         if result.is_err() {
-            *guard = None;
+            // Drop this handle (unless a reopen already replaced it): the
+            // next entry opens the file again.
+            let mut guard = self.file.write().unwrap_or_else(|e| e.into_inner());
+            if guard.as_ref().is_some_and(|g| Arc::ptr_eq(g, &f)) {
+                *guard = None;
+            }
         }
         result
     }
@@ -125,13 +151,18 @@ impl Sink for FileSink {
         self.write_blocking(entry)
     }
 
+    async fn write_many(&self, entries: &[Vec<u8>]) -> std::io::Result<()> {
+        // One append for all of them: one syscall, and they stay together.
+        self.write_blocking(&entries.concat())
+    }
+
     async fn reopen(&self) -> std::io::Result<()> {
         let Target::Path(path) = &self.target else {
             return Ok(());
         };
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.write().unwrap_or_else(|e| e.into_inner());
         *guard = None;
-        *guard = Some(self.open(path, true)?);
+        *guard = Some(Arc::new(self.open(path, true)?));
         Ok(())
     }
 }

@@ -46,6 +46,14 @@ pub trait Sink: Send + Sync {
     /// device did not record it.
     async fn write(&self, entry: &[u8]) -> std::io::Result<()>;
 
+    /// Writes several entries, in order; a file appends them in one go.
+    async fn write_many(&self, entries: &[Vec<u8>]) -> std::io::Result<()> {
+        for e in entries {
+            self.write(e).await?;
+        }
+        Ok(())
+    }
+
     /// Lets go of and reacquires what the sink holds (SIGHUP).
     async fn reopen(&self) -> std::io::Result<()> {
         Ok(())
@@ -147,6 +155,7 @@ impl Device {
         let c = Arc::new(CallerHashes {
             token: self.hasher.hash(token.expose()),
             accessor,
+            issue_time: entry::issue_time(entry),
         });
         if cache.len() >= CALLER_CACHE_LIMIT {
             cache.clear();
@@ -164,7 +173,7 @@ impl Device {
             caller: caller.as_deref(),
         };
         let rendered = entry::Rendered { record, policy };
-        let mut buf = Vec::with_capacity(1024);
+        let mut buf = Vec::with_capacity(2048);
         buf.extend_from_slice(s.prefix.as_bytes());
         match s.format {
             Format::Json => serde_json::to_writer(&mut buf, &rendered)?,
@@ -177,13 +186,18 @@ impl Device {
         Ok(buf)
     }
 
-    async fn write(&self, record: &Record<'_>) -> std::result::Result<(), String> {
-        let line = self.render(record).map_err(|e| e.to_string())?;
-        self.settings
-            .sink
-            .write(&line)
-            .await
-            .map_err(|e| e.to_string())
+    async fn write(&self, records: &[&Record<'_>]) -> std::result::Result<(), String> {
+        let lines = records
+            .iter()
+            .map(|r| self.render(r))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let sink = &self.settings.sink;
+        match lines.as_slice() {
+            [one] => sink.write(one).await,
+            many => sink.write_many(many).await,
+        }
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -409,7 +423,7 @@ impl AuditBroker {
             outcome: None,
             error: None,
         };
-        if let Err(e) = device.write(&record).await {
+        if let Err(e) = device.write(&[&record]).await {
             let _ = self
                 .view
                 .sub(&format!("{}/", device.entry.uuid))
@@ -473,13 +487,20 @@ impl AuditBroker {
     /// Writes one entry to every device. Ok when at least one device wrote
     /// it (or none is enabled).
     pub async fn log(&self, record: &Record<'_>) -> Result<()> {
+        self.log_all(&[record]).await
+    }
+
+    /// Writes several entries (a request and its response) to every
+    /// device, in one write per device where the device allows. Ok when at
+    /// least one device wrote them all.
+    pub async fn log_all(&self, records: &[&Record<'_>]) -> Result<()> {
         let devices = self.snapshot();
         if devices.is_empty() {
             return Ok(());
         }
         let mut written = 0usize;
         for d in devices.iter() {
-            match d.write(record).await {
+            match d.write(records).await {
                 Ok(()) => written += 1,
                 Err(e) => {
                     tracing::error!(device = %d.entry.path, error = %e, "audit device failed to write");

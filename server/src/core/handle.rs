@@ -7,7 +7,10 @@
 //!    still see a token if one is sent
 //! 4. create vs update: ask the backend whether the target exists
 //! 5. ACL: the token's policies allow the operation; root paths need sudo
-//! 6. audit the request: if no device can write it, stop here (500)
+//! 6. audit the request: if no device can write it, stop here (500). A
+//!    read of a backend whose reads change nothing writes its request
+//!    entry with its response entry instead, in one write per device
+//!    (step 9): the answer is still withheld if that fails
 //! 7. backend (only if 2-5 passed; a refusal is audited, then returned)
 //! 8. wrap the response when `X-Vault-Wrap-TTL` asked for it
 //! 9. audit the response: if no device can write it, the answer is a 500
@@ -93,9 +96,20 @@ impl Core {
     ) -> Result<Response> {
         let audit = &active.audit;
         let mount = checked.route.as_ref().map(|r| &*r.entry);
-        if audit.is_enabled() {
+        // A read that changes nothing may have its request entry written
+        // with its response entry, in one write (see Backend::pure_reads).
+        let deferred = audit.is_enabled()
+            && allowed.is_ok()
+            && req.wrap_ttl.is_none()
+            && matches!(req.operation, Operation::Read | Operation::List)
+            && checked
+                .route
+                .as_ref()
+                .is_some_and(|r| r.backend.pure_reads());
+        let request_time = audit.is_enabled().then(|| audit.now());
+        if audit.is_enabled() && !deferred {
             let record = Record {
-                time: audit.now(),
+                time: request_time.clone().unwrap_or_default(),
                 req,
                 mount,
                 outcome: None,
@@ -134,7 +148,18 @@ impl Core {
                 outcome: Some(outcome),
                 error: None,
             };
-            audit.log(&record).await?;
+            if deferred {
+                let request = Record {
+                    time: request_time.unwrap_or_default(),
+                    req,
+                    mount,
+                    outcome: None,
+                    error: None,
+                };
+                audit.log_all(&[&request, &record]).await?;
+            } else {
+                audit.log(&record).await?;
+            }
         }
         result
     }

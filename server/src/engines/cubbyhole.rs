@@ -66,6 +66,11 @@ impl RevokeHook for Cubbyhole {
 
 #[async_trait]
 impl Backend for Cubbyhole {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let (Some(hash), path) = (req.token_hash.as_deref(), req.rel_path()) else {
             return Ok(None);

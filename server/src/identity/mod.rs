@@ -251,6 +251,11 @@ impl IdentityBackend {
 
 #[async_trait]
 impl Backend for IdentityBackend {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, req: &mut Request) -> Result<Response> {
         let rel = req.rel_path().trim_end_matches('/').to_owned();
         let op = req.operation;

@@ -109,6 +109,11 @@ const UNAUTHENTICATED_WITH_METRICS: &[&str] = &[
 
 #[async_trait]
 impl Backend for SysBackend {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     fn root_paths(&self) -> &'static [&'static str] {
         ROOT_PATHS
     }

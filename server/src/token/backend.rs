@@ -388,6 +388,11 @@ fn token_field(req: &Request) -> Result<Option<String>> {
 
 #[async_trait]
 impl Backend for TokenBackend {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     fn root_paths(&self) -> &'static [&'static str] {
         // As Vault's: `revoke-orphan` itself checks for sudo in the
         // handler (with its own message).

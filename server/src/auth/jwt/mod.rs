@@ -201,6 +201,11 @@ fn oidc_flow_unsupported(mount: &str) -> Error {
 
 #[async_trait]
 impl Backend for Jwt {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn renew_login(
         &self,
         entry: &crate::token::TokenEntry,

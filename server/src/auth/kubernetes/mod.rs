@@ -139,6 +139,11 @@ impl Kubernetes {
 
 #[async_trait]
 impl Backend for Kubernetes {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn renew_login(
         &self,
         entry: &crate::token::TokenEntry,

@@ -143,6 +143,11 @@ impl Userpass {
 
 #[async_trait]
 impl Backend for Userpass {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn renew_login(&self, entry: &crate::token::TokenEntry) -> Result<Option<TokenParams>> {
         let name = entry
             .meta

@@ -23,6 +23,11 @@ impl KvV1 {
 
 #[async_trait]
 impl Backend for KvV1 {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let path = req.rel_path();
         if path.is_empty() || path.ends_with('/') || validate_rel_path(path).is_err() {

@@ -158,6 +158,11 @@ fn known_fields(rel: &str) -> Option<&'static [&'static str]> {
 
 #[async_trait]
 impl Backend for KvV2 {
+    /// Reads only read.
+    fn pure_reads(&self) -> bool {
+        true
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let rel = req.rel_path();
         let Some(path) = rel
