@@ -42,6 +42,9 @@ pub enum Error {
     NotFound,
     #[error("http: request body too large")]
     TooLarge,
+    /// A body in a format the endpoint does not take: 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("failed to decode JSON input: {0}")]
     BadJson(String),
     /// Over a rate-limit quota; the path that was refused.

@@ -69,6 +69,9 @@ pub struct Request {
     pub token_hash: Option<String>,
     /// The ACL grants `sudo` on this path (or the token is root).
     pub root_privs: bool,
+    /// Set by the router: the mount's effective default lease TTL (what a
+    /// KV v1 read reports as its lease duration).
+    pub mount_default_ttl: Duration,
 }
 
 impl std::fmt::Debug for Request {
@@ -101,6 +104,7 @@ impl Request {
             token_entry: None,
             token_hash: None,
             root_privs: false,
+            mount_default_ttl: Duration::ZERO,
         }
     }
 
@@ -177,6 +181,9 @@ pub struct Response {
     pub wrap_info: Option<WrapInfo>,
     /// A login: the core turns it into `auth` with a new token.
     pub login: Option<Box<Login>>,
+    /// The envelope's `lease_duration` for data that is not a lease (KV
+    /// v1's refresh interval).
+    pub lease_duration: u64,
 }
 
 /// What a wrapped response hands back instead of its data.

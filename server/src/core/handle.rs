@@ -205,6 +205,7 @@ impl Core {
             return Err(Error::NoRoute(req.path.clone()));
         };
         req.mount_point = route.prefix.clone();
+        req.mount_default_ttl = active.mounts.ttls(&route.entry).0;
         let rel = req.rel_path().to_owned();
 
         if req.operation == Operation::Update {

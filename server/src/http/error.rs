@@ -25,6 +25,7 @@ pub fn status_and_errors(e: &Error) -> (u16, Vec<String>) {
         Error::NotFound => (404, vec![]),
         Error::MethodNotAllowed => (405, vec![]),
         Error::TooLarge => (413, vec![e.to_string()]),
+        Error::UnsupportedMediaType(m) => (415, vec![m.clone()]),
         Error::BadJson(_) => (400, vec![e.to_string()]),
         Error::RateLimited(_) => (429, vec![e.to_string()]),
         Error::Internal(detail) => {

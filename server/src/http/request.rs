@@ -130,7 +130,7 @@ pub fn build(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             if !ct.starts_with("application/merge-patch+json") {
-                return Err(Error::InvalidRequest(format!(
+                return Err(Error::UnsupportedMediaType(format!(
                     "PATCH requires Content-Type of application/merge-patch+json, provided {ct}"
                 )));
             }
@@ -172,6 +172,7 @@ pub fn build(
         token_entry: None,
         token_hash: None,
         root_privs: false,
+        mount_default_ttl: std::time::Duration::ZERO,
     })
 }
 

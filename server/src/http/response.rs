@@ -72,7 +72,7 @@ pub fn envelope(request_id: &str, resp: &Response) -> Vec<u8> {
         request_id,
         lease_id: "",
         renewable: false,
-        lease_duration: 0,
+        lease_duration: resp.lease_duration,
         data: resp.data.as_ref(),
         wrap_info: resp.wrap_info.as_ref(),
         warnings: (!resp.warnings.is_empty()).then_some(resp.warnings.as_slice()),

@@ -730,3 +730,59 @@ async fn delete_version_after_deletes_on_time() {
     assert_eq!(out, "-1s");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_v1_reports_a_refresh_interval_and_patch_needs_merge_patch() {
+    let s = TestServer::dev().await;
+    let root = Some("root");
+    let m = call(
+        &s,
+        "POST",
+        "sys/mounts/kv1",
+        root,
+        Some(json!({"type": "kv", "options": {"version": "1"}})),
+    )
+    .await;
+    assert_eq!(m.status, 204);
+    for (path, body) in [
+        ("kv1/x", json!({"a": "b"})),
+        ("kv1/y", json!({"a": "b", "ttl": "1h"})),
+    ] {
+        assert_eq!(call(&s, "POST", path, root, Some(body)).await.status, 204);
+    }
+    // As OpenBao: the mount default (768h), or the secret's own ttl.
+    let x = call(&s, "GET", "kv1/x", root, None).await;
+    assert_eq!(x.body["lease_duration"], 2_764_800);
+    assert_eq!(x.body["renewable"], false);
+    assert_eq!(x.body["lease_id"], "");
+    let y = call(&s, "GET", "kv1/y", root, None).await;
+    assert_eq!(y.body["lease_duration"], 3600);
+    let t = call(
+        &s,
+        "POST",
+        "sys/mounts/kv1/tune",
+        root,
+        Some(json!({"default_lease_ttl": "30m"})),
+    )
+    .await;
+    assert_eq!(t.status, 204);
+    let x = call(&s, "GET", "kv1/x", root, None).await;
+    assert_eq!(x.body["lease_duration"], 1800);
+    let l = call(&s, "LIST", "kv1/", root, None).await;
+    assert_eq!(l.body["lease_duration"], 0);
+
+    // PATCH without the merge-patch content type: 415, as OpenBao.
+    let p = call(
+        &s,
+        "PATCH",
+        "secret/data/x",
+        root,
+        Some(json!({"data": {"a": "b"}})),
+    )
+    .await;
+    assert_eq!(p.status, 415, "{}", p.raw);
+    assert!(
+        p.errors()[0].starts_with("PATCH requires Content-Type of application/merge-patch+json")
+    );
+    s.stop().await;
+}

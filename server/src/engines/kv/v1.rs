@@ -45,7 +45,23 @@ impl Backend for KvV1 {
                     return Err(Error::NotFound);
                 }
                 match self.view.get_json::<Map<String, Value>>(&path).await? {
-                    Some(data) => Response::data(data),
+                    Some(data) => {
+                        // Vault reports a refresh interval: the secret's own
+                        // `ttl` (or `lease`) key, else the mount's default.
+                        let ttl = ["ttl", "lease"]
+                            .iter()
+                            .find_map(|k| match data.get(*k) {
+                                Some(Value::String(s)) => crate::duration::parse(s).ok(),
+                                Some(Value::Number(n)) => {
+                                    n.as_u64().map(std::time::Duration::from_secs)
+                                }
+                                _ => None,
+                            })
+                            .unwrap_or(req.mount_default_ttl);
+                        let mut resp = Response::data(data);
+                        resp.lease_duration = ttl.as_secs();
+                        resp
+                    }
                     None => return Err(Error::NotFound),
                 }
             }
