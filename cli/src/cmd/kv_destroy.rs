@@ -31,14 +31,20 @@ pub(crate) const SPEC: Spec = Spec {
 };
 
 pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+    version_op(ctx, "destroy", "Destroy").await
+}
+
+/// `kv destroy` and `kv undelete`: one KV v2 endpoint (`destroy/` or
+/// `undelete/`) applied to `-versions`, as bao words them.
+pub(super) async fn version_op(ctx: &mut Ctx<'_>, endpoint: &str, verb: &str) -> i32 {
     if !ctx.arity(1, Some(1)) {
         return 1;
     }
     let versions = ctx.flags.list("versions");
     if versions.is_empty() {
-        ctx.err(
-            "No versions provided, use the \"-versions\" flag to specify the version to destroy.",
-        );
+        ctx.err(&format!(
+            "No versions provided, use the \"-versions\" flag to specify the version to {endpoint}."
+        ));
         return 1;
     }
     let arg = ctx.args()[0].clone();
@@ -54,10 +60,10 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         Err(code) => return code,
     };
     if !target.v2 {
-        ctx.err("Destroy not supported on KV Version 1");
+        ctx.err(&format!("{verb} not supported on KV Version 1"));
         return 1;
     }
-    let path = target.v2_path("destroy");
+    let path = target.v2_path(endpoint);
     let body = json!({ "versions": versions });
     match client.write(&path, &body).await {
         Ok(Some(secret)) => ctx.output_secret(&secret),

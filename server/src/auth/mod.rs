@@ -16,6 +16,18 @@ pub mod userpass;
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::token::TokenEntry;
+
+/// A token's metadata value (the user or role a login token came from,
+/// which the method looks up again on renewal); empty when absent.
+pub fn token_meta(entry: &TokenEntry, key: &str) -> String {
+    entry
+        .meta
+        .as_ref()
+        .and_then(|m| m.get(key))
+        .cloned()
+        .unwrap_or_default()
+}
 use crate::router::mounts::Factory;
 
 /// The auth method types Arca can mount.

@@ -140,12 +140,7 @@ impl Backend for AppRole {
         &self,
         entry: &crate::token::TokenEntry,
     ) -> Result<Option<crate::auth::token_params::TokenParams>> {
-        let name = entry
-            .meta
-            .as_ref()
-            .and_then(|m| m.get("role_name"))
-            .cloned()
-            .unwrap_or_default();
+        let name = crate::auth::token_meta(entry, "role_name");
         match self.inner.store.role(&name).await? {
             Some(role) => Ok(Some(role.token)),
             None => Err(Error::invalid(format!(

@@ -210,12 +210,7 @@ impl Backend for Jwt {
         &self,
         entry: &crate::token::TokenEntry,
     ) -> Result<Option<crate::auth::token_params::TokenParams>> {
-        let name = entry
-            .meta
-            .as_ref()
-            .and_then(|m| m.get("role"))
-            .cloned()
-            .unwrap_or_default();
+        let name = crate::auth::token_meta(entry, "role");
         match self.role(&name).await? {
             Some(role) => Ok(Some(role.token)),
             None => Err(Error::invalid(format!(

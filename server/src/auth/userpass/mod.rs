@@ -149,12 +149,7 @@ impl Backend for Userpass {
     }
 
     async fn renew_login(&self, entry: &crate::token::TokenEntry) -> Result<Option<TokenParams>> {
-        let name = entry
-            .meta
-            .as_ref()
-            .and_then(|m| m.get("username"))
-            .cloned()
-            .unwrap_or_default();
+        let name = crate::auth::token_meta(entry, "username");
         match self.user(&name).await? {
             Some(u) => Ok(Some(u.token)),
             None => Err(Error::invalid("user no longer exists")),
