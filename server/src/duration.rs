@@ -21,6 +21,10 @@ pub fn parse(s: &str) -> Result<Duration, DurationError> {
         return Ok(Duration::ZERO);
     }
     if let Ok(n) = t.parse::<u64>() {
+        // Past Go's range: refused, so no TTL arithmetic can overflow.
+        if n as f64 > MAX_SECS {
+            return Err(bad());
+        }
         return Ok(Duration::from_secs(n));
     }
     if t.starts_with('-') {
@@ -67,7 +71,7 @@ pub fn parse(s: &str) -> Result<Duration, DurationError> {
 pub fn from_value(v: &Value) -> Result<Duration, DurationError> {
     match v {
         Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
+            if let Some(u) = n.as_u64().filter(|u| *u as f64 <= MAX_SECS) {
                 Ok(Duration::from_secs(u))
             } else if let Some(f) = n.as_f64().filter(|f| *f >= 0.0 && *f <= MAX_SECS) {
                 Ok(Duration::from_secs_f64(f))

@@ -108,6 +108,9 @@ pub struct Record<'a> {
     pub outcome: Option<Outcome<'a>>,
     /// Why the request was refused before reaching its backend.
     pub error: Option<String>,
+    /// Whether the token's policies allowed the request
+    /// (`auth.policy_results.allowed`).
+    pub allowed: bool,
 }
 
 pub enum Outcome<'a> {
@@ -211,7 +214,7 @@ impl Serialize for AuthOut<'_> {
         m.serialize_entry(
             "policy_results",
             &PolicyResults {
-                allowed: self.record.error.is_none(),
+                allowed: self.record.allowed,
             },
         )?;
         m.serialize_entry("token_type", &entry.token_type)?;
@@ -527,6 +530,7 @@ mod tests {
             mount: None,
             outcome: None,
             error: None,
+            allowed: true,
         };
         let out = serde_json::to_value(Rendered {
             record: &record,

@@ -422,6 +422,7 @@ impl AuditBroker {
             mount: None,
             outcome: None,
             error: None,
+            allowed: true,
         };
         if let Err(e) = device.write(&[&record]).await {
             let _ = self

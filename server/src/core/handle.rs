@@ -114,9 +114,11 @@ impl Core {
                 mount,
                 outcome: None,
                 error: allowed.as_ref().err().map(audit_error),
+                allowed: allowed.is_ok(),
             };
             audit.log(&record).await?;
         }
+        let allowed_ok = allowed.is_ok();
         let result = match (allowed, &checked.route) {
             (Ok(()), Some(route)) => match route.backend.handle(req).await {
                 Ok(mut resp) => match resp.login.take() {
@@ -147,6 +149,7 @@ impl Core {
                 mount,
                 outcome: Some(outcome),
                 error: None,
+                allowed: allowed_ok,
             };
             if deferred {
                 let request = Record {
@@ -155,6 +158,7 @@ impl Core {
                     mount,
                     outcome: None,
                     error: None,
+                    allowed: true,
                 };
                 audit.log_all(&[&request, &record]).await?;
             } else {
@@ -216,17 +220,13 @@ impl Core {
 
         if !unauthenticated {
             let entry = req.token_entry.as_ref().ok_or(Error::PermissionDenied)?;
-            let acl = if entry.entity_id.is_empty() {
-                active.policies.acl(&entry.policies).await?
-            } else {
-                // Policies attached to the entity apply to all its tokens,
-                // as they are now (not as they were at login).
-                let mut names = entry.policies.clone();
-                names.extend(active.identity.policies(&entry.entity_id));
-                names.sort();
-                names.dedup();
-                active.policies.acl(&names).await?
+            // Policies attached to the entity apply to all its tokens, as
+            // they are now (not as they were at login); a disabled
+            // entity's tokens may do nothing.
+            let Some(names) = active.identity.effective_policies(entry) else {
+                return Err(Error::PermissionDenied);
             };
+            let acl = active.policies.acl(&names).await?;
             let res = acl.allow(&req.path, req.operation, &req.data, req.wrap_ttl);
             if !res.allowed {
                 return Err(Error::Forbidden);

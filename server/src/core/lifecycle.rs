@@ -443,6 +443,7 @@ async fn create_root_token(tokens: &TokenStore, id: Option<String>) -> Result<St
         mount_accessor: String::new(),
         max_ttl: 0,
         bound_cidrs: Vec::new(),
+        revoking: false,
     };
     tokens.create(entry, id).await
 }

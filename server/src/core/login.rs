@@ -148,13 +148,14 @@ pub(super) async fn complete(
         period: params.period,
         renewable: !ttl.is_zero(),
         orphan: true,
-        expire_time: (!ttl.is_zero()).then(|| now + nanos(ttl)),
+        expire_time: (!ttl.is_zero()).then(|| now.saturating_add(nanos(ttl))),
         last_renewal: None,
         entity_id: entity.id.clone(),
         token_type: kind.to_owned(),
         mount_accessor: mount.accessor.clone(),
         max_ttl: max.as_secs(),
         bound_cidrs: params.bound_cidrs.clone(),
+        revoking: false,
     };
     let mut entry = entry;
     let token = if batch {

@@ -83,15 +83,20 @@ impl Wrapper {
             period: 0,
             renewable: false,
             orphan: true,
-            expire_time: Some(now.saturating_add(
-                i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2_000_000_000) * 1_000_000_000,
-            )),
+            expire_time: Some(
+                now.saturating_add(
+                    i64::try_from(ttl_secs)
+                        .unwrap_or(i64::MAX)
+                        .saturating_mul(1_000_000_000),
+                ),
+            ),
             last_renewal: None,
             entity_id: String::new(),
             token_type: "service".to_owned(),
             mount_accessor: String::new(),
             max_ttl: 0,
             bound_cidrs: Vec::new(),
+            revoking: false,
         };
         let accessor = entry.accessor.clone();
         let token = self.tokens.create(entry, None).await?;

@@ -128,7 +128,12 @@ async fn route(state: Arc<AppState>, req: hyper::Request<Incoming>, remote: Sock
     let Some(vpath) = raw_path.strip_prefix("/v1/") else {
         return error_reply(&Error::NotFound);
     };
-    let vpath = request::percent_decode(vpath);
+    let vpath = request::path_decode(vpath);
+    if !request::valid_path(&vpath) {
+        return error_reply(&Error::invalid(format!(
+            "invalid request path {vpath:?}: empty, '.' or '..' segment"
+        )));
+    }
     let core = &state.core;
     let method = &parts.method;
     let declared = parts
@@ -154,18 +159,24 @@ async fn route(state: Arc<AppState>, req: hyper::Request<Incoming>, remote: Sock
         "sys/health" => sys_seal::health(core, method, parts.uri.query()).await,
         "sys/seal-status" => sys_seal::seal_status(core, method).await,
         "sys/leader" => sys_seal::leader(core, method).await,
-        "sys/init" | "sys/unseal" | "sys/seal" => {
+        // Sealed already: nothing to do, whoever asks (as Vault answers).
+        // Unsealed, sealing is a request like any other (token, bounds,
+        // sudo, audit) and happens once it has been answered.
+        "sys/seal" if core.is_sealed() => {
+            if *method != Method::PUT && *method != Method::POST {
+                Err(Error::MethodNotAllowed)
+            } else {
+                Ok(Reply::empty(204))
+            }
+        }
+        "sys/init" | "sys/unseal" => {
             let body = match read_body(body, state.max_request_size).await {
                 Ok(b) => b,
                 Err(e) => return error_reply(&e),
             };
             match vpath.as_str() {
                 "sys/init" => sys_seal::init(core, method, &body).await,
-                "sys/unseal" => sys_seal::unseal(core, method, &body).await,
-                _ => {
-                    let token = request::token(&parts.headers);
-                    sys_seal::seal(core, method, token.as_ref().map(|t| t.expose())).await
-                }
+                _ => sys_seal::unseal(core, method, &body).await,
             }
         }
         _ => logical(&state, &parts, &vpath, body, remote).await,
@@ -192,7 +203,12 @@ async fn logical(
     };
     let id = request_id();
     let req = request::build(parts, path, &body, Some(remote), id.clone())?;
+    let seal = path == "sys/seal";
     let resp = state.core.handle(req).await?;
+    if seal {
+        state.core.seal().await;
+        return Ok(Reply::empty(204));
+    }
     if let Some(raw) = resp.raw {
         return Ok(Reply {
             status: raw.status,

@@ -38,13 +38,35 @@ pub fn query_map(query: Option<&str>) -> Map<String, Value> {
     m
 }
 
+/// A URL path, `%xx`-decoded (a `+` stays a `+`, as in Go's paths).
+pub fn path_decode(s: &str) -> String {
+    decode(s, false)
+}
+
+/// A query-string component: `%xx` and `+` as a space.
 pub fn percent_decode(s: &str) -> String {
+    decode(s, true)
+}
+
+/// Whether a logical path is well formed: no empty, `.` or `..` segment
+/// (a trailing slash is allowed: lists). Handlers strip slashes, so a
+/// path like `sys/policies/acl//admin` would otherwise reach the
+/// `admin` policy while the ACL saw another path.
+pub fn valid_path(path: &str) -> bool {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    trimmed.is_empty()
+        || trimmed
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+fn decode(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -205,6 +227,21 @@ mod tests {
         assert_eq!(q["bad"], "%zz");
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(path_decode("secret/data/a+b%20c"), "secret/data/a+b c");
+        for ok in ["secret/data/x", "secret/", "sys/mounts", "", "a/b/"] {
+            assert!(valid_path(ok), "{ok}");
+        }
+        for bad in [
+            "sys/policies/acl//admin",
+            "a/../b",
+            "./x",
+            "a/.",
+            "//x",
+            "/x",
+            "a//",
+        ] {
+            assert!(!valid_path(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,6 @@ use serde_json::Value;
 use super::{Reply, query_map};
 use crate::core::Core;
 use crate::error::{Error, Result};
-use crate::logical::Operation;
 
 fn json<T: Serialize>(status: u16, v: &T) -> Reply {
     let mut body = serde_json::to_vec(v).unwrap_or_default();
@@ -117,27 +116,6 @@ pub async fn unseal(core: &Arc<Core>, method: &Method, body: &[u8]) -> Result<Re
     }
     let req: UnsealRequest = decode(body)?;
     Ok(json(200, &core.unseal(&req).await?))
-}
-
-pub async fn seal(core: &Arc<Core>, method: &Method, token: Option<&str>) -> Result<Reply> {
-    if *method != Method::PUT && *method != Method::POST {
-        return Err(Error::MethodNotAllowed);
-    }
-    let Ok(active) = core.active() else {
-        // Sealed (or never initialized): nothing to do.
-        return Ok(Reply::empty(204));
-    };
-    let Some((_, entry)) = active.tokens.lookup(token.unwrap_or("")).await? else {
-        return Err(Error::PermissionDenied);
-    };
-    let acl = active.policies.acl(&entry.policies).await?;
-    let res = acl.allow("sys/seal", Operation::Update, &serde_json::Map::new(), None);
-    if !res.allowed || !res.root_privs {
-        return Err(Error::Forbidden);
-    }
-    drop(active);
-    core.seal().await;
-    Ok(Reply::empty(204))
 }
 
 pub async fn leader(core: &Arc<Core>, method: &Method) -> Result<Reply> {

@@ -259,6 +259,26 @@ impl IdentityStore {
             .unwrap_or_default()
     }
 
+    /// Every policy a token acts with now: its own, plus its entity's.
+    /// `None` when its entity is disabled: such a token may do nothing.
+    pub fn effective_policies(&self, entry: &crate::token::TokenEntry) -> Option<Vec<String>> {
+        if entry.entity_id.is_empty() {
+            return Some(entry.policies.clone());
+        }
+        let idx = self.read();
+        let Some(e) = idx.entities.get(&entry.entity_id) else {
+            return Some(entry.policies.clone());
+        };
+        if e.disabled {
+            return None;
+        }
+        let mut names = entry.policies.clone();
+        names.extend(e.policies.iter().cloned());
+        names.sort();
+        names.dedup();
+        Some(names)
+    }
+
     fn new_entity(&self, id: Option<String>, name: Option<String>) -> Entity {
         let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let now = self.clock.now_nanos();

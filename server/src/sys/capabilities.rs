@@ -44,7 +44,8 @@ impl SysBackend {
                     .ok_or_else(|| Error::InvalidRequestWrapped("invalid token".into()))?
             }
         };
-        let acl = self.policies.acl(&entry.policies).await?;
+        let names = self.identity.effective_policies(&entry).unwrap_or_default();
+        let acl = self.policies.acl(&names).await?;
         let mut data = Map::new();
         let mut last = Value::Null;
         for p in &paths {

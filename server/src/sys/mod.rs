@@ -76,6 +76,7 @@ impl SysBackend {
 
 /// Vault's root-protected system paths (they need `sudo`).
 const ROOT_PATHS: &[&str] = &[
+    "seal",
     "auth/*",
     "remount",
     "audit",
@@ -142,6 +143,12 @@ impl Backend for SysBackend {
             "audit" | "audit-hash" => self.handle_audit(req, &rel).await,
             "wrapping" => self.handle_wrapping(req, &rel).await,
             "quotas" => self.handle_quotas(req, &rel).await,
+            // Authorized and audited here; the HTTP layer seals once the
+            // request is answered.
+            "seal" if rel == "seal" => match op {
+                Operation::Update | Operation::Create => Ok(Response::empty()),
+                _ => Err(Error::UnsupportedOperation),
+            },
             "metrics" if rel == "metrics" => self.handle_metrics(req).await,
             "config" if rel == "config/cors" => match op {
                 Operation::Read => Ok(Response::from_value(json!({"enabled": false})).top_level()),

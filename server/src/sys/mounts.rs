@@ -249,15 +249,17 @@ impl SysBackend {
                 Ok(Response::empty())
             }
             Operation::Delete => {
-                let gone = self.mounts.get(table, sub);
-                self.mounts.unmount(table, sub).await?;
                 // An auth method's tokens and identity aliases go with it,
-                // as in Vault.
-                if let Some(entry) = gone.filter(|e| e.table == Table::Auth) {
+                // as in Vault; first, so that a crash half-way leaves the
+                // method enabled (and the request can be repeated), never
+                // its tokens alive without it.
+                let gone = self.mounts.get(table, sub);
+                if let Some(entry) = gone.filter(|e| e.table == Table::Auth && !e.builtin) {
                     let revoked = self.tokens.revoke_issued_by(&entry.accessor).await?;
                     self.identity.drop_mount(&entry.accessor).await?;
-                    tracing::info!(path = %entry.path, revoked, "auth method disabled");
+                    tracing::info!(path = %entry.path, revoked, "auth method tokens revoked");
                 }
+                self.mounts.unmount(table, sub).await?;
                 Ok(Response::empty())
             }
             _ => Err(Error::UnsupportedOperation),

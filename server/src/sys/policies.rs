@@ -21,13 +21,21 @@ impl SysBackend {
     pub(super) async fn handle_policies(&self, req: &Request, rel: &str) -> Result<Response> {
         let op = req.operation;
         let write = matches!(op, Operation::Update | Operation::Create);
-        let (legacy, name) = if let Some(rest) = rel.strip_prefix("policies/acl") {
-            (false, rest.trim_start_matches('/'))
-        } else if let Some(rest) = rel.strip_prefix("policy") {
-            (true, rest.trim_start_matches('/'))
+        // Exactly `policies/acl[/NAME]` and `policy[/NAME]`.
+        let (legacy, name) = if rel == "policies/acl" || rel == "policies/acl/" {
+            (false, "")
+        } else if let Some(rest) = rel.strip_prefix("policies/acl/") {
+            (false, rest)
+        } else if rel == "policy" || rel == "policy/" {
+            (true, "")
+        } else if let Some(rest) = rel.strip_prefix("policy/") {
+            (true, rest)
         } else {
             return Err(Error::UnsupportedPath);
         };
+        if name.contains('/') {
+            return Err(Error::UnsupportedPath);
+        }
         if name.is_empty() {
             return match (legacy, op) {
                 (true, Operation::Read | Operation::List) => {

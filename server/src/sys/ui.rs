@@ -20,8 +20,12 @@ impl SysBackend {
         if req.operation != Operation::Read {
             return Err(Error::UnsupportedOperation);
         }
-        let acl = match &req.token_entry {
-            Some(e) => Some(self.policies.acl(&e.policies).await?),
+        let acl = match req
+            .token_entry
+            .as_ref()
+            .and_then(|e| self.identity.effective_policies(e))
+        {
+            Some(names) => Some(self.policies.acl(&names).await?),
             None => None,
         };
         match rel {

@@ -58,6 +58,16 @@ impl TokenBackend {
 
     async fn create(&self, req: &Request, orphan_path: bool) -> Result<Response> {
         let (parent_hash, parent) = Self::caller(req)?;
+        // Vault's rules: a limited token's limits cannot be shed by making
+        // a child of it.
+        if parent.num_uses != 0 {
+            return Err(Error::invalid(
+                "restricted use token cannot generate child tokens",
+            ));
+        }
+        if parent.is_batch() {
+            return Err(Error::invalid("batch tokens cannot create more tokens"));
+        }
         let d = &req.data;
         let mut warnings = Vec::new();
         let num_uses = fields::int(d, "num_uses")?.unwrap_or(0);
@@ -211,13 +221,24 @@ impl TokenBackend {
             renewable,
             orphan,
             expire_time: (!ttl.is_zero())
-                .then(|| now + i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2)),
+                .then(|| now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2))),
             last_renewal: None,
-            entity_id: String::new(),
+            // A child is still its parent's identity, and bound where its
+            // parent is.
+            entity_id: if orphan {
+                String::new()
+            } else {
+                parent.entity_id.clone()
+            },
             token_type: "service".into(),
             mount_accessor: String::new(),
             max_ttl: 0,
-            bound_cidrs: Vec::new(),
+            bound_cidrs: if orphan {
+                Vec::new()
+            } else {
+                parent.bound_cidrs.clone()
+            },
+            revoking: false,
         };
         let token = if batch {
             entry.accessor.clear();
@@ -342,9 +363,12 @@ impl TokenBackend {
                 wanted
             }
         };
-        let ttl = Duration::from_secs((ttl.as_millis() as u64 + 500) / 1000);
+        let ttl = Duration::from_secs(
+            u64::try_from(ttl.as_millis().saturating_add(500) / 1000).unwrap_or(u64::MAX),
+        );
         let mut next = entry.clone();
-        next.expire_time = Some(now + i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2));
+        next.expire_time =
+            Some(now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2)));
         next.last_renewal = Some(now);
         let updated = self.store.update(hash, entry, next).await?;
         let mut resp = Response {

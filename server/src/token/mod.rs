@@ -69,6 +69,9 @@ pub struct TokenEntry {
     /// Where the token may be used from (`token_bound_cidrs`).
     #[serde(default)]
     pub bound_cidrs: Vec<String>,
+    /// Set while its tree is being revoked: the token is dead already.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoking: bool,
 }
 
 fn service() -> String {

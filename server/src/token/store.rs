@@ -3,6 +3,13 @@
 //! (even decrypted) does not yield usable tokens. Accessors are indexed the
 //! same way; parent/child links make revocation of a whole tree possible.
 //!
+//! Revocation: every write of an entry (create, use count, renewal,
+//! revocation) happens under one lock, and a tree is first marked
+//! `revoking` top-down (a marked token is dead at once and cannot gain
+//! children), then deleted children-first. Cache fills that raced with a
+//! revocation are discarded (an epoch counter), so a revoked token never
+//! comes back from the cache.
+//!
 //! Expiry: every entry carries its wall-clock deadline. An in-memory index
 //! of deadlines (rebuilt from storage at unseal, so expiry survives a
 //! restart) feeds one reaper task that sleeps until the next deadline and is
@@ -64,6 +71,9 @@ pub struct TokenStore {
     /// Serializes read-modify-write of entries (use counts, renewals).
     write: tokio::sync::Mutex<()>,
     hooks: RwLock<Vec<Arc<dyn RevokeHook>>>,
+    /// Bumped by every revocation; a cache fill that saw it move drops
+    /// what it read.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -89,6 +99,7 @@ impl TokenStore {
             wake: Notify::new(),
             write: tokio::sync::Mutex::new(()),
             hooks: RwLock::new(Vec::new()),
+            epoch: std::sync::atomic::AtomicU64::new(0),
         });
         // Rebuild the expiry index from what is stored.
         for hash in store.view.list(ID_PREFIX).await? {
@@ -169,6 +180,12 @@ impl TokenStore {
     pub async fn create(&self, entry: TokenEntry, id: Option<String>) -> Result<String> {
         let token = id.unwrap_or_else(super::generate_token);
         let hash = self.hash(&token);
+        let _guard = self.write.lock().await;
+        if !entry.parent.is_empty() && self.stored(&entry.parent).await?.is_none_or(|p| p.revoking)
+        {
+            // The parent is gone or being revoked: its child would outlive it.
+            return Err(Error::PermissionDenied);
+        }
         if self
             .view
             .get(&format!("{ID_PREFIX}{hash}"))
@@ -209,24 +226,36 @@ impl TokenStore {
             .cloned();
         let entry = match cached {
             Some(e) => e,
-            None => match self
-                .view
-                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hash}"))
-                .await?
-            {
-                Some(e) => {
-                    let e = Arc::new(e);
-                    self.cache_put(hash, Arc::clone(&e));
-                    e
+            None => {
+                let before = self.epoch.load(std::sync::atomic::Ordering::Acquire);
+                match self.stored(hash).await? {
+                    Some(e) => {
+                        let e = Arc::new(e);
+                        if self.epoch.load(std::sync::atomic::Ordering::Acquire) == before {
+                            self.cache_put(hash, Arc::clone(&e));
+                        }
+                        e
+                    }
+                    None => return Ok(None),
                 }
-                None => return Ok(None),
-            },
+            }
         };
+        if entry.revoking {
+            return Ok(None);
+        }
         if entry.is_expired(self.clock.now_nanos()) {
             self.wake.notify_one();
             return Ok(None);
         }
         Ok(Some(entry))
+    }
+
+    /// The entry as stored (no cache, no liveness checks).
+    async fn stored(&self, hash: &str) -> Result<Option<TokenEntry>> {
+        Ok(self
+            .view
+            .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hash}"))
+            .await?)
     }
 
     pub async fn lookup(&self, token: &str) -> Result<Option<(String, Arc<TokenEntry>)>> {
@@ -305,8 +334,11 @@ impl TokenStore {
             return Ok(Some(entry));
         }
         let _guard = self.write.lock().await;
-        let Some(current) = self.get(hash).await? else {
-            return Ok(None);
+        // From storage, under the lock: the cache may be a step behind.
+        let now = self.clock.now_nanos();
+        let current = match self.stored(hash).await? {
+            Some(c) if !c.revoking && !c.is_expired(now) => Arc::new(c),
+            _ => return Ok(None),
         };
         if current.num_uses < 0 {
             return Ok(None);
@@ -340,26 +372,44 @@ impl TokenStore {
         new: TokenEntry,
     ) -> Result<Arc<TokenEntry>> {
         let _guard = self.write.lock().await;
-        let (o, n) = (old.expire_time, new.expire_time);
+        // Revoked (or being revoked) since the caller read it: do not write
+        // it back to life.
+        let Some(current) = self.stored(hash).await?.filter(|c| !c.revoking) else {
+            return Err(Error::PermissionDenied);
+        };
+        let (o, n) = (current.expire_time.or(old.expire_time), new.expire_time);
         let e = self.put_entry(hash, new).await?;
         self.track_expiry(hash, o, n);
         Ok(e)
     }
 
-    /// Revokes a token and every token descended from it.
+    /// Revokes a token and every token descended from it: first every
+    /// node is marked `revoking`, top-down (dead at once, and no new
+    /// children), then deleted children-first, so a crash half-way leaves
+    /// no live descendant of a revoked token.
     pub async fn revoke_tree(&self, hash: &str) -> Result<()> {
-        // Depth-first, children before parents, iteratively so a deep tree
-        // cannot overflow the stack.
-        let mut stack = vec![(hash.to_owned(), false)];
-        while let Some((h, expanded)) = stack.pop() {
-            if expanded {
-                self.revoke_one(&h).await?;
-                continue;
-            }
-            stack.push((h.clone(), true));
+        // Iteratively, so a deep tree cannot overflow the stack.
+        let mut order = Vec::new();
+        let mut stack = vec![hash.to_owned()];
+        while let Some(h) = stack.pop() {
+            self.mark_revoking(&h).await?;
             for child in self.view.list(&format!("{PARENT_PREFIX}{h}/")).await? {
-                stack.push((child.trim_end_matches('/').to_owned(), false));
+                stack.push(child.trim_end_matches('/').to_owned());
             }
+            order.push(h);
+        }
+        // Pre-order reversed: every child before its parent.
+        for h in order.iter().rev() {
+            self.revoke_one(h).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_revoking(&self, hash: &str) -> Result<()> {
+        let _guard = self.write.lock().await;
+        if let Some(mut e) = self.stored(hash).await?.filter(|e| !e.revoking) {
+            e.revoking = true;
+            self.put_entry(hash, e).await?;
         }
         Ok(())
     }
@@ -379,6 +429,7 @@ impl TokenStore {
     }
 
     async fn revoke_one(&self, hash: &str) -> Result<()> {
+        let _guard = self.write.lock().await;
         let key = format!("{ID_PREFIX}{hash}");
         let entry = self.view.get_json::<TokenEntry>(&key).await?;
         let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -400,6 +451,7 @@ impl TokenStore {
         }
         self.view.write(ops).await?;
         self.cache_drop(hash);
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(e) = entry {
             self.track_expiry(hash, e.expire_time, None);
         }

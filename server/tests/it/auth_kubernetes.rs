@@ -1113,8 +1113,20 @@ async fn local_keys_accept_real_tokens_and_refuse_every_bad_one() {
         &EncodingKey::from_secret(pki.read("sa-rsa.pub").as_bytes()),
         &good,
     );
+    // A legacy secret-based token never expires: without a TokenReview
+    // nothing would ever end it, so the local path refuses it.
+    let never_expires = sign(
+        Algorithm::RS256,
+        &rsa,
+        &legacy("default", "agent", "uid-legacy"),
+    );
     let denied = "permission denied";
     for (what, jwt, error) in [
+        (
+            "legacy token without expiry",
+            never_expires.as_str(),
+            "tokens without an expiry (legacy service account tokens) are only accepted through TokenReview: remove pem_keys or use a projected token",
+        ),
         (
             "expired",
             expired.as_str(),

@@ -95,6 +95,14 @@ impl Kubernetes {
         let local = config.is_some_and(|c| !c.keys.is_empty());
         if let Some(c) = config.filter(|_| local) {
             token.verify_signature(&c.keys).map_err(jwt_denied)?;
+            // Without a TokenReview nothing else would ever end a token
+            // that never expires (a legacy secret-based one): locally,
+            // only tokens with an expiry are taken.
+            if token.claims.exp.unwrap_or(0) == 0 {
+                return Err(Error::ForbiddenMsg(
+                    "tokens without an expiry (legacy service account tokens) are only accepted through TokenReview: remove pem_keys or use a projected token".into(),
+                ));
+            }
         }
 
         // 3. Claims.
