@@ -180,7 +180,6 @@ impl TokenStore {
     pub async fn create(&self, entry: TokenEntry, id: Option<String>) -> Result<String> {
         let token = id.unwrap_or_else(super::generate_token);
         let hash = self.hash(&token);
-        let _guard = self.write.lock().await;
         if !entry.parent.is_empty() && self.stored(&entry.parent).await?.is_none_or(|p| p.revoking)
         {
             // The parent is gone or being revoked: its child would outlive it.
@@ -210,9 +209,18 @@ impl TokenStore {
                 Vec::new(),
             ));
         }
+        let parent = entry.parent.clone();
         self.view.write(ops).await?;
         self.track_expiry(&hash, None, entry.expire_time);
         self.cache_put(&hash, Arc::new(entry));
+        // No lock is held across the write (logins create tokens in
+        // parallel, and on the file store each write waits for an fsync).
+        // A revocation marks the parent before it lists the children, so
+        // either it lists this child, or this check sees the mark.
+        if !parent.is_empty() && self.stored(&parent).await?.is_none_or(|p| p.revoking) {
+            self.revoke_one(&hash).await?;
+            return Err(Error::PermissionDenied);
+        }
         Ok(token)
     }
 
