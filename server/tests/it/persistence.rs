@@ -228,3 +228,78 @@ async fn survives_kill_9_and_keeps_only_ciphertext_on_disk() {
         assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()));
     }
 }
+
+/// The signals an operator sends the real binary: SIGHUP reopens audit
+/// files (logrotate), SIGTERM shuts down cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reopens_audit_files_and_sigterm_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ])
+        .env("HOME", dir.path())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/v1/sys/health");
+    for _ in 0..200 {
+        if reqwest::get(&url).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let log = dir.path().join("audit.log");
+    let (s, _) = req(
+        port,
+        "PUT",
+        "sys/audit/file",
+        Some("root"),
+        Some(json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _) = req(port, "GET", "sys/mounts", Some("root"), None).await;
+    assert_eq!(s, 200);
+    // logrotate: move the file, then HUP.
+    let rotated = dir.path().join("audit.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let pid = child.id().to_string();
+    let hup = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(hup.success());
+    // The reopen happens on the server's own time: wait for the new file.
+    let mut reopened = false;
+    for _ in 0..100 {
+        let (s, _) = req(port, "GET", "sys/mounts", Some("root"), None).await;
+        assert_eq!(s, 200);
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("sys/mounts")) {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(reopened, "entries go to a new audit.log after SIGHUP");
+    assert!(
+        std::fs::read_to_string(&rotated)
+            .unwrap()
+            .contains("sys/audit/file")
+    );
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(st) = child.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let status = status.expect("SIGTERM stops the server");
+    assert!(status.success(), "clean exit: {status:?}");
+}
