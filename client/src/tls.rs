@@ -45,8 +45,10 @@ impl ServerCertVerifier for TrustedFile {
             Ok(v) => Ok(v),
             Err(e) => {
                 // Only that one refusal is overridden: webpki checks the
-                // validity period (and the rest) before it, so an expired
-                // or otherwise bad certificate still fails.
+                // validity period before it, so an expired certificate
+                // still fails. (The key-usage check that would come after
+                // is skipped for this one certificate the user trusts by
+                // file; `openssl req -x509` certificates carry none.)
                 if !is_ca_used_as_end_entity(&e)
                     || !self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref())
                 {

@@ -70,10 +70,14 @@ impl RateLimit {
         m
     }
 
+    /// By path segments: `secret` covers `secret/x`, not `secret2/x`.
     fn applies_to(&self, path: &str) -> bool {
-        self.path.is_empty()
-            || path.starts_with(&self.path)
-            || self.path.strip_suffix('/') == Some(path)
+        let rule = self.path.trim_end_matches('/');
+        rule.is_empty()
+            || path == rule
+            || path
+                .strip_prefix(rule)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 

@@ -181,13 +181,12 @@ impl Core {
         // Token: resolved now, its use counted only once the request is
         // allowed (a refused request does not spend a limited-use token,
         // as in Vault).
-        let token = req
-            .client_token
-            .as_ref()
-            .map(|t| t.expose().to_owned())
-            .unwrap_or_default();
-        if !token.is_empty() {
-            match active.tokens.lookup(&token).await? {
+        let found = match req.client_token.as_ref().filter(|t| !t.is_empty()) {
+            Some(t) => Some(active.tokens.lookup(t.expose()).await?),
+            None => None,
+        };
+        if let Some(found) = found {
+            match found {
                 Some((_, entry))
                     if !unauthenticated
                         && !crate::cidr::allowed(&entry.bound_cidrs, req.remote_addr) =>

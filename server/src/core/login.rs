@@ -62,6 +62,14 @@ pub(super) async fn complete(
     }
     let kind = token_type(&params.token_type, mount)?;
     let batch = kind == "batch";
+    // The settled type decides (a role's `default-batch` may become batch
+    // here): a batch token has nothing stored to count uses against.
+    if batch && params.num_uses > 0 {
+        return Err(Error::invalid("batch tokens cannot have a use limit"));
+    }
+    if batch && params.period > 0 {
+        return Err(Error::invalid("batch tokens cannot be periodic"));
+    }
 
     // 1. Identity.
     let mount_path = mount.route_prefix();

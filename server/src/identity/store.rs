@@ -371,9 +371,11 @@ impl IdentityStore {
             e.name = name;
         }
         if let Some(p) = upd.policies {
+            // Policy names are case-insensitive: stored lowercased, as the
+            // policy store keeps them.
             let mut p: Vec<String> = p
                 .into_iter()
-                .map(|s| s.trim().to_owned())
+                .map(|s| s.trim().to_lowercase())
                 .filter(|s| !s.is_empty())
                 .collect();
             p.sort();
@@ -453,12 +455,14 @@ impl IdentityStore {
 
     /// Drops the aliases of a disabled auth mount.
     pub async fn drop_mount(&self, accessor: &str) -> Result<()> {
+        // Under the lock before reading: an update in between would be
+        // overwritten by the copy read here.
+        let _guard = self.write.lock().await;
         let affected: Vec<Arc<Entity>> = self
             .entities()
             .into_iter()
             .filter(|e| e.aliases.iter().any(|a| a.mount_accessor == accessor))
             .collect();
-        let _guard = self.write.lock().await;
         for e in affected {
             let mut e = (*e).clone();
             e.aliases.retain(|a| a.mount_accessor != accessor);

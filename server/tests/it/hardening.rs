@@ -453,3 +453,104 @@ async fn durations_past_gos_range_are_refused() {
     assert_eq!(r.body["auth"]["lease_duration"], 768 * 3600);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_review_findings() {
+    let s = TestServer::dev().await;
+    let root = Some("root");
+    // A quota on `secret` does not cover `secret2/`.
+    let m = call(
+        &s,
+        "POST",
+        "sys/mounts/secret2",
+        root,
+        Some(json!({"type": "kv"})),
+    )
+    .await;
+    assert_eq!(m.status, 204);
+    let q = call(
+        &s,
+        "POST",
+        "sys/quotas/rate-limit/secret-only",
+        root,
+        Some(json!({"path": "secret", "rate": 1, "interval": "1h"})),
+    )
+    .await;
+    assert_eq!(q.status, 204, "{}", q.raw);
+    for _ in 0..3 {
+        let r = call(&s, "LIST", "secret2/", root, None).await;
+        assert_ne!(r.status, 429, "{}", r.raw);
+    }
+    let first = call(&s, "GET", "secret/config", root, None).await;
+    assert_ne!(first.status, 429);
+    let second = call(&s, "GET", "secret/config", root, None).await;
+    assert_eq!(second.status, 429);
+    let d = call(
+        &s,
+        "DELETE",
+        "sys/quotas/rate-limit/secret-only",
+        root,
+        None,
+    )
+    .await;
+    assert_eq!(d.status, 204);
+
+    // A role whose default-batch tokens would carry a use limit: refused
+    // at login with a clear error, not an unusable token.
+    let _ = call(
+        &s,
+        "POST",
+        "sys/auth/userpass",
+        root,
+        Some(json!({"type": "userpass"})),
+    )
+    .await;
+    let u = call(
+        &s,
+        "POST",
+        "auth/userpass/users/nb",
+        root,
+        Some(json!({"password": "pw", "token_type": "default-batch", "token_num_uses": 5})),
+    )
+    .await;
+    assert_eq!(u.status, 204, "{}", u.raw);
+    let tune = call(
+        &s,
+        "POST",
+        "sys/auth/userpass/tune",
+        root,
+        Some(json!({"token_type": "default-batch"})),
+    )
+    .await;
+    assert_eq!(tune.status, 204, "{}", tune.raw);
+    let l = call(
+        &s,
+        "POST",
+        "auth/userpass/login/nb",
+        None,
+        Some(json!({"password": "pw"})),
+    )
+    .await;
+    assert_eq!(l.status, 400, "{}", l.raw);
+    assert_eq!(l.errors(), ["batch tokens cannot have a use limit"]);
+
+    // Entity policy names are case-insensitive, like every policy name.
+    policy(
+        &s,
+        "reader",
+        "path \"secret/*\" { capabilities = [\"read\"] }",
+    )
+    .await;
+    let c = call(
+        &s,
+        "POST",
+        "identity/entity",
+        root,
+        Some(json!({"name": "ops", "policies": ["Reader"]})),
+    )
+    .await;
+    assert_eq!(c.status, 200);
+    let e = call(&s, "GET", "identity/entity/name/ops", root, None).await;
+    assert_eq!(e.body["data"]["policies"], json!(["reader"]));
+    s.stop().await;
+}
