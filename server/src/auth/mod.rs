@@ -32,18 +32,15 @@ use crate::router::mounts::Factory;
 
 /// The auth method types Arca can mount.
 pub fn factory(clock: Clock) -> Factory {
-    Arc::new(move |entry, view| {
-        let _ = &clock;
-        match entry.mount_type.as_str() {
-            "userpass" => Some(Ok(Arc::new(userpass::Userpass::new(view)) as _)),
-            "kubernetes" => Some(Ok(
-                Arc::new(kubernetes::Kubernetes::new(view, clock.clone())) as _,
-            )),
-            "approle" => Some(Ok(
-                Arc::new(approle::AppRole::new(entry, view, clock.clone())) as _,
-            )),
-            "jwt" | "oidc" => Some(Ok(Arc::new(jwt::Jwt::new(view, clock.clone())) as _)),
-            _ => None,
-        }
+    Arc::new(move |entry, view| match entry.mount_type.as_str() {
+        "userpass" => Some(Ok(Arc::new(userpass::Userpass::new(view)) as _)),
+        "kubernetes" => Some(Ok(
+            Arc::new(kubernetes::Kubernetes::new(view, clock.clone())) as _,
+        )),
+        "approle" => Some(Ok(
+            Arc::new(approle::AppRole::new(entry, view, clock.clone())) as _,
+        )),
+        "jwt" | "oidc" => Some(Ok(Arc::new(jwt::Jwt::new(view, clock.clone())) as _)),
+        _ => None,
     })
 }

@@ -101,10 +101,11 @@ impl Backend for Cubbyhole {
                 let data = self.read(&hash, &path).await?.ok_or(Error::NotFound)?;
                 let mut resp = Response::data(data);
                 if path == RESPONSE_KEY
-                    && req
-                        .token_entry
-                        .as_ref()
-                        .is_some_and(|e| e.policies.iter().any(|p| p == "response-wrapping"))
+                    && req.token_entry.as_ref().is_some_and(|e| {
+                        e.policies
+                            .iter()
+                            .any(|p| p == crate::policy::store::RESPONSE_WRAPPING_POLICY_NAME)
+                    })
                 {
                     resp = resp.with_warning(
                         "Reading from 'cubbyhole/response' is deprecated. Please use \
