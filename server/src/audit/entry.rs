@@ -38,13 +38,32 @@ impl Hasher {
 
     /// `hmac-sha256:<hex>` of a value.
     pub fn hash(&self, value: &str) -> String {
+        self.hash_to(value).as_str().to_owned()
+    }
+
+    /// The same, on the stack.
+    pub fn hash_to(&self, value: &str) -> Hashed {
         let mut mac = self.mac.clone();
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(HMAC_PREFIX.len() + 64);
-        out.push_str(HMAC_PREFIX);
-        out.push_str(&hex::encode(digest));
-        out
+        let mut out = [0u8; HASHED_LEN];
+        out[..HMAC_PREFIX.len()].copy_from_slice(HMAC_PREFIX.as_bytes());
+        // 32 bytes into 64 digits: the lengths match, this cannot fail.
+        let _ = hex::encode_to_slice(digest, &mut out[HMAC_PREFIX.len()..]);
+        Hashed(out)
+    }
+}
+
+/// Length of a hashed value: the prefix and 64 hex digits.
+const HASHED_LEN: usize = HMAC_PREFIX.len() + 64;
+
+/// A hashed value as [`Hasher::hash_to`] makes it.
+pub struct Hashed([u8; HASHED_LEN]);
+
+impl Hashed {
+    pub fn as_str(&self) -> &str {
+        // ASCII by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -55,6 +74,21 @@ pub struct CallerHashes {
     pub accessor: String,
     /// `token_issue_time`, formatted once.
     pub issue_time: String,
+    /// The entry's `auth` object, rendered once per value of
+    /// `policy_results.allowed` (false, true): everything in it comes from
+    /// the token entry, which does not change.
+    pub auth: [std::sync::OnceLock<Vec<u8>>; 2],
+}
+
+impl CallerHashes {
+    pub fn new(token: String, accessor: String, issue_time: String) -> Self {
+        Self {
+            token,
+            accessor,
+            issue_time,
+            auth: Default::default(),
+        }
+    }
 }
 
 /// How a device treats sensitive strings.
@@ -118,6 +152,109 @@ pub enum Outcome<'a> {
     Err(String),
 }
 
+/// The `auth` and `request` objects of the last entry [`render_json`]
+/// wrote, by their place in the output: a request's response entry repeats
+/// them byte for byte, so they are copied rather than rendered again.
+#[derive(Default)]
+pub struct Shared {
+    /// Addresses of the request and mount (compared, never followed), and
+    /// `allowed`.
+    key: Option<(usize, bool, Option<usize>)>,
+    auth: std::ops::Range<usize>,
+    request: std::ops::Range<usize>,
+}
+
+impl Shared {
+    fn key(r: &Record<'_>) -> (usize, bool, Option<usize>) {
+        (
+            std::ptr::from_ref(r.req).addr(),
+            r.allowed,
+            r.mount.map(|m| std::ptr::from_ref(m).addr()),
+        )
+    }
+}
+
+/// Appends the JSON of `record` to `out`, without prefix or newline, the
+/// same bytes as serializing [`Rendered`]: written field by field so that
+/// what is known not to need escaping is copied, the caller's `auth` object
+/// comes from its cache and a response entry reuses its request entry's
+/// `auth` and `request`, which `shared` remembers from the last call.
+pub fn render_json(
+    record: &Record<'_>,
+    policy: Policy<'_>,
+    out: &mut Vec<u8>,
+    shared: &mut Shared,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"time\":");
+    serde_json::to_writer(&mut *out, &record.time)?;
+    out.extend_from_slice(if record.outcome.is_some() {
+        b",\"type\":\"response\",\"auth\":"
+    } else {
+        b",\"type\":\"request\",\"auth\":"
+    });
+    let key = Shared::key(record);
+    let same = shared.key == Some(key);
+    let start = out.len();
+    if same {
+        out.extend_from_within(shared.auth.clone());
+    } else {
+        let auth = AuthOut { record, policy };
+        match policy.caller.filter(|_| record.req.token_entry.is_some()) {
+            Some(c) => {
+                let cached = c.auth[usize::from(record.allowed)]
+                    .get_or_init(|| serde_json::to_vec(&auth).unwrap_or_default());
+                if cached.is_empty() {
+                    serde_json::to_writer(&mut *out, &auth)?;
+                } else {
+                    out.extend_from_slice(cached);
+                }
+            }
+            None => serde_json::to_writer(&mut *out, &auth)?,
+        }
+    }
+    let auth = start..out.len();
+    out.extend_from_slice(b",\"request\":");
+    let start = out.len();
+    if same {
+        out.extend_from_within(shared.request.clone());
+    } else {
+        serde_json::to_writer(&mut *out, &RequestOut { record, policy })?;
+    }
+    *shared = Shared {
+        key: Some(key),
+        auth,
+        request: start..out.len(),
+    };
+    if let Some(outcome) = &record.outcome {
+        out.extend_from_slice(b",\"response\":");
+        serde_json::to_writer(
+            &mut *out,
+            &ResponseOut {
+                record,
+                outcome,
+                policy,
+            },
+        )?;
+    }
+    if let Some(e) = record.error_message() {
+        out.extend_from_slice(b",\"error\":");
+        serde_json::to_writer(&mut *out, e)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+impl Record<'_> {
+    /// The entry's `error`: why it was refused, or how its backend failed.
+    fn error_message(&self) -> Option<&str> {
+        match (&self.error, &self.outcome) {
+            (Some(e), _) => Some(e.as_str()),
+            (None, Some(Outcome::Err(e))) => Some(e.as_str()),
+            _ => None,
+        }
+    }
+}
+
 /// One device's rendering of a record.
 pub struct Rendered<'a> {
     pub record: &'a Record<'a>,
@@ -162,12 +299,7 @@ impl Serialize for Rendered<'_> {
                 },
             )?;
         }
-        let error = match (&r.error, &r.outcome) {
-            (Some(e), _) => Some(e.as_str()),
-            (None, Some(Outcome::Err(e))) => Some(e.as_str()),
-            _ => None,
-        };
-        if let Some(e) = error {
+        if let Some(e) = r.error_message() {
             m.serialize_entry("error", e)?;
         }
         m.end()
@@ -292,8 +424,8 @@ impl Serialize for RequestOut<'_> {
                 },
             )?;
         }
-        if let Some(ip) = req.remote_addr {
-            m.serialize_entry("remote_address", &ip.to_string())?;
+        if let Some(ip) = &req.remote_addr {
+            m.serialize_entry("remote_address", &AsStr(ip))?;
         }
         if let Some(port) = req.remote_port {
             m.serialize_entry("remote_port", &port)?;
@@ -302,6 +434,16 @@ impl Serialize for RequestOut<'_> {
             m.serialize_entry("wrap_ttl", &ttl.as_secs())?;
         }
         m.end()
+    }
+}
+
+/// Serializes a value's `Display` as a JSON string, without a `String`
+/// in between.
+struct AsStr<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for AsStr<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
     }
 }
 
@@ -450,7 +592,10 @@ struct HashedValue<'a> {
 impl Serialize for HashedValue<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.value {
-            Value::String(v) => s.serialize_str(&self.policy.secret(v)),
+            Value::String(v) => match self.policy.hasher {
+                Some(h) => s.serialize_str(h.hash_to(v).as_str()),
+                None => s.serialize_str(v),
+            },
             Value::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
@@ -560,5 +705,136 @@ mod tests {
         })
         .unwrap();
         assert_eq!(raw["request"]["data"]["data"]["pass"], "hunter2");
+    }
+
+    fn token_entry(meta: bool, entity: &str) -> TokenEntry {
+        serde_json::from_value(json!({
+            "accessor": "acc\"1", "policies": ["default", "p\u{e9}"], "path": "auth/token/create",
+            "meta": if meta { json!({"user": "al\nice"}) } else { Value::Null },
+            "display_name": "token", "creation_time": 1_700_000_000,
+            "issue_time": 1_700_000_000_123_456_789_i64, "creation_ttl": if meta { 3600 } else { 0 },
+            "renewable": true, "entity_id": entity,
+        }))
+        .unwrap()
+    }
+
+    fn mount() -> MountEntry {
+        let mut m: MountEntry = serde_json::from_value(json!({
+            "table": "mounts", "path": "secret/", "type": "kv", "uuid": "u", "accessor": "kv_1",
+        }))
+        .unwrap();
+        m.config.audit_non_hmac_response_keys = vec!["plain".into()];
+        m.config.audit_non_hmac_request_keys = vec!["open".into()];
+        m
+    }
+
+    /// The field-by-field writer gives the same bytes as serializing
+    /// `Rendered`, for every kind of entry, with and without the caller
+    /// cache and for a response that reuses its request's fragments.
+    #[test]
+    fn render_json_matches_the_serde_rendering() {
+        let h = hasher();
+        let mount = mount();
+        let mut responses = Vec::new();
+        let mut ok = Response::data(
+            json!({"data": {"v": "s3cr\"et", "n": 1}, "plain": "x", "list": ["a", null]})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        ok.warnings = vec!["careful \u{1}".into()];
+        ok.wrap_info = Some(WrapInfo {
+            token: "s.wrap".into(),
+            accessor: "wacc".into(),
+            ttl: 60,
+            creation_time: "now".into(),
+            creation_path: "secret/data/x".into(),
+            wrapped_accessor: "inner".into(),
+        });
+        responses.push(ok);
+        responses.push(Response {
+            auth: Some(Auth {
+                client_token: "s.new".into(),
+                accessor: "newacc".into(),
+                policies: vec!["default".into()],
+                token_policies: vec!["default".into()],
+                metadata: Some(json!({"role": "r"}).as_object().cloned().unwrap()),
+                lease_duration: 30,
+                entity_id: "e1".into(),
+                token_type: "service".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        responses.push(Response::default());
+        for (meta, entity, with_data, with_mount) in [
+            (true, "ent", true, true),
+            (false, "", false, false),
+            (false, "ent", true, false),
+        ] {
+            let mut req = Request::new(Operation::Update, "secret/data/x\u{7f}");
+            if with_data {
+                req.data = json!({"data": {"pass": "hunter2"}, "open": "o", "n": [1, "z"]})
+                    .as_object()
+                    .cloned()
+                    .unwrap();
+            }
+            req.client_token = Some(crate::secret::SecretString::from("s.token"));
+            req.token_entry = Some(std::sync::Arc::new(token_entry(meta, entity)));
+            req.remote_addr = Some("10.0.0.1".parse().unwrap());
+            req.remote_port = Some(4242);
+            req.wrap_ttl = Some(std::time::Duration::from_secs(90));
+            let mount = with_mount.then_some(&mount);
+            let mut outcomes: Vec<Option<Outcome<'_>>> =
+                vec![None, Some(Outcome::Err("bad \"x\"".into()))];
+            outcomes.extend(responses.iter().map(|r| Some(Outcome::Ok(r))));
+            // One cache across both values of `allowed`, as a device keeps it.
+            let entry = req.token_entry.as_deref().unwrap();
+            let caller = CallerHashes::new(
+                h.hash("s.token"),
+                h.hash(&entry.accessor),
+                issue_time(entry),
+            );
+            for allowed in [true, false] {
+                for log_raw in [false, true] {
+                    for cached in [None, Some(&caller), Some(&caller)] {
+                        let policy = Policy {
+                            hasher: (!log_raw).then_some(&h),
+                            hmac_accessor: true,
+                            caller: cached.filter(|_| !log_raw),
+                        };
+                        // One buffer for all, as a device renders a
+                        // request's entries.
+                        let mut shared = Shared::default();
+                        let mut got = b"prefix".to_vec();
+                        for outcome in &outcomes {
+                            let outcome = outcome.as_ref().map(|o| match o {
+                                Outcome::Ok(r) => Outcome::Ok(r),
+                                Outcome::Err(e) => Outcome::Err(e.clone()),
+                            });
+                            let record = Record {
+                                time: "2026-12-01T00:00:00.000000001Z".into(),
+                                req: &req,
+                                mount,
+                                error: (!allowed).then(|| "permission denied".to_owned()),
+                                outcome,
+                                allowed,
+                            };
+                            let want = serde_json::to_vec(&Rendered {
+                                record: &record,
+                                policy,
+                            })
+                            .unwrap();
+                            let start = got.len();
+                            render_json(&record, policy, &mut got, &mut shared).unwrap();
+                            assert_eq!(
+                                String::from_utf8_lossy(&got[start..]),
+                                String::from_utf8_lossy(&want)
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

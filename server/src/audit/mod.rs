@@ -47,7 +47,7 @@ pub trait Sink: Send + Sync {
     async fn write(&self, entry: &[u8]) -> std::io::Result<()>;
 
     /// Writes several entries, in order; a file appends them in one go.
-    async fn write_many(&self, entries: &[Vec<u8>]) -> std::io::Result<()> {
+    async fn write_many(&self, entries: &[&[u8]]) -> std::io::Result<()> {
         for e in entries {
             self.write(e).await?;
         }
@@ -152,11 +152,11 @@ impl Device {
         } else {
             entry.accessor.clone()
         };
-        let c = Arc::new(CallerHashes {
-            token: self.hasher.hash(token.expose()),
+        let c = Arc::new(CallerHashes::new(
+            self.hasher.hash(token.expose()),
             accessor,
-            issue_time: entry::issue_time(entry),
-        });
+            entry::issue_time(entry),
+        ));
         if cache.len() >= CALLER_CACHE_LIMIT {
             cache.clear();
         }
@@ -164,40 +164,92 @@ impl Device {
         Some(c)
     }
 
-    fn render(&self, record: &Record<'_>) -> std::result::Result<Vec<u8>, serde_json::Error> {
+    /// Renders `records` one after another into `out`, each with the
+    /// prefix and a newline, and returns where each one ends.
+    fn render(
+        &self,
+        records: &[&Record<'_>],
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<Vec<usize>, serde_json::Error> {
         let s = &self.settings;
-        let caller = self.caller(record);
-        let policy = entry::Policy {
-            hasher: (!s.log_raw).then_some(&self.hasher),
-            hmac_accessor: s.hmac_accessor,
-            caller: caller.as_deref(),
-        };
-        let rendered = entry::Rendered { record, policy };
-        let mut buf = Vec::with_capacity(2048);
-        buf.extend_from_slice(s.prefix.as_bytes());
-        match s.format {
-            Format::Json => serde_json::to_writer(&mut buf, &rendered)?,
-            Format::Jsonx => {
-                let v = serde_json::to_value(&rendered)?;
-                buf.extend_from_slice(jsonx::encode(&v).as_bytes());
+        let mut shared = entry::Shared::default();
+        let mut ends = Vec::with_capacity(records.len());
+        for record in records {
+            let caller = self.caller(record);
+            let policy = entry::Policy {
+                hasher: (!s.log_raw).then_some(&self.hasher),
+                hmac_accessor: s.hmac_accessor,
+                caller: caller.as_deref(),
+            };
+            out.extend_from_slice(s.prefix.as_bytes());
+            match s.format {
+                Format::Json => entry::render_json(record, policy, out, &mut shared)?,
+                Format::Jsonx => {
+                    let v = serde_json::to_value(entry::Rendered { record, policy })?;
+                    out.extend_from_slice(jsonx::encode(&v).as_bytes());
+                }
             }
+            out.push(b'\n');
+            ends.push(out.len());
         }
-        buf.push(b'\n');
-        Ok(buf)
+        Ok(ends)
     }
 
     async fn write(&self, records: &[&Record<'_>]) -> std::result::Result<(), String> {
-        let lines = records
-            .iter()
-            .map(|r| self.render(r))
-            .collect::<std::result::Result<Vec<_>, _>>()
+        let mut out = RenderBuf::take();
+        let ends = self
+            .render(records, &mut out.0)
             .map_err(|e| e.to_string())?;
+        let out = &out.0;
         let sink = &self.settings.sink;
-        match lines.as_slice() {
-            [one] => sink.write(one).await,
-            many => sink.write_many(many).await,
+        match ends.as_slice() {
+            [_] => sink.write(out).await,
+            _ => {
+                let mut start = 0;
+                let parts: Vec<&[u8]> = ends
+                    .iter()
+                    .map(|&end| {
+                        let part = &out[start..end];
+                        start = end;
+                        part
+                    })
+                    .collect();
+                sink.write_many(&parts).await
+            }
         }
         .map_err(|e| e.to_string())
+    }
+}
+
+thread_local! {
+    /// The buffer entries were last rendered into on this thread: a new
+    /// one per entry cost more in the allocator than the rendering.
+    static RENDER_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A render buffer, back to the thread's slot when dropped (on whichever
+/// thread the task is by then).
+struct RenderBuf(Vec<u8>);
+
+/// Buffers larger than this go back to the allocator.
+const RENDER_BUF_LIMIT: usize = 64 << 10;
+
+impl RenderBuf {
+    fn take() -> Self {
+        let mut buf = RENDER_BUF.take();
+        buf.clear();
+        if buf.capacity() == 0 {
+            buf.reserve(4096);
+        }
+        Self(buf)
+    }
+}
+
+impl Drop for RenderBuf {
+    fn drop(&mut self) {
+        if self.0.capacity() <= RENDER_BUF_LIMIT {
+            RENDER_BUF.set(std::mem::take(&mut self.0));
+        }
     }
 }
 
