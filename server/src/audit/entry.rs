@@ -162,6 +162,11 @@ pub struct Shared {
     key: Option<(usize, bool, Option<usize>)>,
     auth: std::ops::Range<usize>,
     request: std::ops::Range<usize>,
+    /// Where `request` lacks the `mount_accessor` a response entry has
+    /// (a request entry's does, as Vault's): the place to add it.
+    accessor_at: Option<usize>,
+    /// `request` has the mount's accessor.
+    accessor_in: bool,
 }
 
 impl Shared {
@@ -215,15 +220,39 @@ pub fn render_json(
     let auth = start..out.len();
     out.extend_from_slice(b",\"request\":");
     let start = out.len();
-    if same {
-        out.extend_from_within(shared.request.clone());
-    } else {
-        serde_json::to_writer(&mut *out, &RequestOut { record, policy })?;
+    let accessor_in = record.outcome.is_some() && record.mount.is_some();
+    let mut accessor_at = None;
+    match (record.mount, shared.accessor_at) {
+        // The same object.
+        _ if same && shared.accessor_in == accessor_in => {
+            out.extend_from_within(shared.request.clone());
+            accessor_at = shared
+                .accessor_at
+                .map(|at| at - shared.request.start + start);
+        }
+        // The response entry after its request entry: the same object
+        // with the mount's accessor.
+        (Some(mount), Some(at)) if same && accessor_in => {
+            out.extend_from_within(shared.request.start..at);
+            out.extend_from_slice(b",\"mount_accessor\":");
+            serde_json::to_writer(&mut *out, &mount.accessor)?;
+            out.extend_from_within(at..shared.request.end);
+        }
+        _ => {
+            serde_json::to_writer(&mut *out, &RequestOut { record, policy })?;
+            if record.mount.is_some() && !accessor_in {
+                // After `mount_type`, before `mount_class`: no string
+                // value can hold this unescaped.
+                accessor_at = find(&out[start..], b",\"mount_class\":").map(|i| start + i);
+            }
+        }
     }
     *shared = Shared {
         key: Some(key),
         auth,
         request: start..out.len(),
+        accessor_at,
+        accessor_in,
     };
     if let Some(outcome) = &record.outcome {
         out.extend_from_slice(b",\"response\":");
@@ -242,6 +271,11 @@ pub fn render_json(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 impl Record<'_> {
@@ -366,11 +400,19 @@ pub fn issue_time(entry: &TokenEntry) -> String {
     crate::clock::rfc3339_secs(entry.issue_time / 1_000_000_000)
 }
 
-fn mount_fields<M: SerializeMap>(m: &mut M, mount: Option<&MountEntry>) -> Result<(), M::Error> {
+/// The mount's fields; `accessor`: with `mount_accessor`, which Vault
+/// sets on a request only once it is routed, after its request entry.
+fn mount_fields<M: SerializeMap>(
+    m: &mut M,
+    mount: Option<&MountEntry>,
+    accessor: bool,
+) -> Result<(), M::Error> {
     if let Some(mount) = mount {
         m.serialize_entry("mount_point", &mount.route_prefix())?;
         m.serialize_entry("mount_type", &mount.mount_type)?;
-        m.serialize_entry("mount_accessor", &mount.accessor)?;
+        if accessor {
+            m.serialize_entry("mount_accessor", &mount.accessor)?;
+        }
         m.serialize_entry(
             "mount_class",
             match mount.table {
@@ -395,7 +437,7 @@ impl Serialize for RequestOut<'_> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &req.id)?;
         m.serialize_entry("operation", req.operation.as_str())?;
-        mount_fields(&mut m, r.mount)?;
+        mount_fields(&mut m, r.mount, r.outcome.is_some())?;
         if let Some(t) = &req.client_token {
             m.serialize_entry("client_token", &p.caller_token(t.expose()))?;
         }
@@ -457,7 +499,7 @@ impl Serialize for ResponseOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = self.policy;
         let mut m = s.serialize_map(None)?;
-        mount_fields(&mut m, self.record.mount)?;
+        mount_fields(&mut m, self.record.mount, true)?;
         let keep: BTreeSet<&str> = self
             .record
             .mount
@@ -720,7 +762,8 @@ mod tests {
 
     fn mount() -> MountEntry {
         let mut m: MountEntry = serde_json::from_value(json!({
-            "table": "mounts", "path": "secret/", "type": "kv", "uuid": "u", "accessor": "kv_1",
+            "table": "mounts", "path": "sec\",\"mount_class\":ret/", "type": "kv", "uuid": "u",
+            "accessor": "kv_1",
         }))
         .unwrap();
         m.config.audit_non_hmac_response_keys = vec!["plain".into()];
@@ -831,6 +874,20 @@ mod tests {
                                 String::from_utf8_lossy(&got[start..]),
                                 String::from_utf8_lossy(&want)
                             );
+                            // As Vault: the mount's accessor is in the
+                            // request once it has been routed.
+                            let v: Value = serde_json::from_slice(&want).unwrap();
+                            let accessor = &v["request"]["mount_accessor"];
+                            match (mount, record.outcome.is_some()) {
+                                (Some(_), true) => assert_eq!(accessor, "kv_1"),
+                                _ => assert!(accessor.is_null(), "{v}"),
+                            }
+                            if mount.is_some() {
+                                assert_eq!(v["request"]["mount_class"], "secret");
+                                if record.outcome.is_some() {
+                                    assert_eq!(v["response"]["mount_accessor"], "kv_1");
+                                }
+                            }
                         }
                     }
                 }

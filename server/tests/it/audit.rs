@@ -94,6 +94,11 @@ async fn file_device_logs_hmacs_and_blocks_when_it_cannot_write() {
     assert_eq!(req["request"]["path"], "secret/data/app");
     assert_eq!(req["request"]["mount_type"], "kv");
     assert_eq!(req["request"]["mount_point"], "secret/");
+    // As OpenBao: the accessor only once the request has been routed.
+    assert!(req["request"].get("mount_accessor").is_none(), "{req}");
+    let accessor = resp["request"]["mount_accessor"].as_str().unwrap();
+    assert!(accessor.starts_with("kv_"), "{accessor}");
+    assert_eq!(resp["response"]["mount_accessor"], accessor);
     assert_eq!(req["request"]["namespace"]["id"], "root");
     assert_eq!(req["request"]["remote_address"], "127.0.0.1");
     assert!(req["request"]["remote_port"].as_u64().unwrap() > 0);
