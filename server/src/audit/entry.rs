@@ -25,6 +25,8 @@ pub const HMAC_PREFIX: &str = "hmac-sha256:";
 #[derive(Clone)]
 pub struct Hasher {
     mac: Hmac<Sha256>,
+    /// The hash of "", which every KV v2 read logs (`deletion_time`).
+    empty: Hashed,
 }
 
 impl Hasher {
@@ -33,7 +35,8 @@ impl Hasher {
         // the fallback that keeps the type total.
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(salt.expose())
             .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
-        Self { mac }
+        let empty = Self::compute(&mac, "");
+        Self { mac, empty }
     }
 
     /// `hmac-sha256:<hex>` of a value.
@@ -43,7 +46,14 @@ impl Hasher {
 
     /// The same, on the stack.
     pub fn hash_to(&self, value: &str) -> Hashed {
-        let mut mac = self.mac.clone();
+        if value.is_empty() {
+            return self.empty;
+        }
+        Self::compute(&self.mac, value)
+    }
+
+    fn compute(keyed: &Hmac<Sha256>, value: &str) -> Hashed {
+        let mut mac = keyed.clone();
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut out = [0u8; HASHED_LEN];
@@ -58,6 +68,7 @@ impl Hasher {
 const HASHED_LEN: usize = HMAC_PREFIX.len() + 64;
 
 /// A hashed value as [`Hasher::hash_to`] makes it.
+#[derive(Clone, Copy)]
 pub struct Hashed([u8; HASHED_LEN]);
 
 impl Hashed {
@@ -684,6 +695,15 @@ mod tests {
             format!("{HMAC_PREFIX}{}", expected_hmac("salt", "hunter2"))
         );
         assert_ne!(hasher().hash("a"), hasher().hash("b"));
+        // The kept hash of "" is the hash of "".
+        assert_eq!(
+            hasher().hash(""),
+            format!("{HMAC_PREFIX}{}", expected_hmac("salt", ""))
+        );
+        assert_ne!(
+            hasher().hash(""),
+            Hasher::new(&SecretBytes::new(b"other".to_vec())).hash("")
+        );
     }
 
     fn expected_hmac(key: &str, msg: &str) -> String {
