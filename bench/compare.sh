@@ -62,6 +62,11 @@
 #   KV_AUDIT ("off on")       audit variants of the kv suite
 #   PERSIST_AUDIT ("off")     audit variants of the persist suite ("off on": both)
 #   CONCURRENCY ("1 16 64")   DURATION (10 s per cell)   WARMUP (2 s at c=16, per workload)
+#   ROUNDS (1)                run every variant this many times, in turn (kv,
+#                             kv-audit, kv, kv-audit, ...: with and without a
+#                             device alternate), each round in OUTDIR/round-<i>;
+#                             the report then takes, per cell, the round with
+#                             the median ops/s (bench/README.md)
 #   THREADS (2)               wrk threads, capped at the concurrency
 #   NKEYS (1000)              keys written before the load / spread over
 #   SERVERS ("arca openbao")  which servers to run (one alone: no ratios)
@@ -99,6 +104,7 @@ KV_AUDIT=${KV_AUDIT:-"off on"}
 PERSIST_AUDIT=${PERSIST_AUDIT:-off}
 CONCURRENCY=${CONCURRENCY:-"1 16 64"}
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
 WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-2}
 NKEYS=${NKEYS:-1000}
@@ -150,6 +156,7 @@ for s in $SUITE; do
   esac
 done
 [ ${#VARIANTS[@]} -gt 0 ] || die "nothing to run"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS is a positive number, not $ROUNDS"
 variant_workloads() {
   case $1 in core) echo "$WORKLOADS" ;; kv*) echo "$KV_WORKLOADS" ;; persist*) echo "$PERSIST_WORKLOADS" ;;
     login-*) echo "${1#login-}_login" ;; esac
@@ -274,7 +281,7 @@ run_wrk() {
 # run_one VARIANT SERVER
 run_one() {
   local v=$1 s=$2
-  local dir="$OUT/$v/$s" wdir="$WORK/$v-$s"
+  local dir="$ROUND_OUT/$v/$s" wdir="$WORK/$v-$s"
   local wls; wls=$(variant_workloads "$v")
   local audit=0; [[ $v == *-audit ]] && audit=1
   local mode=dev; [[ $v == persist* ]] && mode=persist
@@ -473,7 +480,7 @@ python3 - "$OUT/meta.json" <<PY
 import json, sys
 json.dump({"started": "$(date -u +%FT%TZ)", "variants": "${VARIANTS[*]}".split(), "servers": "$SERVERS".split(),
            "suite": "$SUITE", "duration_s": $DURATION, "warmup_s": $WARMUP, "concurrency": "$CONCURRENCY".split(),
-           "nkeys": $NKEYS, "threads": $THREADS, "wrk_cpus": "$WRK_CPUS", "server_cpus": "$SERVER_CPUS" if "$WRK_CPUS" else "",
+           "nkeys": $NKEYS, "threads": $THREADS, "rounds": $ROUNDS, "wrk_cpus": "$WRK_CPUS", "server_cpus": "$SERVER_CPUS" if "$WRK_CPUS" else "",
            "arca": "$arca_version", "arca_bin": "$ARCA_BIN", "openbao": "$bao_version",
            "wrk": "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)", "kernel": "$(uname -r)", "nproc": $(nproc),
            "cpu": "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
@@ -485,11 +492,19 @@ log "variants: ${VARIANTS[*]}; servers: $SERVERS; ${DURATION}s per cell at c=$CO
 if [[ " ${VARIANTS[*]} " == *" login-"* ]]; then
   python3 "$HERE/helper.py" login-material "$WORK/login-material" >&2 || die "making the login material failed"
 fi
-for v in "${VARIANTS[@]}"; do
-  for s in $SERVERS; do
-    run_one "$v" "$s"
+for r in $(seq "$ROUNDS"); do
+  ROUND_OUT=$OUT
+  if [ "$ROUNDS" -gt 1 ]; then
+    ROUND_OUT=$OUT/round-$r
+    log "round $r of $ROUNDS"
+  fi
+  for v in "${VARIANTS[@]}"; do
+    for s in $SERVERS; do
+      run_one "$v" "$s"
+    done
   done
 done
 
+[ "$ROUNDS" -eq 1 ] || python3 "$HERE/report.py" --median "$OUT" || die "merging the rounds failed"
 python3 "$HERE/report.py" "$OUT" | tee "$OUT/report.md"
 log "report in $OUT/report.md, every figure in $OUT/results.json"

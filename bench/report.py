@@ -2,6 +2,7 @@
 """Side-by-side report for bench/compare.sh.
 
     report.py OUTDIR
+    report.py --median OUTDIR
 
 Reads OUTDIR/meta.json and OUTDIR/<variant>/<server>/{facts.json,raw/*.json}
 (raw files in the reference harness's format), prints markdown and writes
@@ -16,11 +17,19 @@ OUTDIR/results.json:
     the password-hash cost of each server's userpass login, token store growth;
   * the issue 4 and issue 5 targets, computed from the cells present;
   * memory and start-up per variant.
+
+--median (compare.sh with ROUNDS > 1) first fills OUTDIR/<variant>/<server>
+from OUTDIR/round-*/<variant>/<server>: every cell (raw/<workload>-c<N>.*)
+from the round whose ops/s is the median of that cell's (the lower middle
+one for an even count), everything else (facts, logs, warm-up) from round 1,
+and rounds.json with each cell's ops/s in every round. The audit overhead
+table then also lists with/without round by round.
 """
 import glob
 import json
 import os
 import re
+import shutil
 import sys
 
 SERVERS = ["arca", "openbao"]
@@ -86,6 +95,53 @@ def load_cells(d):
                 c["capture"] = json.load(f).get("capture")
         cells[(c["workload"], c["conc"])] = c
     return cells
+
+
+def round_number(d):
+    return int(d.rsplit("-", 1)[1])
+
+
+def merge_rounds(out):
+    rounds = sorted(glob.glob(os.path.join(out, "round-*")), key=round_number)
+    if not rounds:
+        sys.exit(f"report.py --median: no round-* directory in {out}")
+    for vs in sorted(glob.glob(os.path.join(rounds[0], "*", "*"))):
+        if not os.path.isdir(vs):
+            continue
+        rel = os.path.relpath(vs, rounds[0])
+        dest = os.path.join(out, rel)
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(vs, dest)
+        runs = {}
+        for r in rounds:
+            for path in glob.glob(os.path.join(r, rel, "raw", "*-c*.json")):
+                base = os.path.basename(path)
+                if base.endswith((".host.json", ".capture.json")):
+                    continue
+                with open(path) as f:
+                    runs.setdefault(base[: -len(".json")], []).append((json.load(f)["rps"], round_number(r), r))
+        summary = {}
+        for name, got in sorted(runs.items()):
+            by_rps = sorted(got)
+            _, number, r = by_rps[(len(by_rps) - 1) // 2]
+            for ext in (".json", ".host.json", ".capture.json", ".log"):
+                src = os.path.join(r, rel, "raw", name + ext)
+                dst = os.path.join(dest, "raw", name + ext)
+                if os.path.exists(src):
+                    shutil.copyfile(src, dst)
+                elif os.path.exists(dst):
+                    os.remove(dst)
+            summary[name] = {"median_round": number,
+                             "rps_by_round": [rps for rps, _, _ in sorted(got, key=lambda x: x[1])]}
+        with open(os.path.join(dest, "rounds.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+
+
+def round_ratios(without, with_):
+    """with/without of each round, in round order."""
+    a = without.get("rounds", {}).get("rps_by_round", [])
+    b = with_.get("rounds", {}).get("rps_by_round", [])
+    return " ".join(f"{y / x:.2f}" for x, y in zip(a, b) if x) or "n/a"
 
 
 def ratio(a, b):
@@ -250,7 +306,14 @@ def main(out):
                     pass
             if warm:
                 facts["warmup_requests"] = warm
-            data[(v, s)] = {"facts": facts, "cells": load_cells(d)}
+            cells = load_cells(d)
+            if os.path.exists(os.path.join(d, "rounds.json")):
+                with open(os.path.join(d, "rounds.json")) as f:
+                    for name, r in json.load(f).items():
+                        m = re.match(r"(.+)-c(\d+)$", name)
+                        if m and (m.group(1), int(m.group(2))) in cells:
+                            cells[(m.group(1), int(m.group(2)))]["rounds"] = r
+            data[(v, s)] = {"facts": facts, "cells": cells}
 
     p = print
     p("# Arca vs OpenBao (loopback, wrk, same run)\n")
@@ -259,6 +322,9 @@ def main(out):
       f"({meta['wrk']}{', wrk on CPUs ' + meta['wrk_cpus'] + ', servers on ' + meta['server_cpus'] if meta.get('wrk_cpus') else ''}); "
       f"{meta['nproc']} x {meta['cpu']}, kernel {meta['kernel']}, load average at start {meta['loadavg_start']}; "
       f"started {meta['started']}.\n")
+    if meta.get("rounds", 1) > 1:
+        p(f"Every figure of a cell is from one of {meta['rounds']} rounds (each variant run again in every round, "
+          "in turn): the round with the median ops/s for that cell. results.json has the ops/s of every round.\n")
     p("(E) after ops/s: that cell had errors (non-2xx answers or socket errors), listed under its table. "
       "Ratios are Arca/OpenBao: for ops/s higher is better for Arca, for latency, CPU and memory lower is. "
       "\"other cores\": CPU used during the cell by processes other than the server and wrk (noise; "
@@ -324,8 +390,10 @@ def main(out):
         p("## Audit overhead (file audit device)\n")
         p("ops/s with the device / without it, same server, same workload, fresh server for each; "
           "\"audit B/req\": bytes the device wrote per request.\n")
-        p("| variant | workload | conc | server | ops/s without | ops/s with | with/without | CPU µs/req without → with | p99 ms without → with | audit B/req |")
-        p("|---|---|--:|---|--:|--:|--:|--:|--:|--:|")
+        by_round = meta.get("rounds", 1) > 1
+        p("| variant | workload | conc | server | ops/s without | ops/s with | with/without | CPU µs/req without → with | p99 ms without → with | audit B/req |"
+          + (" with/without by round |" if by_round else ""))
+        p("|---|---|--:|---|--:|--:|--:|--:|--:|--:|" + ("---|" if by_round else ""))
         for base, aud in pairs:
             for s in SERVERS:
                 c0 = data.get((base, s), {}).get("cells", {})
@@ -334,7 +402,8 @@ def main(out):
                     x0, x1 = c0[key], c1[key]
                     p(f"| {base} | {key[0]} | {key[1]} | {LABEL[s]} | {x0['rps']:,.0f} | {x1['rps']:,.0f} | "
                       f"{ratio(x1['rps'], x0['rps'])} | {x0.get('server_cpu_us_per_req', 0):.1f} → {x1.get('server_cpu_us_per_req', 0):.1f} | "
-                      f"{ms(x0['p99_ms'])} → {ms(x1['p99_ms'])} | {x1.get('audit_bytes_per_req', 0):,.0f} |")
+                      f"{ms(x0['p99_ms'])} → {ms(x1['p99_ms'])} | {x1.get('audit_bytes_per_req', 0):,.0f} |"
+                      + (f" {round_ratios(x0, x1)} |" if by_round else ""))
         p()
 
     # ---- login suite
@@ -443,7 +512,10 @@ def main(out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) == 3 and sys.argv[1] == "--median":
+        merge_rounds(sys.argv[2])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    main(sys.argv[1])
