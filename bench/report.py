@@ -23,7 +23,8 @@ from OUTDIR/round-*/<variant>/<server>: every cell (raw/<workload>-c<N>.*)
 from the round whose ops/s is the median of that cell's (the lower middle
 one for an even count), everything else (facts, logs, warm-up) from round 1,
 and rounds.json with each cell's ops/s in every round. The audit overhead
-table then also lists with/without round by round.
+table then also lists with/without round by round, and the audit target is
+judged on the median of those per-round ratios.
 """
 import glob
 import json
@@ -428,8 +429,17 @@ def main(out):
                 x0, x1 = cell(base, "arca", wl, conc), cell(aud, "arca", wl, conc)
                 if x0 and x1 and x0["rps"]:
                     r = x1["rps"] / x0["rps"]
-                    targets.append((f"Arca file audit costs < 20 % ({base} {wl})", conc,
-                                    f"{x1['rps']:,.0f} / {x0['rps']:,.0f} = {r:.2f} (cost {100 * (1 - r):.0f} %)", r > 0.8))
+                    fig = f"{x1['rps']:,.0f} / {x0['rps']:,.0f} = {r:.2f} (cost {100 * (1 - r):.0f} %)"
+                    per = [y / x for x, y in zip(x0.get("rounds", {}).get("rps_by_round", []),
+                                                 x1.get("rounds", {}).get("rps_by_round", [])) if x]
+                    if len(per) > 1:
+                        # With rounds, the median of each round's own ratio
+                        # decides: both halves of a round ran minutes apart,
+                        # the rounds further.
+                        r = sorted(per)[(len(per) - 1) // 2]
+                        fig += (f"; by round {' '.join(f'{x:.2f}' for x in per)}, "
+                                f"median {r:.2f} (cost {100 * (1 - r):.0f} %)")
+                    targets.append((f"Arca file audit costs < 20 % ({base} {wl})", conc, fig, r > 0.8))
     if targets:
         p("## Issue 4 targets (from this run)\n")
         p("| target | conc | figure | met |")
