@@ -99,11 +99,15 @@ pub struct FileSink {
     file: RwLock<Option<Arc<File>>>,
     /// Set once the file has been opened (the first open applies `mode`).
     opened: std::sync::atomic::AtomicBool,
+    /// Entries hold clear values (`log_raw`): written buffers are zeroed
+    /// before reuse.
+    scrub: bool,
 }
 
 impl FileSink {
-    /// `path` is `file_path`; `mode` the parsed `mode` option.
-    pub fn new(path: &str, mode: Option<u32>) -> Self {
+    /// `path` is `file_path`; `mode` the parsed `mode` option; `scrub`:
+    /// the entries are `log_raw`.
+    pub fn new(path: &str, mode: Option<u32>, scrub: bool) -> Self {
         let target = match path {
             "stdout" => Target::Stdout,
             "discard" => Target::Discard,
@@ -120,6 +124,7 @@ impl FileSink {
             mode,
             file: RwLock::new(None),
             opened: std::sync::atomic::AtomicBool::new(false),
+            scrub,
         }
     }
 
@@ -260,11 +265,14 @@ impl FileSink {
             (buf, std::mem::replace(&mut p.batch, Batch::new()))
         };
         let result = self.write_blocking(&buf);
+        let mut buf = buf;
+        if self.scrub {
+            zeroize::Zeroize::zeroize(&mut buf);
+        }
         let next = {
             let mut p = self.pending();
             p.leading = false;
             if buf.capacity() <= SPARE_LIMIT {
-                let mut buf = buf;
                 buf.clear();
                 p.spare = buf;
             }
@@ -346,7 +354,7 @@ mod tests {
     fn sink(dir: &tempfile::TempDir) -> (Arc<FileSink>, PathBuf) {
         let path = dir.path().join("audit.log");
         (
-            Arc::new(FileSink::new(path.to_str().unwrap(), Some(0o600))),
+            Arc::new(FileSink::new(path.to_str().unwrap(), Some(0o600), false)),
             path,
         )
     }

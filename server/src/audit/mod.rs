@@ -196,7 +196,7 @@ impl Device {
     }
 
     async fn write(&self, records: &[&Record<'_>]) -> std::result::Result<(), String> {
-        let mut out = RenderBuf::take();
+        let mut out = RenderBuf::take(self.settings.log_raw);
         let ends = self
             .render(records, &mut out.0)
             .map_err(|e| e.to_string())?;
@@ -228,25 +228,29 @@ thread_local! {
 }
 
 /// A render buffer, back to the thread's slot when dropped (on whichever
-/// thread the task is by then).
-struct RenderBuf(Vec<u8>);
+/// thread the task is by then); zeroed first if it held clear values
+/// (`log_raw`).
+struct RenderBuf(Vec<u8>, bool);
 
 /// Buffers larger than this go back to the allocator.
 const RENDER_BUF_LIMIT: usize = 64 << 10;
 
 impl RenderBuf {
-    fn take() -> Self {
+    fn take(raw: bool) -> Self {
         let mut buf = RENDER_BUF.take();
         buf.clear();
         if buf.capacity() == 0 {
             buf.reserve(4096);
         }
-        Self(buf)
+        Self(buf, raw)
     }
 }
 
 impl Drop for RenderBuf {
     fn drop(&mut self) {
+        if self.1 {
+            zeroize::Zeroize::zeroize(&mut self.0);
+        }
         if self.0.capacity() <= RENDER_BUF_LIMIT {
             RENDER_BUF.set(std::mem::take(&mut self.0));
         }
@@ -294,6 +298,7 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
         Some(other) => return Err(Error::invalid(format!("unknown format type {other:?}"))),
     };
     let opt = |k: &str| options.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let log_raw = bool_option(options, "log_raw", false)?;
     let sink: Box<dyn Sink> = match device_type {
         "file" => {
             let path = opt("file_path")
@@ -316,7 +321,7 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
                     }
                 },
             };
-            Box::new(file::FileSink::new(path, mode))
+            Box::new(file::FileSink::new(path, mode, log_raw))
         }
         "socket" => {
             let address = opt("address").ok_or_else(|| Error::invalid("address is required"))?;
@@ -354,7 +359,7 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
     Ok(Settings {
         format,
         prefix: options.get("prefix").cloned().unwrap_or_default(),
-        log_raw: bool_option(options, "log_raw", false)?,
+        log_raw,
         hmac_accessor: bool_option(options, "hmac_accessor", true)?,
         sink,
     })
