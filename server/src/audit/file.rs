@@ -244,7 +244,7 @@ impl FileSink {
         // grows, with nothing else to run the first yield returns at once.
         let mut seen = self.pending().buf.len();
         for _ in 0..MAX_YIELDS {
-            tokio::task::yield_now().await;
+            Requeue(false).await;
             let len = self.pending().buf.len();
             if len == seen {
                 break;
@@ -285,6 +285,30 @@ impl FileSink {
         if let Some(next) = next {
             next.written.notify_waiters();
         }
+    }
+}
+
+/// Lets the tasks that are ready to run on this thread run first, without
+/// looking for new I/O: the task wakes itself, so its runtime puts it at
+/// the back of its run queue. `tokio::task::yield_now` instead defers the
+/// task until the runtime has polled its I/O driver, one `epoll_wait` per
+/// yield: with it, a server under load made 0.27 `epoll_wait` calls per
+/// audited read against 0.08 unaudited, and this spent 2-3 % of its CPU.
+struct Requeue(bool);
+
+impl std::future::Future for Requeue {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
