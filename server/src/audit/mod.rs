@@ -174,12 +174,20 @@ impl Device {
         let s = &self.settings;
         let mut shared = entry::Shared::default();
         let mut ends = Vec::with_capacity(records.len());
+        // A request's entries have the same caller: looked up once.
+        let mut last: Option<(&Request, Option<Arc<CallerHashes>>)> = None;
         for record in records {
-            let caller = self.caller(record);
+            if !last
+                .as_ref()
+                .is_some_and(|(req, _)| std::ptr::eq(*req, record.req))
+            {
+                last = Some((record.req, self.caller(record)));
+            }
+            let caller = last.as_ref().and_then(|(_, c)| c.as_deref());
             let policy = entry::Policy {
                 hasher: (!s.log_raw).then_some(&self.hasher),
                 hmac_accessor: s.hmac_accessor,
-                caller: caller.as_deref(),
+                caller,
             };
             out.extend_from_slice(s.prefix.as_bytes());
             match s.format {
