@@ -5,8 +5,11 @@
 //! by itself once the disk has room or the file can be written again.
 //!
 //! Entries of concurrent requests are grouped into one `write` (group
-//! commit, as the storage does for fsync). An entry is added to a pending
-//! buffer; the first request to find nobody in charge of that buffer takes
+//! commit, as the storage does for fsync). An entry is added to the pending
+//! buffer of the worker thread its request runs on (each thread has its
+//! own, so threads do not wait for each other's lock; concurrent writes to
+//! a file opened for appending do not interleave); the first request to
+//! find nobody in charge of that buffer takes
 //! it, yields so that the requests ready on its thread add theirs (again
 //! while the batch keeps growing, up to three times), writes it in one
 //! call and wakes the requests whose entries it carried. With nothing else
@@ -93,7 +96,10 @@ const SPARE_LIMIT: usize = 1 << 20;
 
 pub struct FileSink {
     target: Target,
-    pending: Mutex<Pending>,
+    /// One per worker thread (threads take them in turn): a request's
+    /// entries join the batch of the thread it runs on, so the threads do
+    /// not contend for one buffer and its lock.
+    pending: Box<[Mutex<Pending>]>,
     /// Mode set on the file when it is opened; None: leave it as it is.
     mode: Option<u32>,
     file: RwLock<Option<Arc<File>>>,
@@ -115,12 +121,16 @@ impl FileSink {
         };
         Self {
             target,
-            pending: Mutex::new(Pending {
-                buf: Vec::new(),
-                batch: Batch::new(),
-                leading: false,
-                spare: Vec::new(),
-            }),
+            pending: (0..LANES)
+                .map(|_| {
+                    Mutex::new(Pending {
+                        buf: Vec::new(),
+                        batch: Batch::new(),
+                        leading: false,
+                        spare: Vec::new(),
+                    })
+                })
+                .collect(),
             mode,
             file: RwLock::new(None),
             opened: std::sync::atomic::AtomicBool::new(false),
@@ -199,15 +209,17 @@ impl FileSink {
 }
 
 impl FileSink {
-    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    /// This thread's pending batch.
+    fn lane(&self) -> &Mutex<Pending> {
+        &self.pending[LANE.with(|l| *l) % self.pending.len()]
     }
 
     /// Appends `parts` (one entry, or a request's entries together) to the
     /// next write and returns once that write has returned.
     async fn append(&self, parts: &[&[u8]]) -> std::io::Result<()> {
+        let lane = self.lane();
         let batch = {
-            let mut p = self.pending();
+            let mut p = lock(lane);
             for part in parts {
                 p.buf.extend_from_slice(part);
             }
@@ -220,7 +232,7 @@ impl FileSink {
             if let Some(outcome) = batch.outcome() {
                 return outcome;
             }
-            if !self.lead(&batch).await {
+            if !self.lead(lane, &batch).await {
                 written.await;
             }
         }
@@ -228,9 +240,9 @@ impl FileSink {
 
     /// Writes the pending buffer if `batch` is still the pending one and
     /// no other request has taken it; false if someone else will write it.
-    async fn lead(&self, batch: &Arc<Batch>) -> bool {
+    async fn lead(&self, lane: &Mutex<Pending>, batch: &Arc<Batch>) -> bool {
         {
-            let mut p = self.pending();
+            let mut p = lock(lane);
             if p.leading || !Arc::ptr_eq(&p.batch, batch) {
                 return false;
             }
@@ -238,14 +250,14 @@ impl FileSink {
         }
         // Dropping the guard writes the batch, also if this request is
         // cancelled while it yields: the batch never lacks a writer.
-        let leader = Leader { sink: self };
+        let leader = Leader { sink: self, lane };
         // Let the requests that are ready now add their entries first,
         // and again while the batch keeps growing: under load the batch
         // grows, with nothing else to run the first yield returns at once.
-        let mut seen = self.pending().buf.len();
+        let mut seen = lock(lane).buf.len();
         for _ in 0..MAX_YIELDS {
             Requeue(false).await;
-            let len = self.pending().buf.len();
+            let len = lock(lane).buf.len();
             if len == seen {
                 break;
             }
@@ -257,9 +269,9 @@ impl FileSink {
 
     /// Writes the pending buffer, which the caller has taken (`leading`),
     /// and tells its requests how it went.
-    fn flush(&self) {
+    fn flush(&self, lane: &Mutex<Pending>) {
         let (buf, ours) = {
-            let mut p = self.pending();
+            let mut p = lock(lane);
             let spare = std::mem::take(&mut p.spare);
             let buf = std::mem::replace(&mut p.buf, spare);
             (buf, std::mem::replace(&mut p.batch, Batch::new()))
@@ -270,7 +282,7 @@ impl FileSink {
             zeroize::Zeroize::zeroize(&mut buf);
         }
         let next = {
-            let mut p = self.pending();
+            let mut p = lock(lane);
             p.leading = false;
             if buf.capacity() <= SPARE_LIMIT {
                 buf.clear();
@@ -315,12 +327,28 @@ impl std::future::Future for Requeue {
 /// Held by the request that took the pending batch; dropped, it writes it.
 struct Leader<'a> {
     sink: &'a FileSink,
+    lane: &'a Mutex<Pending>,
 }
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        self.sink.flush();
+        self.sink.flush(self.lane);
     }
+}
+
+fn lock(lane: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+    lane.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Pending batches per file device: at least as many as the server has
+/// worker threads on the machines it is measured on.
+const LANES: usize = 8;
+
+static NEXT_LANE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's lane, taken in turn the first time it is needed.
+    static LANE: usize = NEXT_LANE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(unix)]
