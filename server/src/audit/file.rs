@@ -211,7 +211,8 @@ impl FileSink {
 impl FileSink {
     /// This thread's pending batch.
     fn lane(&self) -> &Mutex<Pending> {
-        &self.pending[LANE.with(|l| *l) % self.pending.len()]
+        // During thread teardown there is no slot: the first lane serves.
+        &self.pending[LANE.try_with(|l| *l).unwrap_or(0) % self.pending.len()]
     }
 
     /// Appends `parts` (one entry, or a request's entries together) to the
