@@ -60,6 +60,10 @@ pub struct KeyStatus {
 pub struct Barrier {
     backend: DynBackend,
     keyring: RwLock<Option<Arc<Keyring>>>,
+    /// Held across a whole rotation (build, persist, install), so two
+    /// rotations cannot both build term N+1 from the same keyring with
+    /// different keys and leave memory and storage disagreeing.
+    rotation: tokio::sync::Mutex<()>,
 }
 
 impl Barrier {
@@ -67,6 +71,7 @@ impl Barrier {
         Self {
             backend,
             keyring: RwLock::new(None),
+            rotation: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -217,12 +222,23 @@ impl Barrier {
     }
 
     /// Adds a new key term; new writes use it, old entries stay readable.
+    ///
+    /// Rotations are serialized. The new keyring is installed only if the
+    /// one it was built from is still in memory: a seal (or seal and
+    /// unseal) during the rotation leaves memory as the seal left it, and
+    /// the stored keyring, a superset of the old one, is read at the next
+    /// unseal. Nothing was encrypted under the new term in that case.
     pub async fn rotate(&self) -> Result<KeyStatus> {
+        let _rotating = self.rotation.lock().await;
         let current = self.keyring()?;
         let next = current.rotated()?;
         self.persist_keyring(&next).await?;
         let status = status_of(&next);
-        *self.write_lock() = Some(Arc::new(next));
+        let mut installed = self.write_lock();
+        match &*installed {
+            Some(k) if Arc::ptr_eq(k, &current) => *installed = Some(Arc::new(next)),
+            _ => return Err(Error::Sealed),
+        }
         Ok(status)
     }
 
@@ -314,6 +330,104 @@ mod tests {
         assert_eq!(b.key_status().unwrap().term, 2);
         assert_eq!(b.get("old").await.unwrap().unwrap(), b"1");
         assert_eq!(b.get("new").await.unwrap().unwrap(), b"2");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_rotations_lose_no_key() {
+        let (_, b, root) = unsealed().await;
+        let b = Arc::new(b);
+        let mut expected_term = 1;
+        for round in 0..40 {
+            let tasks: Vec<_> = (0..4)
+                .map(|i| {
+                    let b = Arc::clone(&b);
+                    tokio::spawn(async move {
+                        b.put(&format!("r{round}/before{i}"), b"v").await.unwrap();
+                        b.rotate().await.unwrap();
+                        b.put(&format!("r{round}/after{i}"), b"v").await.unwrap();
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            expected_term += 4;
+            assert_eq!(b.key_status().unwrap().term, expected_term, "round {round}");
+        }
+        b.seal();
+        b.unseal(root).await.unwrap();
+        for round in 0..40 {
+            for i in 0..4 {
+                for when in ["before", "after"] {
+                    let path = format!("r{round}/{when}{i}");
+                    assert_eq!(b.get(&path).await.unwrap().unwrap(), b"v", "{path}");
+                }
+            }
+        }
+    }
+
+    /// A store whose keyring writes wait until the test lets them go.
+    struct GatedKeyring {
+        inner: InmemBackend,
+        reached: tokio::sync::Notify,
+        go: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl Backend for GatedKeyring {
+        async fn get(&self, key: &str) -> storage::Result<Option<Vec<u8>>> {
+            self.inner.get(key).await
+        }
+        async fn write(&self, ops: Vec<Op>) -> storage::Result<()> {
+            if ops
+                .iter()
+                .any(|op| matches!(op, Op::Put(k, _) if k == KEYRING_PATH))
+            {
+                self.reached.notify_one();
+                self.go.notified().await;
+            }
+            self.inner.write(ops).await
+        }
+        async fn list(&self, prefix: &str) -> storage::Result<Vec<String>> {
+            self.inner.list(prefix).await
+        }
+        async fn keys_under(&self, prefix: &str) -> storage::Result<Vec<String>> {
+            self.inner.keys_under(prefix).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotation_overlapping_a_seal_puts_no_key_back() {
+        let store = Arc::new(GatedKeyring {
+            inner: InmemBackend::new(),
+            reached: tokio::sync::Notify::new(),
+            go: tokio::sync::Notify::new(),
+        });
+        let root = keyring::random_key();
+        let b = Arc::new(Barrier::new(store.clone()));
+        let init = tokio::spawn({
+            let (b, root) = (Arc::clone(&b), root.clone());
+            async move { b.initialize(root).await }
+        });
+        store.reached.notified().await;
+        store.go.notify_one();
+        init.await.unwrap().unwrap();
+        b.unseal(root.clone()).await.unwrap();
+
+        // The rotation is between persisting its keyring and installing it
+        // when the barrier is sealed.
+        let rotating = tokio::spawn({
+            let b = Arc::clone(&b);
+            async move { b.rotate().await }
+        });
+        store.reached.notified().await;
+        b.seal();
+        store.go.notify_one();
+        assert!(matches!(rotating.await.unwrap(), Err(Error::Sealed)));
+        assert!(b.is_sealed(), "the rotation put keys back after the seal");
+        // The stored keyring is the rotated one, and it opens.
+        b.unseal(root).await.unwrap();
+        assert_eq!(b.key_status().unwrap().term, 2);
     }
 
     #[tokio::test]

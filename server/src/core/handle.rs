@@ -225,7 +225,7 @@ impl Core {
             let Some(names) = active.identity.effective_policies(entry) else {
                 return Err(Error::PermissionDenied);
             };
-            let acl = active.policies.acl(&names).await?;
+            let acl = active.policies.acl(&names, entry.is_root()).await?;
             let res = acl.allow(&req.path, req.operation, &req.data, req.wrap_ttl);
             if !res.allowed {
                 return Err(Error::Forbidden);

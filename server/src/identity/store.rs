@@ -255,7 +255,13 @@ impl IdentityStore {
             .entities
             .get(entity_id)
             .filter(|e| !e.disabled)
-            .map(|e| e.policies.clone())
+            .map(|e| {
+                e.policies
+                    .iter()
+                    .filter(|p| *p != "root")
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -273,7 +279,10 @@ impl IdentityStore {
             return None;
         }
         let mut names = entry.policies.clone();
-        names.extend(e.policies.iter().cloned());
+        // `root` is refused in entity policies on write; one stored before
+        // that check existed is dropped here too (and Acl::new grants root
+        // only to a root token anyway).
+        names.extend(e.policies.iter().filter(|p| *p != "root").cloned());
         names.sort();
         names.dedup();
         Some(names)
@@ -378,6 +387,9 @@ impl IdentityStore {
                 .map(|s| s.trim().to_lowercase())
                 .filter(|s| !s.is_empty())
                 .collect();
+            if p.iter().any(|p| p == "root") {
+                return Err(Error::invalid("policies cannot contain root"));
+            }
             p.sort();
             p.dedup();
             e.policies = p;

@@ -105,12 +105,17 @@ pub struct Acl {
 }
 
 impl Acl {
-    pub fn new(policies: &[std::sync::Arc<Policy>]) -> Self {
+    /// Merges `policies` into one ACL. It grants everything only when
+    /// `root_token` says the token itself is a root token and `root` is
+    /// among the policies: a policy named `root` that arrives any other
+    /// way (an entity's policies, a future group) grants nothing, so no
+    /// path that attaches policy names can mint a root.
+    pub fn new(policies: &[std::sync::Arc<Policy>], root_token: bool) -> Self {
         let mut acl = Acl::default();
         let mut prefixes: HashMap<String, Permissions> = HashMap::new();
         let mut wildcards: HashMap<String, Permissions> = HashMap::new();
         for policy in policies {
-            if policy.name == "root" {
+            if policy.name == "root" && root_token {
                 acl.root = true;
             }
             for rule in &policy.paths {
@@ -434,7 +439,7 @@ mod tests {
             .enumerate()
             .map(|(i, s)| Arc::new(parse(&format!("p{i}"), s).unwrap()))
             .collect();
-        Acl::new(&policies)
+        Acl::new(&policies, false)
     }
 
     fn allowed(a: &Acl, path: &str, op: Operation) -> bool {
@@ -520,16 +525,32 @@ path "secret/+/pre*" { capabilities = ["create"] }
         let a = acl(&[r#"path "sys/rotate" { capabilities = ["update", "sudo"] }"#]);
         let r = a.allow("sys/rotate", Operation::Update, &Map::new(), None);
         assert!(r.allowed && r.root_privs && !r.is_root);
-        let root = Acl::new(&[Arc::new(Policy {
+        let root_policy = [Arc::new(Policy {
             name: "root".into(),
             raw: String::new(),
             paths: vec![],
-        })]);
+        })];
+        let root = Acl::new(&root_policy, true);
         assert!(
             root.allow("anything", Operation::Delete, &Map::new(), None)
                 .is_root
         );
         assert_eq!(root.capabilities("x"), vec!["root"]);
+    }
+
+    #[test]
+    fn a_policy_named_root_without_a_root_token_grants_nothing() {
+        let root_policy = [Arc::new(Policy {
+            name: "root".into(),
+            raw: String::new(),
+            paths: vec![],
+        })];
+        let acl = Acl::new(&root_policy, false);
+        assert!(!acl.is_root());
+        let r = acl.allow("sys/audit/x", Operation::Update, &Map::new(), None);
+        assert!(!r.allowed && !r.is_root && !r.root_privs);
+        assert!(acl.capabilities("sys/audit/x") == vec!["deny"]);
+        assert!(!acl.has_access_under("sys/"));
     }
 
     #[test]

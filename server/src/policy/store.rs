@@ -114,7 +114,10 @@ pub struct PolicyStore {
     view: View,
     clock: Clock,
     parsed: RwLock<HashMap<String, Arc<Policy>>>,
+    /// Non-root ACLs, keyed by their policy names.
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    /// The ACL of every root token.
+    root_acl: Arc<Acl>,
     root: Arc<Policy>,
     response_wrapping: Arc<Policy>,
 }
@@ -125,17 +128,19 @@ impl PolicyStore {
             parse::parse(RESPONSE_WRAPPING_POLICY_NAME, RESPONSE_WRAPPING_POLICY)
                 .map_err(|e| Error::internal(e.to_string()))?,
         );
+        let root = Arc::new(Policy {
+            name: "root".into(),
+            raw: String::new(),
+            paths: Vec::new(),
+        });
         let store = Self {
+            root_acl: Arc::new(Acl::new(std::slice::from_ref(&root), true)),
+            root,
             response_wrapping,
             view,
             clock,
             parsed: RwLock::new(HashMap::new()),
             acls: RwLock::new(HashMap::new()),
-            root: Arc::new(Policy {
-                name: "root".into(),
-                raw: String::new(),
-                paths: Vec::new(),
-            }),
         };
         if store.stored("default").await?.is_none() {
             store.write("default", DEFAULT_POLICY).await?;
@@ -253,8 +258,12 @@ impl PolicyStore {
     }
 
     /// The compiled ACL of a set of policy names (missing policies are
-    /// skipped, as in Vault).
-    pub async fn acl(&self, names: &[String]) -> Result<Arc<Acl>> {
+    /// skipped, as in Vault). `root_token`: the token is itself a root
+    /// token; only then does the name `root` grant anything (Acl::new).
+    pub async fn acl(&self, names: &[String], root_token: bool) -> Result<Arc<Acl>> {
+        if root_token && names.iter().any(|n| n == "root") {
+            return Ok(Arc::clone(&self.root_acl));
+        }
         if let Some(a) = self
             .acls
             .read()
@@ -269,7 +278,7 @@ impl PolicyStore {
                 policies.push(p);
             }
         }
-        let acl = Arc::new(Acl::new(&policies));
+        let acl = Arc::new(Acl::new(&policies, false));
         self.acls
             .write()
             .unwrap_or_else(|e| e.into_inner())

@@ -45,7 +45,7 @@ impl SysBackend {
             }
         };
         let names = self.identity.effective_policies(&entry).unwrap_or_default();
-        let acl = self.policies.acl(&names).await?;
+        let acl = self.policies.acl(&names, entry.is_root()).await?;
         let mut data = Map::new();
         let mut last = Value::Null;
         for p in &paths {

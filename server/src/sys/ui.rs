@@ -23,9 +23,9 @@ impl SysBackend {
         let acl = match req
             .token_entry
             .as_ref()
-            .and_then(|e| self.identity.effective_policies(e))
+            .and_then(|e| Some((self.identity.effective_policies(e)?, e.is_root())))
         {
-            Some(names) => Some(self.policies.acl(&names).await?),
+            Some((names, root)) => Some(self.policies.acl(&names, root).await?),
             None => None,
         };
         match rel {

@@ -20,6 +20,7 @@ mod mounts;
 mod persistence;
 mod policies;
 mod quotas;
+mod security_review;
 mod tls;
 mod tokens;
 mod wrapping;
