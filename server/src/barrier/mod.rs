@@ -366,63 +366,25 @@ mod tests {
         }
     }
 
-    /// A store whose keyring writes wait until the test lets them go.
-    struct GatedKeyring {
-        inner: InmemBackend,
-        reached: tokio::sync::Notify,
-        go: tokio::sync::Notify,
-    }
-
-    #[async_trait::async_trait]
-    impl Backend for GatedKeyring {
-        async fn get(&self, key: &str) -> storage::Result<Option<Vec<u8>>> {
-            self.inner.get(key).await
-        }
-        async fn write(&self, ops: Vec<Op>) -> storage::Result<()> {
-            if ops
-                .iter()
-                .any(|op| matches!(op, Op::Put(k, _) if k == KEYRING_PATH))
-            {
-                self.reached.notify_one();
-                self.go.notified().await;
-            }
-            self.inner.write(ops).await
-        }
-        async fn list(&self, prefix: &str) -> storage::Result<Vec<String>> {
-            self.inner.list(prefix).await
-        }
-        async fn keys_under(&self, prefix: &str) -> storage::Result<Vec<String>> {
-            self.inner.keys_under(prefix).await
-        }
-    }
-
     #[tokio::test]
     async fn a_rotation_overlapping_a_seal_puts_no_key_back() {
-        let store = Arc::new(GatedKeyring {
-            inner: InmemBackend::new(),
-            reached: tokio::sync::Notify::new(),
-            go: tokio::sync::Notify::new(),
-        });
+        use crate::storage::gate::{Gate, Kind};
+        let store = Arc::new(Gate::new());
         let root = keyring::random_key();
         let b = Arc::new(Barrier::new(store.clone()));
-        let init = tokio::spawn({
-            let (b, root) = (Arc::clone(&b), root.clone());
-            async move { b.initialize(root).await }
-        });
-        store.reached.notified().await;
-        store.go.notify_one();
-        init.await.unwrap().unwrap();
+        b.initialize(root.clone()).await.unwrap();
         b.unseal(root.clone()).await.unwrap();
 
         // The rotation is between persisting its keyring and installing it
         // when the barrier is sealed.
+        store.arm(Kind::Write, KEYRING_PATH);
         let rotating = tokio::spawn({
             let b = Arc::clone(&b);
             async move { b.rotate().await }
         });
-        store.reached.notified().await;
+        store.reached().await;
         b.seal();
-        store.go.notify_one();
+        store.release();
         assert!(matches!(rotating.await.unwrap(), Err(Error::Sealed)));
         assert!(b.is_sealed(), "the rotation put keys back after the seal");
         // The stored keyring is the rotated one, and it opens.

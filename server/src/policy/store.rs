@@ -110,12 +110,23 @@ pub struct StoredPolicy {
     pub modified: i64,
 }
 
+/// What the store keeps in memory, behind one lock so that a fill and an
+/// invalidation cannot interleave.
+#[derive(Default)]
+struct Caches {
+    /// Bumped by every change of a policy. A fill remembers it before it
+    /// reads storage and inserts only if it has not moved: a policy read
+    /// before a write or delete is never cached after it.
+    generation: u64,
+    parsed: HashMap<String, Arc<Policy>>,
+    /// Non-root ACLs, keyed by their policy names.
+    acls: HashMap<Vec<String>, Arc<Acl>>,
+}
+
 pub struct PolicyStore {
     view: View,
     clock: Clock,
-    parsed: RwLock<HashMap<String, Arc<Policy>>>,
-    /// Non-root ACLs, keyed by their policy names.
-    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    caches: RwLock<Caches>,
     /// The ACL of every root token.
     root_acl: Arc<Acl>,
     root: Arc<Policy>,
@@ -139,8 +150,7 @@ impl PolicyStore {
             response_wrapping,
             view,
             clock,
-            parsed: RwLock::new(HashMap::new()),
-            acls: RwLock::new(HashMap::new()),
+            caches: RwLock::new(Caches::default()),
         };
         if store.stored("default").await?.is_none() {
             store.write("default", DEFAULT_POLICY).await?;
@@ -164,25 +174,34 @@ impl PolicyStore {
         if name == RESPONSE_WRAPPING_POLICY_NAME {
             return Ok(Some(Arc::clone(&self.response_wrapping)));
         }
-        if let Some(p) = self
-            .parsed
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&name)
-        {
-            return Ok(Some(Arc::clone(p)));
-        }
+        let generation = {
+            let caches = self.read_caches();
+            if let Some(p) = caches.parsed.get(&name) {
+                return Ok(Some(Arc::clone(p)));
+            }
+            caches.generation
+        };
         let Some(stored) = self.stored(&name).await? else {
             return Ok(None);
         };
         let parsed = Arc::new(
             parse::parse(&name, &stored.policy).map_err(|e| Error::internal(e.to_string()))?,
         );
-        self.parsed
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, Arc::clone(&parsed));
+        let mut caches = self.write_caches();
+        if caches.generation == generation {
+            caches.parsed.insert(name, Arc::clone(&parsed));
+        }
         Ok(Some(parsed))
+    }
+
+    fn read_caches(&self) -> std::sync::RwLockReadGuard<'_, Caches> {
+        // Poisoned only by a panic between two map operations; the maps
+        // are still whole and at worst miss an entry.
+        self.caches.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_caches(&self) -> std::sync::RwLockWriteGuard<'_, Caches> {
+        self.caches.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Parses and stores a policy. `root` cannot be written.
@@ -231,12 +250,12 @@ impl PolicyStore {
         Ok(())
     }
 
+    /// Called after a policy's stored form changed.
     fn invalidate(&self, name: &str) {
-        self.parsed
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
-        self.acls.write().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut caches = self.write_caches();
+        caches.generation += 1;
+        caches.parsed.remove(name);
+        caches.acls.clear();
     }
 
     /// Stored names sorted, then `root`, as Vault lists them.
@@ -264,14 +283,13 @@ impl PolicyStore {
         if root_token && names.iter().any(|n| n == "root") {
             return Ok(Arc::clone(&self.root_acl));
         }
-        if let Some(a) = self
-            .acls
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(names)
-        {
-            return Ok(Arc::clone(a));
-        }
+        let generation = {
+            let caches = self.read_caches();
+            if let Some(a) = caches.acls.get(names) {
+                return Ok(Arc::clone(a));
+            }
+            caches.generation
+        };
         let mut policies = Vec::with_capacity(names.len());
         for n in names {
             if let Some(p) = self.get(n).await? {
@@ -279,10 +297,82 @@ impl PolicyStore {
             }
         }
         let acl = Arc::new(Acl::new(&policies, false));
-        self.acls
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(names.to_vec(), Arc::clone(&acl));
+        let mut caches = self.write_caches();
+        if caches.generation == generation {
+            caches.acls.insert(names.to_vec(), Arc::clone(&acl));
+        }
         Ok(acl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::barrier::{Barrier, keyring};
+    use crate::logical::Operation;
+    use crate::storage::gate::{Gate, Kind};
+    use serde_json::Map;
+
+    const READ: &str = r#"path "secret/*" { capabilities = ["read"] }"#;
+    const NONE: &str = r#"path "other/*" { capabilities = ["read"] }"#;
+
+    async fn store() -> (Arc<Gate>, Arc<PolicyStore>) {
+        let gate = Arc::new(Gate::new());
+        let barrier = Arc::new(Barrier::new(gate.clone()));
+        let root = keyring::random_key();
+        barrier.initialize(root.clone()).await.unwrap();
+        barrier.unseal(root).await.unwrap();
+        let view = View::new(barrier, "sys/policy/");
+        let store = PolicyStore::load(view, Clock::system()).await.unwrap();
+        (gate, Arc::new(store))
+    }
+
+    async fn reads_secret(store: &PolicyStore) -> bool {
+        let acl = store.acl(&["p".to_owned()], false).await.unwrap();
+        acl.allow("secret/x", Operation::Read, &Map::new(), None)
+            .allowed
+    }
+
+    /// A fill (of the parsed policy or of an ACL) that read storage before
+    /// a change must not cache what it read after the change.
+    async fn a_fill_racing(change: impl AsyncFnOnce(&PolicyStore), fill_acl: bool) {
+        let (gate, store) = store().await;
+        store.set("p", READ).await.unwrap();
+        gate.arm(Kind::Get, "policy/p");
+        let fill = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move {
+                if fill_acl {
+                    reads_secret(&store).await;
+                } else {
+                    store.get("p").await.unwrap();
+                }
+            }
+        });
+        gate.reached().await;
+        change(&store).await;
+        gate.release();
+        fill.await.unwrap();
+        assert!(!reads_secret(&store).await, "a stale policy was cached");
+    }
+
+    #[tokio::test]
+    async fn a_policy_read_before_a_write_is_not_cached_after_it() {
+        a_fill_racing(async |s| s.set("p", NONE).await.unwrap(), false).await;
+    }
+
+    #[tokio::test]
+    async fn a_policy_read_before_a_delete_is_not_cached_after_it() {
+        a_fill_racing(async |s| s.delete("p").await.unwrap(), false).await;
+    }
+
+    #[tokio::test]
+    async fn an_acl_built_before_a_write_is_not_cached_after_it() {
+        a_fill_racing(async |s| s.set("p", NONE).await.unwrap(), true).await;
+    }
+
+    #[tokio::test]
+    async fn an_acl_built_before_a_delete_is_not_cached_after_it() {
+        a_fill_racing(async |s| s.delete("p").await.unwrap(), true).await;
     }
 }

@@ -10,6 +10,8 @@ pub mod inmem;
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+pub(crate) mod gate;
 
 use std::sync::Arc;
 

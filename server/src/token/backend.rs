@@ -366,11 +366,8 @@ impl TokenBackend {
         let ttl = Duration::from_secs(
             u64::try_from(ttl.as_millis().saturating_add(500) / 1000).unwrap_or(u64::MAX),
         );
-        let mut next = entry.clone();
-        next.expire_time =
-            Some(now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2)));
-        next.last_renewal = Some(now);
-        let updated = self.store.update(hash, entry, next).await?;
+        let expire_time = now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2));
+        let updated = self.store.renew(hash, expire_time, now).await?;
         let mut resp = Response {
             auth: Some(auth_of(token, &updated, ttl.as_secs())),
             ..Default::default()

@@ -3,11 +3,12 @@
 //! (even decrypted) does not yield usable tokens. Accessors are indexed the
 //! same way; parent/child links make revocation of a whole tree possible.
 //!
-//! Revocation: every write of an entry (create, use count, renewal,
-//! revocation) happens under one lock, and a tree is first marked
-//! `revoking` top-down (a marked token is dead at once and cannot gain
-//! children), then deleted children-first. Cache fills that raced with a
-//! revocation are discarded (an epoch counter), so a revoked token never
+//! Revocation: every rewrite of an entry (use count, renewal, orphaning,
+//! revocation) happens under one lock and starts from storage, and a tree
+//! is first marked `revoking` top-down (a marked token is dead at once and
+//! cannot gain children), then deleted children-first. A cache fill that
+//! raced with any write of an entry is discarded (an epoch counter checked
+//! under the cache's lock), so neither a revoked token nor a spent use
 //! comes back from the cache.
 //!
 //! Expiry: every entry carries its wall-clock deadline. An in-memory index
@@ -65,15 +66,21 @@ pub struct TokenStore {
     view: View,
     salt: SecretBytes,
     clock: Clock,
-    cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    cache: RwLock<Cache>,
     expiry: Mutex<BTreeSet<(i64, String)>>,
     wake: Notify,
     /// Serializes read-modify-write of entries (use counts, renewals).
     write: tokio::sync::Mutex<()>,
     hooks: RwLock<Vec<Arc<dyn RevokeHook>>>,
-    /// Bumped by every revocation; a cache fill that saw it move drops
-    /// what it read.
-    epoch: std::sync::atomic::AtomicU64,
+}
+
+/// Decrypted entries, and the epoch: bumped by every write of an entry
+/// (under this lock), so a fill that read storage before the write sees
+/// it moved and drops what it read.
+#[derive(Default)]
+struct Cache {
+    epoch: u64,
+    entries: HashMap<String, Arc<TokenEntry>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,12 +101,11 @@ impl TokenStore {
             view,
             salt,
             clock,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(Cache::default()),
             expiry: Mutex::new(BTreeSet::new()),
             wake: Notify::new(),
             write: tokio::sync::Mutex::new(()),
             hooks: RwLock::new(Vec::new()),
-            epoch: std::sync::atomic::AtomicU64::new(0),
         });
         // Rebuild the expiry index from what is stored.
         for hash in store.view.list(ID_PREFIX).await? {
@@ -146,19 +152,40 @@ impl TokenStore {
         self.hmac(b"accessor:", accessor)
     }
 
-    fn cache_put(&self, hash: &str, entry: Arc<TokenEntry>) {
-        let mut c = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        if c.len() >= CACHE_LIMIT {
-            c.clear();
-        }
-        c.insert(hash.to_owned(), entry);
+    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        // Poisoned only by a panic between two map operations; the map is
+        // still whole and at worst misses an entry.
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// After a write of the entry to storage.
+    fn cache_put(&self, hash: &str, entry: Arc<TokenEntry>) {
+        let mut c = self.cache_write();
+        c.epoch += 1;
+        if c.entries.len() >= CACHE_LIMIT {
+            c.entries.clear();
+        }
+        c.entries.insert(hash.to_owned(), entry);
+    }
+
+    /// After a deletion of the entry from storage.
     fn cache_drop(&self, hash: &str) {
-        self.cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(hash);
+        let mut c = self.cache_write();
+        c.epoch += 1;
+        c.entries.remove(hash);
+    }
+
+    /// What a reader found in storage, kept only if no entry was written
+    /// since `epoch` (read before it went to storage).
+    fn cache_fill(&self, hash: &str, entry: &Arc<TokenEntry>, epoch: u64) {
+        let mut c = self.cache_write();
+        if c.epoch != epoch {
+            return;
+        }
+        if c.entries.len() >= CACHE_LIMIT {
+            c.entries.clear();
+        }
+        c.entries.insert(hash.to_owned(), Arc::clone(entry));
     }
 
     fn track_expiry(&self, hash: &str, old: Option<i64>, new: Option<i64>) {
@@ -226,27 +253,20 @@ impl TokenStore {
 
     /// The live entry for a hash: None if missing, expired or used up.
     pub async fn get(&self, hash: &str) -> Result<Option<Arc<TokenEntry>>> {
-        let cached = self
-            .cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(hash)
-            .cloned();
+        let (cached, epoch) = {
+            let c = self.cache.read().unwrap_or_else(|e| e.into_inner());
+            (c.entries.get(hash).cloned(), c.epoch)
+        };
         let entry = match cached {
             Some(e) => e,
-            None => {
-                let before = self.epoch.load(std::sync::atomic::Ordering::Acquire);
-                match self.stored(hash).await? {
-                    Some(e) => {
-                        let e = Arc::new(e);
-                        if self.epoch.load(std::sync::atomic::Ordering::Acquire) == before {
-                            self.cache_put(hash, Arc::clone(&e));
-                        }
-                        e
-                    }
-                    None => return Ok(None),
+            None => match self.stored(hash).await? {
+                Some(e) => {
+                    let e = Arc::new(e);
+                    self.cache_fill(hash, &e, epoch);
+                    e
                 }
-            }
+                None => return Ok(None),
+            },
         };
         if entry.revoking {
             return Ok(None);
@@ -372,23 +392,26 @@ impl TokenStore {
         Ok(entry)
     }
 
-    /// Rewrites an entry (renewal) and keeps the expiry index in step.
-    pub async fn update(
+    /// Renews a token: sets its deadline (keeping the expiry index in
+    /// step) and its last renewal, on the entry as stored now, so a use
+    /// counted or a revocation begun since the caller read it stands.
+    pub async fn renew(
         &self,
         hash: &str,
-        old: &TokenEntry,
-        new: TokenEntry,
+        expire_time: i64,
+        renewed_at: i64,
     ) -> Result<Arc<TokenEntry>> {
-        let _guard = self.write.lock().await;
-        // Revoked (or being revoked) since the caller read it: do not write
-        // it back to life.
-        let Some(current) = self.stored(hash).await?.filter(|c| !c.revoking) else {
-            return Err(Error::PermissionDenied);
-        };
-        let (o, n) = (current.expire_time.or(old.expire_time), new.expire_time);
-        let e = self.put_entry(hash, new).await?;
-        self.track_expiry(hash, o, n);
-        Ok(e)
+        let mut old = None;
+        let renewed = self
+            .modify(hash, |e| {
+                old = e.expire_time;
+                e.expire_time = Some(expire_time);
+                e.last_renewal = Some(renewed_at);
+            })
+            .await?
+            .ok_or(Error::PermissionDenied)?;
+        self.track_expiry(hash, old, Some(expire_time));
+        Ok(renewed)
     }
 
     /// Revokes a token and every token descended from it: first every
@@ -414,24 +437,35 @@ impl TokenStore {
     }
 
     async fn mark_revoking(&self, hash: &str) -> Result<()> {
-        let _guard = self.write.lock().await;
-        if let Some(mut e) = self.stored(hash).await?.filter(|e| !e.revoking) {
-            e.revoking = true;
-            self.put_entry(hash, e).await?;
-        }
+        self.modify(hash, |e| e.revoking = true).await?;
         Ok(())
+    }
+
+    /// The guarded read-modify-write of an entry: under the write lock and
+    /// from storage (not from anything read before), so it cannot bring
+    /// back an entry revoked meanwhile or undo a use counted meanwhile. An
+    /// entry that is gone or being revoked is left alone (None).
+    async fn modify(
+        &self,
+        hash: &str,
+        change: impl FnOnce(&mut TokenEntry),
+    ) -> Result<Option<Arc<TokenEntry>>> {
+        let _guard = self.write.lock().await;
+        let Some(mut e) = self.stored(hash).await?.filter(|e| !e.revoking) else {
+            return Ok(None);
+        };
+        change(&mut e);
+        self.put_entry(hash, e).await.map(Some)
     }
 
     /// Revokes a token but keeps its children, who become orphans.
     pub async fn revoke_orphan(&self, hash: &str) -> Result<()> {
         for child in self.view.list(&format!("{PARENT_PREFIX}{hash}/")).await? {
-            let key = format!("{ID_PREFIX}{child}");
-            if let Some(mut e) = self.view.get_json::<TokenEntry>(&key).await? {
+            self.modify(&child, |e| {
                 e.parent.clear();
                 e.orphan = true;
-                let _guard = self.write.lock().await;
-                self.put_entry(&child, e).await?;
-            }
+            })
+            .await?;
         }
         self.revoke_one(hash).await
     }
@@ -459,7 +493,6 @@ impl TokenStore {
         }
         self.view.write(ops).await?;
         self.cache_drop(hash);
-        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(e) = entry {
             self.track_expiry(hash, e.expire_time, None);
         }
@@ -557,5 +590,118 @@ impl TokenStore {
                 _ = stop.changed() => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::barrier::{Barrier, keyring};
+    use crate::storage::gate::{Gate, Kind};
+
+    async fn store() -> (Arc<Gate>, Arc<TokenStore>) {
+        let gate = Arc::new(Gate::new());
+        let barrier = Arc::new(Barrier::new(gate.clone()));
+        let root = keyring::random_key();
+        barrier.initialize(root.clone()).await.unwrap();
+        barrier.unseal(root).await.unwrap();
+        let store = TokenStore::load(View::new(barrier, "sys/token/"), Clock::system());
+        (gate, store.await.unwrap())
+    }
+
+    fn entry(parent: &str, num_uses: i64) -> TokenEntry {
+        serde_json::from_value(serde_json::json!({
+            "accessor": super::super::generate_accessor(),
+            "parent": parent,
+            "policies": ["default"],
+            "path": "auth/token/create",
+            "display_name": "token",
+            "num_uses": num_uses,
+            "creation_time": 0,
+            "issue_time": 0,
+            "creation_ttl": 0,
+            "renewable": false,
+        }))
+        .unwrap()
+    }
+
+    /// A parent and a child with three uses: (parent hash, child hash).
+    async fn family(store: &TokenStore) -> (String, String) {
+        let parent = store.hash(&store.create(entry("", 0), None).await.unwrap());
+        let child = store.create(entry(&parent, 3), None).await.unwrap();
+        (parent, store.hash(&child))
+    }
+
+    /// Lets every other task run until it finishes or waits (the test
+    /// runtime has one thread, and storage here never waits).
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn revoke_orphan_does_not_bring_back_a_child_revoked_meanwhile() {
+        let (gate, store) = store().await;
+        let (parent, child) = family(&store).await;
+        gate.arm(Kind::Get, &format!("id/{child}"));
+        let orphaning = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.revoke_orphan(&parent).await }
+        });
+        gate.reached().await;
+        let revoking = tokio::spawn({
+            let (store, child) = (Arc::clone(&store), child.clone());
+            async move { store.revoke_tree(&child).await }
+        });
+        settle().await;
+        gate.release();
+        orphaning.await.unwrap().unwrap();
+        revoking.await.unwrap().unwrap();
+        assert!(store.get(&child).await.unwrap().is_none(), "revived");
+        assert!(store.stored(&child).await.unwrap().is_none(), "revived");
+    }
+
+    #[tokio::test]
+    async fn revoke_orphan_does_not_undo_a_use_counted_meanwhile() {
+        let (gate, store) = store().await;
+        let (parent, child) = family(&store).await;
+        let before = store.get(&child).await.unwrap().unwrap();
+        gate.arm(Kind::Get, &format!("id/{child}"));
+        let orphaning = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.revoke_orphan(&parent).await }
+        });
+        gate.reached().await;
+        let using = tokio::spawn({
+            let (store, child) = (Arc::clone(&store), child.clone());
+            async move { store.use_token(&child, before).await }
+        });
+        settle().await;
+        gate.release();
+        orphaning.await.unwrap().unwrap();
+        using.await.unwrap().unwrap();
+        let stored = store.stored(&child).await.unwrap().unwrap();
+        assert_eq!(stored.num_uses, 2, "the use was undone");
+        assert!(stored.orphan && stored.parent.is_empty());
+        assert_eq!(store.get(&child).await.unwrap().unwrap().num_uses, 2);
+    }
+
+    #[tokio::test]
+    async fn a_cache_fill_does_not_undo_a_use_counted_meanwhile() {
+        let (gate, store) = store().await;
+        let (_, child) = family(&store).await;
+        let before = store.get(&child).await.unwrap().unwrap();
+        store.cache_drop(&child);
+        gate.arm(Kind::Get, &format!("id/{child}"));
+        let filling = tokio::spawn({
+            let (store, child) = (Arc::clone(&store), child.clone());
+            async move { store.get(&child).await }
+        });
+        gate.reached().await;
+        store.use_token(&child, before).await.unwrap();
+        gate.release();
+        filling.await.unwrap().unwrap();
+        assert_eq!(store.get(&child).await.unwrap().unwrap().num_uses, 2);
     }
 }
