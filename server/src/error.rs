@@ -50,6 +50,11 @@ pub enum Error {
     /// Over a rate-limit quota; the path that was refused.
     #[error("request path {0:?}: rate limit quota exceeded")]
     RateLimited(String),
+    /// The audit table holds devices but none of them could be set up, so
+    /// the server will not unseal (it would serve unaudited). The message
+    /// names the devices and what is wrong with them; it holds no secret.
+    #[error("failed to setup audit table: {0}")]
+    AuditSetup(String),
     /// Server-side failure; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

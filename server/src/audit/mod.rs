@@ -389,6 +389,11 @@ impl AuditBroker {
     /// Loads the stored table and opens every device. A device whose sink
     /// cannot be reached now stays enabled and retries on every entry: an
     /// audit file on a disk that comes back is picked up again.
+    ///
+    /// A device whose stored settings no longer validate is left out and
+    /// logged; if that leaves none of the table's devices, loading fails
+    /// (and with it the unseal), naming them, as Vault does: a server with
+    /// devices configured never serves unaudited.
     pub async fn load(barrier: Arc<Barrier>, view: View, clock: Clock) -> Result<Self> {
         let table = match barrier.get(AUDIT_TABLE_PATH).await? {
             Some(bytes) => serde_json::from_slice::<StoredTable>(&bytes)
@@ -404,16 +409,24 @@ impl AuditBroker {
             change: tokio::sync::Mutex::new(()),
         };
         let mut devices = Vec::new();
+        let mut failed = Vec::new();
         for entry in table.entries {
             let settings = match settings(&entry.device_type, &entry.options) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(path = %entry.path, error = %e, "audit device cannot be set up");
+                    failed.push(format!("{} ({})", entry.path, e));
                     continue;
                 }
             };
             let hasher = broker.salt(&entry.uuid).await?;
             devices.push(Arc::new(Device::new(entry, hasher, settings)));
+        }
+        if devices.is_empty() && !failed.is_empty() {
+            return Err(Error::AuditSetup(format!(
+                "no audit device could be set up: {}",
+                failed.join(", ")
+            )));
         }
         broker.publish(devices);
         Ok(broker)

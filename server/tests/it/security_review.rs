@@ -203,3 +203,63 @@ async fn concurrent_rotations_lose_no_write_across_seal_and_restart() {
     assert_eq!(status["term"], 41);
     s.stop().await;
 }
+
+// 5. An audit device that fails to load at unseal is skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unseal_fails_when_no_audit_device_can_be_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::dev().await;
+    for name in ["a", "b"] {
+        let path = dir.path().join(name).display().to_string();
+        let body = json!({"type": "file", "options": {"file_path": path}});
+        expect(
+            &s,
+            "PUT",
+            &format!("sys/audit/{name}"),
+            Some("root"),
+            Some(body),
+            204,
+        )
+        .await;
+    }
+    // The stored options of a device stop validating (an older server's
+    // table, a hand edit): here, a mode that would not let Arca write.
+    let break_device = |table: &mut Value, path: &str| {
+        for e in table["entries"].as_array_mut().unwrap() {
+            if e["path"] == path {
+                e["options"]["mode"] = json!("0400");
+            }
+        }
+    };
+    let table = s.core.barrier.get("core/audit").await.unwrap().unwrap();
+    let mut table: Value = serde_json::from_slice(&table).unwrap();
+    break_device(&mut table, "a/");
+    let bytes = serde_json::to_vec(&table).unwrap();
+    s.core.barrier.put("core/audit", &bytes).await.unwrap();
+
+    // One device still loads: the server unseals and audits through it.
+    let unseal = json!({"key": s.unseal_key});
+    expect(&s, "PUT", "sys/seal", Some("root"), None, 204).await;
+    expect(&s, "PUT", "sys/unseal", None, Some(unseal.clone()), 200).await;
+    expect(&s, "GET", "secret/data/x", Some("root"), None, 404).await;
+    let b_log = std::fs::read_to_string(dir.path().join("b")).unwrap();
+    assert!(b_log.contains("secret/data/x"));
+
+    // None loads: the unseal fails, naming the devices, and stays sealed.
+    break_device(&mut table, "b/");
+    let bytes = serde_json::to_vec(&table).unwrap();
+    s.core.barrier.put("core/audit", &bytes).await.unwrap();
+    expect(&s, "PUT", "sys/seal", Some("root"), None, 204).await;
+    let r = call(&s, "PUT", "sys/unseal", None, Some(unseal)).await;
+    assert_eq!(r.status, 500, "{}", r.raw);
+    let msg = r.errors().join(" ");
+    assert!(
+        msg.starts_with("failed to setup audit table: no audit device could be set up:"),
+        "{msg}"
+    );
+    assert!(msg.contains("a/ (") && msg.contains("b/ ("), "{msg}");
+    let status = expect(&s, "GET", "sys/seal-status", None, None, 200).await;
+    assert_eq!(status["sealed"], true);
+    expect(&s, "GET", "secret/data/x", Some("root"), None, 503).await;
+    s.stop().await;
+}
