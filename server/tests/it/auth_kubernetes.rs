@@ -1214,6 +1214,94 @@ async fn local_keys_accept_real_tokens_and_refuse_every_bad_one() {
     assert!(api.requests().is_empty());
 }
 
+/// Issue 12, finding 6: with `pem_keys` no TokenReview says whether the
+/// token's pod still exists, so a copied token is bounded in time: its
+/// `kubernetes.io.warnafter`, and a cap on its lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pem_keys_logins_honour_warnafter_and_cap_the_lifetime() {
+    let pki = Pki::new();
+    let api = ApiServer::start(&pki).await;
+    let s = TestServer::dev().await;
+    enable(&s).await;
+    let config = json!({"kubernetes_host": api.url, "pem_keys": [pki.read("sa-rsa.pub")]});
+    assert_eq!(
+        write(&s, "auth/kubernetes/config", config).await.status,
+        204
+    );
+    let read = call(&s, "GET", "auth/kubernetes/config", Some("root"), None).await;
+    assert_eq!(read.body["data"]["pem_keys_max_token_lifetime"], 3600);
+    let role = json!({"bound_service_account_names": "agent",
+                      "bound_service_account_namespaces": "apps", "token_policies": "default"});
+    assert_eq!(
+        write(&s, "auth/kubernetes/role/agent", role).await.status,
+        204
+    );
+    let rsa = pki.rsa("sa-rsa");
+    let mint = |f: &dyn Fn(&mut Value)| {
+        let mut c = projected("apps", "agent", "uid-agent", &["arca"]);
+        f(&mut c);
+        sign(Algorithm::RS256, &rsa, &c)
+    };
+
+    // What a pod gets by default: 3607 s asked, extended to a year, with
+    // warnafter where the 3607 s end.
+    let extended = mint(&|c| {
+        let iat = c["iat"].as_i64().unwrap();
+        c["exp"] = json!(iat + 365 * 24 * 3600);
+        c["kubernetes.io"]["warnafter"] = json!(iat + 3607);
+    });
+    token_of(&login(&s, "agent", &extended).await);
+    // The same token with no warnafter is a year long: refused.
+    let year = mint(&|c| c["exp"] = json!(c["iat"].as_i64().unwrap() + 365 * 24 * 3600));
+    let a = login(&s, "agent", &year).await;
+    assert_eq!(a.status, 403, "{}", a.raw);
+    assert!(
+        a.errors()[0].starts_with("token lifetime (exp - iat) is 31536000s, over the 3600s"),
+        "{}",
+        a.raw
+    );
+    let no_iat = mint(&|c| {
+        c.as_object_mut().unwrap().remove("iat");
+    });
+    refused(
+        &login(&s, "agent", &no_iat).await,
+        403,
+        "token has no issued at (iat) claim, so its lifetime cannot be bounded: such tokens are only accepted through TokenReview",
+    );
+
+    // Two hours on, the extended token is still within its exp but past
+    // its warnafter: the kubelet replaced it long ago.
+    s.advance(Duration::from_secs(2 * 3600));
+    refused(
+        &login(&s, "agent", &extended).await,
+        403,
+        "token is past its kubernetes.io warnafter time: the kubelet has replaced it; tokens copied out of a pod are not accepted",
+    );
+
+    // A day-long token passes once the cap is raised to a day.
+    let config = json!({"kubernetes_host": api.url, "pem_keys": [pki.read("sa-rsa.pub")],
+                        "pem_keys_max_token_lifetime": "24h"});
+    assert_eq!(
+        write(&s, "auth/kubernetes/config", config).await.status,
+        204
+    );
+    let day = mint(&|c| {
+        let iat = c["iat"].as_i64().unwrap() + 2 * 3600;
+        c["iat"] = json!(iat);
+        c["nbf"] = json!(iat);
+        c["exp"] = json!(iat + 24 * 3600);
+    });
+    token_of(&login(&s, "agent", &day).await);
+    let zero = json!({"kubernetes_host": api.url, "pem_keys": [pki.read("sa-rsa.pub")],
+                      "pem_keys_max_token_lifetime": 0});
+    let r = write(&s, "auth/kubernetes/config", zero).await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert!(
+        api.requests().is_empty(),
+        "local keys never call the API server"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bao_cli_logs_in_and_reads_only_what_the_role_allows() {
     let pki = Pki::new();

@@ -13,6 +13,7 @@
 //! tests point it at temporary files.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
@@ -112,6 +113,10 @@ pub struct Config {
     pub disable_iss_validation: bool,
     #[serde(default)]
     pub disable_local_ca_jwt: bool,
+    /// Arca's own: with `pem_keys`, the longest lifetime (exp - iat, or
+    /// warnafter - iat) a token may have, in seconds (jwt::check_local_lifetime).
+    #[serde(default = "default_max_token_lifetime")]
+    pub pem_keys_max_token_lifetime: u64,
     /// `pem_keys`, parsed once when the config is loaded.
     #[serde(skip)]
     pub keys: Vec<PublicKey>,
@@ -119,6 +124,14 @@ pub struct Config {
 
 fn yes() -> bool {
     true
+}
+
+/// An hour: what a pod's projected token lives by default (3607 s, within
+/// the minute of skew the check adds).
+const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+fn default_max_token_lifetime() -> u64 {
+    DEFAULT_MAX_TOKEN_LIFETIME.as_secs()
 }
 
 /// A host, a host:port or a URL, as Vault documents it; a bare host means
@@ -187,6 +200,13 @@ impl Config {
         let disable_iss_validation = fields::bool(d, "disable_iss_validation")?.unwrap_or(true);
         let token_reviewer_jwt =
             SecretString::new(fields::string(d, "token_reviewer_jwt")?.unwrap_or_default());
+        let max_lifetime = fields::duration(d, "pem_keys_max_token_lifetime")?
+            .unwrap_or(DEFAULT_MAX_TOKEN_LIFETIME);
+        if max_lifetime.as_secs() == 0 {
+            return Err(Error::invalid(
+                "pem_keys_max_token_lifetime must be at least one second",
+            ));
+        }
 
         if disable_local_ca_jwt && kubernetes_ca_cert.is_empty() {
             return Err(Error::invalid(
@@ -224,6 +244,7 @@ impl Config {
                 issuer,
                 disable_iss_validation,
                 disable_local_ca_jwt,
+                pem_keys_max_token_lifetime: max_lifetime.as_secs(),
                 keys,
             },
             warnings,
@@ -239,12 +260,18 @@ impl Config {
             "issuer": self.issuer,
             "disable_iss_validation": self.disable_iss_validation,
             "disable_local_ca_jwt": self.disable_local_ca_jwt,
+            "pem_keys_max_token_lifetime": self.pem_keys_max_token_lifetime,
             "token_reviewer_jwt_set": !self.token_reviewer_jwt.is_empty(),
         });
         match v {
             Value::Object(m) => m,
             _ => Map::new(),
         }
+    }
+
+    /// `pem_keys_max_token_lifetime` as the signed seconds the checks use.
+    pub fn max_token_lifetime_secs(&self) -> i64 {
+        i64::try_from(self.pem_keys_max_token_lifetime).unwrap_or(i64::MAX)
     }
 
     /// The issuer a token must carry, if it is checked at all. Vault checks

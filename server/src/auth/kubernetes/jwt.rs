@@ -54,6 +54,19 @@ pub enum JwtError {
     Expired,
     #[error("invalid issued at (iat) claim: token issued in the future")]
     IssuedInFuture,
+    /// Checked with `pem_keys` only (see `check_local_lifetime`).
+    #[error(
+        "token is past its kubernetes.io warnafter time: the kubelet has replaced it; tokens copied out of a pod are not accepted"
+    )]
+    PastWarnAfter,
+    #[error(
+        "token lifetime (exp - iat) is {lifetime}s, over the {max}s accepted with pem_keys: use a shorter-lived projected token, raise pem_keys_max_token_lifetime, or remove pem_keys to use TokenReview"
+    )]
+    LifetimeTooLong { lifetime: i64, max: i64 },
+    #[error(
+        "token has no issued at (iat) claim, so its lifetime cannot be bounded: such tokens are only accepted through TokenReview"
+    )]
+    NoIssuedAt,
 }
 
 impl JwtError {
@@ -130,6 +143,12 @@ pub struct Projected {
     pub namespace: String,
     #[serde(default)]
     pub serviceaccount: Option<ObjectRef>,
+    /// Set by the API server when it extended the token's expiry (up to a
+    /// year, `--service-account-extend-token-expiration`): the time the
+    /// token would have expired, after which the kubelet has replaced it
+    /// and the API server warns on its use.
+    #[serde(default, deserialize_with = "numeric_date")]
+    pub warnafter: Option<i64>,
 }
 
 /// The claims Arca reads; everything else in the token is ignored.
@@ -344,6 +363,34 @@ pub fn check_claims(claims: &Claims, expected: &Expected<'_>) -> Result<(), JwtE
     Ok(())
 }
 
+/// The checks a token gets when `pem_keys` vouch for it instead of a
+/// TokenReview, which would have told whether its pod still exists.
+/// Locally that cannot be seen, so the time a copied token stays usable is
+/// bounded instead: past `kubernetes.io.warnafter` (when the API server
+/// extended the expiry, the kubelet has rotated the token by then) it is
+/// refused, and its lifetime (`warnafter` or `exp`, minus `iat`) may not
+/// exceed `max_lifetime` plus the clock skew.
+pub fn check_local_lifetime(claims: &Claims, now: i64, max_lifetime: i64) -> Result<(), JwtError> {
+    let warnafter = claims.kubernetes.as_ref().and_then(|k| k.warnafter);
+    if let Some(w) = warnafter {
+        if now.saturating_sub(CLOCK_SKEW_SECS) > w {
+            return Err(JwtError::PastWarnAfter);
+        }
+    }
+    let Some(iat) = claims.iat.filter(|i| *i != 0) else {
+        return Err(JwtError::NoIssuedAt);
+    };
+    let end = warnafter.or(claims.exp).unwrap_or(0);
+    let lifetime = end.saturating_sub(iat);
+    if lifetime > max_lifetime.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(JwtError::LifetimeTooLong {
+            lifetime,
+            max: max_lifetime,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +490,42 @@ mod tests {
         assert!(matches!(
             check_claims(&future, &at(4000)),
             Err(JwtError::IssuedInFuture)
+        ));
+    }
+
+    #[test]
+    fn local_tokens_live_at_most_their_warnafter_and_the_cap() {
+        const HOUR: i64 = 3600;
+        // What the API server issues a pod by default: asked for 3607s,
+        // extended to a year, with warnafter at the 3607s.
+        let extended = claims(json!({
+            "iat": 1000, "nbf": 1000, "exp": 1000 + 365 * 24 * HOUR,
+            "kubernetes.io": {"namespace": "ns", "warnafter": 1000 + 3607,
+                              "serviceaccount": {"name": "sa", "uid": "u"}},
+        }));
+        assert!(check_local_lifetime(&extended, 2000, HOUR).is_ok());
+        assert!(check_local_lifetime(&extended, 1000 + 3607 + 60, HOUR).is_ok());
+        assert!(matches!(
+            check_local_lifetime(&extended, 1000 + 3607 + 61, HOUR),
+            Err(JwtError::PastWarnAfter)
+        ));
+        // The same token with its warnafter stripped is a year long.
+        let year = claims(json!({"iat": 1000, "exp": 1000 + 365 * 24 * HOUR}));
+        assert!(matches!(
+            check_local_lifetime(&year, 2000, HOUR),
+            Err(JwtError::LifetimeTooLong { max: 3600, .. })
+        ));
+        // Up to the cap plus the skew, and a larger cap when configured.
+        let day = claims(json!({"iat": 1000, "exp": 1000 + 24 * HOUR}));
+        assert!(check_local_lifetime(&claims(json!({"iat": 0, "exp": 3660})), 10, HOUR).is_err());
+        assert!(check_local_lifetime(&claims(json!({"iat": 1, "exp": 3661})), 10, HOUR).is_ok());
+        assert!(check_local_lifetime(&claims(json!({"iat": 1, "exp": 3662})), 10, HOUR).is_err());
+        assert!(check_local_lifetime(&day, 2000, HOUR).is_err());
+        assert!(check_local_lifetime(&day, 2000, 24 * HOUR).is_ok());
+        // Without iat the lifetime is unknown.
+        assert!(matches!(
+            check_local_lifetime(&claims(json!({"exp": 5000})), 10, HOUR),
+            Err(JwtError::NoIssuedAt)
         ));
     }
 

@@ -5,7 +5,10 @@
 //!    within the role's `token_bound_cidrs`
 //! 2. the JWT parses, with an asymmetric algorithm; with `pem_keys` its
 //!    signature verifies against one of them
-//! 3. issuer (if checked), the role's audience, and time (a minute of skew)
+//! 3. with `pem_keys`, the token's lifetime is bounded (its
+//!    `kubernetes.io.warnafter`, and `pem_keys_max_token_lifetime`), since
+//!    no TokenReview will say whether its pod still exists; then issuer
+//!    (if checked), the role's audience, and time (a minute of skew)
 //! 4. the service account name and namespace are bound by the role (list,
 //!    globs, or the namespace's labels against the role's selector)
 //! 5. without `pem_keys`, the API server's TokenReview says the token is
@@ -111,6 +114,10 @@ impl Kubernetes {
             .now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Some(c) = config.filter(|_| local) {
+            jwt::check_local_lifetime(&token.claims, now, c.max_token_lifetime_secs())
+                .map_err(jwt_denied)?;
+        }
         jwt::check_claims(
             &token.claims,
             &Expected {
