@@ -36,7 +36,9 @@ Command Options:
 
   -config=<string>
       Path to a configuration file in HCL: listener "tcp" { address,
-      tls_disable, tls_cert_file, tls_key_file, max_request_size },
+      tls_disable, tls_cert_file, tls_key_file, max_request_size,
+      max_request_duration, http_read_header_timeout, http_read_timeout,
+      http_write_timeout, http_idle_timeout },
       storage "file" { path } or storage "inmem" {}, api_addr, cluster_addr,
       cluster_name, ui, log_level, log_format, disable_mlock,
       default_lease_ttl, max_lease_ttl, pid_file, telemetry {
@@ -385,9 +387,7 @@ async fn serve(
         out.push_str(&format!("         Cluster Address: {c}\n"));
     }
     for (i, l) in config.listeners.iter().enumerate() {
-        let max = l
-            .max_request_size
-            .unwrap_or(crate::http::DEFAULT_MAX_REQUEST_SIZE);
+        let max = l.limits.max_request_size;
         let tls = if l.tls_disable { "disabled" } else { "enabled" };
         out.push_str(&format!(
             "              Listener {}: tcp (addr: {:?}, max_request_size: \"{max}\", tls: {tls:?})\n",
@@ -440,11 +440,9 @@ Development mode should NOT be used in production installations!
     for (listener, tls, l) in bound {
         let mut rx = stop_rx.clone();
         let core = Arc::clone(&core);
-        let max = l
-            .max_request_size
-            .unwrap_or(crate::http::DEFAULT_MAX_REQUEST_SIZE);
+        let limits = l.limits;
         servers.push(tokio::spawn(async move {
-            crate::run(listener, tls, core, max, async move {
+            crate::run(listener, tls, core, limits, async move {
                 let _ = rx.wait_for(|s| *s).await;
             })
             .await;

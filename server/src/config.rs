@@ -42,7 +42,9 @@ pub struct Listener {
     pub tls_disable: bool,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
-    pub max_request_size: Option<usize>,
+    /// `max_request_size`, `max_request_duration` and the `http_*_timeout`
+    /// options, Vault's defaults where absent.
+    pub limits: crate::http::Limits,
     /// `telemetry { unauthenticated_metrics_access }` inside the listener.
     pub unauthenticated_metrics_access: bool,
 }
@@ -54,7 +56,7 @@ impl Default for Listener {
             tls_disable: false,
             tls_cert_file: None,
             tls_key_file: None,
-            max_request_size: None,
+            limits: crate::http::Limits::default(),
             unauthenticated_metrics_access: false,
         }
     }
@@ -362,10 +364,15 @@ fn listener(ctx: &Ctx, b: &Block) -> Result<Listener, ConfigError> {
             "tls_disable" => l.tls_disable = ctx.boolean(a)?,
             "tls_cert_file" => l.tls_cert_file = Some(PathBuf::from(ctx.string(a)?)),
             "tls_key_file" => l.tls_key_file = Some(PathBuf::from(ctx.string(a)?)),
-            "max_request_size" => l.max_request_size = Some(ctx.size(a)?),
+            "max_request_size" => l.limits.max_request_size = ctx.size(a)?,
+            "max_request_duration" => l.limits.max_request_duration = ctx.duration(a)?,
+            "http_read_header_timeout" => l.limits.read_header_timeout = ctx.duration(a)?,
+            "http_read_timeout" => l.limits.read_timeout = ctx.duration(a)?,
+            "http_write_timeout" => l.limits.write_timeout = ctx.duration(a)?,
+            "http_idle_timeout" => l.limits.idle_timeout = ctx.duration(a)?,
             // Accepted with Vault's meaning where Arca's behaviour already
             // matches (cluster traffic is not separate in Arca).
-            "cluster_address" | "max_request_duration" | "tls_min_version" => {
+            "cluster_address" | "tls_min_version" => {
                 ctx.string(a)?;
             }
             _ => return Err(unknown_key(ctx, a, "listener \"tcp\"")),

@@ -55,6 +55,10 @@ pub enum Error {
     /// names the devices and what is wrong with them; it holds no secret.
     #[error("failed to setup audit table: {0}")]
     AuditSetup(String),
+    /// The request was not answered within `max_request_duration` (its
+    /// work goes on in the background). Vault's words for it.
+    #[error("context deadline exceeded")]
+    RequestTimeout,
     /// Server-side failure; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

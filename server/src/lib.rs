@@ -58,17 +58,15 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-/// Serves the API of `core` on `listener` until `shutdown` resolves.
+/// Serves the API of `core` on `listener`, within the listener's
+/// `limits`, until `shutdown` resolves.
 pub async fn run(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     core: Arc<core::Core>,
-    max_request_size: usize,
+    limits: http::Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let state = Arc::new(http::AppState {
-        core,
-        max_request_size,
-    });
+    let state = Arc::new(http::AppState { core, limits });
     http::serve(listener, tls, state, shutdown).await;
 }

@@ -4,31 +4,14 @@
 //! handle and the next entry opens the file again, so the device recovers
 //! by itself once the disk has room or the file can be written again.
 //!
-//! Entries of concurrent requests are grouped into one `write` (group
-//! commit, as the storage does for fsync). An entry is added to the pending
-//! buffer of the worker thread its request runs on (each thread has its
-//! own, so threads do not wait for each other's lock; concurrent writes to
-//! a file opened for appending do not interleave); the first request to
-//! find nobody in charge of that buffer takes
-//! it, yields so that the requests ready on its thread add theirs (again
-//! while the batch keeps growing, up to three times), writes it in one
-//! call and wakes the requests whose entries it carried. With nothing else
-//! to run the first yield returns at once, so a lone request waits for
-//! nothing. A request answers only after the write that carried
-//! its entry has returned, and a failed write fails every request in its
-//! batch: no audit, no answer.
+//! The writes happen on the device's own thread (writer.rs), never on a
+//! runtime worker: a hung mount or a stdout nobody reads stalls this
+//! device's requests (which fail after `write_timeout`), not the server.
+//! The entries of concurrent requests gather while a write is under way
+//! and go out together in the next one, a request's entries side by side
+//! (concurrent writes to a file opened for appending do not interleave).
 //!
-//! Why: on this kind of machine a 2 KiB `write` to the page cache costs
-//! about 2 µs and an 18 KiB one about 9, and two threads appending to one
-//! file spin on its position lock. Side by side under load (bench/), the
-//! grouped writes carried about five entries each and served 5–20 % more
-//! audited requests than one `write` per entry, for reads and writes.
-//! Yielding again while the batch grows took it to about ten requests per
-//! write at 16 clients and about 10 % more audited reads (server and wrk
-//! each on its own core, three rounds); more yields than three did not
-//! help.
-//!
-//! Writability is checked before every batch from the open file's mode: a
+//! Writability is checked before every write from the open file's mode: a
 //! file whose write bits were all removed counts as unwritable even for a
 //! process that could still write through its old handle (root does), so
 //! an operator's `chmod a-w` stops the log, and with it every request.
@@ -36,12 +19,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
 
 use super::Sink;
+use super::writer::{Blocking, Writer};
 
 /// Vault's default mode for a new audit file.
 pub const DEFAULT_MODE: u32 = 0o600;
@@ -49,95 +33,52 @@ pub const DEFAULT_MODE: u32 = 0o600;
 enum Target {
     Path(PathBuf),
     Stdout,
-    Discard,
 }
 
-/// The requests whose entries went into one write, and how it went.
-struct Batch {
-    done: OnceLock<std::result::Result<(), (std::io::ErrorKind, String)>>,
-    written: Notify,
-}
-
-impl Batch {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            done: OnceLock::new(),
-            written: Notify::new(),
-        })
-    }
-
-    fn outcome(&self) -> Option<std::io::Result<()>> {
-        self.done.get().map(|r| {
-            r.as_ref()
-                .map(|_| ())
-                .map_err(|(kind, msg)| std::io::Error::new(*kind, msg.clone()))
-        })
-    }
-}
-
-/// Entries waiting for the next write.
-struct Pending {
-    buf: Vec<u8>,
-    /// The batch `buf` belongs to.
-    batch: Arc<Batch>,
-    /// A request has taken `batch` to write it: it is adding the entries
-    /// that are ready, or writing (then `batch` is already the next one).
-    leading: bool,
-    /// The last written buffer, emptied, to fill next.
-    spare: Vec<u8>,
-}
-
-/// How many times a leader lets others add their entries while the
-/// batch keeps growing.
-const MAX_YIELDS: usize = 3;
-
-/// A written buffer larger than this is not kept for reuse.
-const SPARE_LIMIT: usize = 1 << 20;
-
-pub struct FileSink {
+/// The file (or stdout) as the writer thread sees it.
+struct FileTarget {
     target: Target,
-    /// One per worker thread (threads take them in turn): a request's
-    /// entries join the batch of the thread it runs on, so the threads do
-    /// not contend for one buffer and its lock.
-    pending: Box<[Mutex<Pending>]>,
     /// Mode set on the file when it is opened; None: leave it as it is.
     mode: Option<u32>,
     file: RwLock<Option<Arc<File>>>,
     /// Set once the file has been opened (the first open applies `mode`).
     opened: std::sync::atomic::AtomicBool,
-    /// Entries hold clear values (`log_raw`): written buffers are zeroed
-    /// before reuse.
-    scrub: bool,
 }
 
-impl FileSink {
-    /// `path` is `file_path`; `mode` the parsed `mode` option; `scrub`:
-    /// the entries are `log_raw`.
-    pub fn new(path: &str, mode: Option<u32>, scrub: bool) -> Self {
-        let target = match path {
-            "stdout" => Target::Stdout,
-            "discard" => Target::Discard,
-            p => Target::Path(PathBuf::from(p)),
-        };
-        Self {
-            target,
-            pending: (0..LANES)
-                .map(|_| {
-                    Mutex::new(Pending {
-                        buf: Vec::new(),
-                        batch: Batch::new(),
-                        leading: false,
-                        spare: Vec::new(),
-                    })
-                })
-                .collect(),
-            mode,
-            file: RwLock::new(None),
-            opened: std::sync::atomic::AtomicBool::new(false),
-            scrub,
-        }
-    }
+/// The device's sink: `discard` writes nothing; anything else is written
+/// on a thread of its own. `scrub`: the entries are `log_raw`, and written
+/// buffers are zeroed before reuse.
+pub fn sink(
+    device: &str,
+    path: &str,
+    mode: Option<u32>,
+    scrub: bool,
+    timeout: Duration,
+) -> std::io::Result<Box<dyn Sink>> {
+    let target = match path {
+        "discard" => return Ok(Box::new(Discard)),
+        "stdout" => Target::Stdout,
+        p => Target::Path(PathBuf::from(p)),
+    };
+    let target = FileTarget {
+        target,
+        mode,
+        file: RwLock::new(None),
+        opened: std::sync::atomic::AtomicBool::new(false),
+    };
+    Ok(Box::new(Writer::start(device, target, timeout, scrub)?))
+}
 
+struct Discard;
+
+#[async_trait]
+impl Sink for Discard {
+    async fn write(&self, _: &[&[u8]]) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl FileTarget {
     /// Opens the file; `chmod` applies the configured mode (at enable,
     /// unseal and SIGHUP; not when recovering from a failed write, which
     /// would undo an operator's `chmod a-w`).
@@ -183,19 +124,20 @@ impl FileSink {
         *guard = Some(Arc::clone(&f));
         Ok(f)
     }
+}
 
-    fn write_blocking(&self, entry: &[u8]) -> std::io::Result<()> {
+impl Blocking for FileTarget {
+    fn write_batch(&self, buf: &[u8], _ends: &[usize]) -> std::io::Result<()> {
         let path = match &self.target {
-            Target::Discard => return Ok(()),
             Target::Stdout => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(entry)?;
+                out.write_all(buf)?;
                 return out.flush();
             }
             Target::Path(p) => p,
         };
         let f = self.file(path)?;
-        let result = check_writable(&f).and_then(|()| (&*f).write_all(entry));
+        let result = check_writable(&f).and_then(|()| (&*f).write_all(buf));
         if result.is_err() {
             // Drop this handle (unless a reopen already replaced it): the
             // next entry opens the file again.
@@ -206,150 +148,16 @@ impl FileSink {
         }
         result
     }
-}
 
-impl FileSink {
-    /// This thread's pending batch.
-    fn lane(&self) -> &Mutex<Pending> {
-        // During thread teardown there is no slot: the first lane serves.
-        &self.pending[LANE.try_with(|l| *l).unwrap_or(0) % self.pending.len()]
-    }
-
-    /// Appends `parts` (one entry, or a request's entries together) to the
-    /// next write and returns once that write has returned.
-    async fn append(&self, parts: &[&[u8]]) -> std::io::Result<()> {
-        let lane = self.lane();
-        let batch = {
-            let mut p = lock(lane);
-            for part in parts {
-                p.buf.extend_from_slice(part);
-            }
-            Arc::clone(&p.batch)
+    fn reopen(&self) -> std::io::Result<()> {
+        let Target::Path(path) = &self.target else {
+            return Ok(());
         };
-        loop {
-            // Created before the checks below, so a wake-up sent after
-            // them is not missed.
-            let written = batch.written.notified();
-            if let Some(outcome) = batch.outcome() {
-                return outcome;
-            }
-            if !self.lead(lane, &batch).await {
-                written.await;
-            }
-        }
+        let mut guard = self.file.write().unwrap_or_else(|e| e.into_inner());
+        *guard = None;
+        *guard = Some(Arc::new(self.open(path, true)?));
+        Ok(())
     }
-
-    /// Writes the pending buffer if `batch` is still the pending one and
-    /// no other request has taken it; false if someone else will write it.
-    async fn lead(&self, lane: &Mutex<Pending>, batch: &Arc<Batch>) -> bool {
-        {
-            let mut p = lock(lane);
-            if p.leading || !Arc::ptr_eq(&p.batch, batch) {
-                return false;
-            }
-            p.leading = true;
-        }
-        // Dropping the guard writes the batch, also if this request is
-        // cancelled while it yields: the batch never lacks a writer.
-        let leader = Leader { sink: self, lane };
-        // Let the requests that are ready now add their entries first,
-        // and again while the batch keeps growing: under load the batch
-        // grows, with nothing else to run the first yield returns at once.
-        let mut seen = lock(lane).buf.len();
-        for _ in 0..MAX_YIELDS {
-            Requeue(false).await;
-            let len = lock(lane).buf.len();
-            if len == seen {
-                break;
-            }
-            seen = len;
-        }
-        drop(leader);
-        true
-    }
-
-    /// Writes the pending buffer, which the caller has taken (`leading`),
-    /// and tells its requests how it went.
-    fn flush(&self, lane: &Mutex<Pending>) {
-        let (buf, ours) = {
-            let mut p = lock(lane);
-            let spare = std::mem::take(&mut p.spare);
-            let buf = std::mem::replace(&mut p.buf, spare);
-            (buf, std::mem::replace(&mut p.batch, Batch::new()))
-        };
-        let result = self.write_blocking(&buf);
-        let mut buf = buf;
-        if self.scrub {
-            zeroize::Zeroize::zeroize(&mut buf);
-        }
-        let next = {
-            let mut p = lock(lane);
-            p.leading = false;
-            if buf.capacity() <= SPARE_LIMIT {
-                buf.clear();
-                p.spare = buf;
-            }
-            // Entries that came during the write: one of their requests
-            // writes them next.
-            (!p.buf.is_empty()).then(|| Arc::clone(&p.batch))
-        };
-        let _ = ours.done.set(result.map_err(|e| (e.kind(), e.to_string())));
-        ours.written.notify_waiters();
-        if let Some(next) = next {
-            next.written.notify_waiters();
-        }
-    }
-}
-
-/// Lets the tasks that are ready to run on this thread run first, without
-/// looking for new I/O: the task wakes itself, so its runtime puts it at
-/// the back of its run queue. `tokio::task::yield_now` instead defers the
-/// task until the runtime has polled its I/O driver, one `epoll_wait` per
-/// yield: with it, a server under load made 0.27 `epoll_wait` calls per
-/// audited read against 0.08 unaudited, and this spent 2-3 % of its CPU.
-struct Requeue(bool);
-
-impl std::future::Future for Requeue {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
-/// Held by the request that took the pending batch; dropped, it writes it.
-struct Leader<'a> {
-    sink: &'a FileSink,
-    lane: &'a Mutex<Pending>,
-}
-
-impl Drop for Leader<'_> {
-    fn drop(&mut self) {
-        self.sink.flush(self.lane);
-    }
-}
-
-fn lock(lane: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
-    lane.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Pending batches per file device: at least as many as the server has
-/// worker threads on the machines it is measured on.
-const LANES: usize = 8;
-
-static NEXT_LANE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-thread_local! {
-    /// This thread's lane, taken in turn the first time it is needed.
-    static LANE: usize = NEXT_LANE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[cfg(unix)]
@@ -369,47 +177,21 @@ fn check_writable(_: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-#[async_trait]
-impl Sink for FileSink {
-    async fn write(&self, entry: &[u8]) -> std::io::Result<()> {
-        match self.target {
-            Target::Path(_) => self.append(&[entry]).await,
-            // Nothing to group: stdout is written under its own lock.
-            _ => self.write_blocking(entry),
-        }
-    }
-
-    async fn write_many(&self, entries: &[&[u8]]) -> std::io::Result<()> {
-        // In one write, so they stay together.
-        match self.target {
-            Target::Path(_) => self.append(entries).await,
-            _ => self.write_blocking(&entries.concat()),
-        }
-    }
-
-    async fn reopen(&self) -> std::io::Result<()> {
-        let Target::Path(path) = &self.target else {
-            return Ok(());
-        };
-        let mut guard = self.file.write().unwrap_or_else(|e| e.into_inner());
-        *guard = None;
-        *guard = Some(Arc::new(self.open(path, true)?));
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
 
-    fn sink(dir: &tempfile::TempDir) -> (Arc<FileSink>, PathBuf) {
+    fn sink_at(dir: &tempfile::TempDir) -> (Arc<dyn Sink>, PathBuf) {
         let path = dir.path().join("audit.log");
-        (
-            Arc::new(FileSink::new(path.to_str().unwrap(), Some(0o600), false)),
-            path,
+        let s = sink(
+            "file/",
+            path.to_str().unwrap(),
+            Some(0o600),
+            false,
+            Duration::from_secs(10),
         )
+        .unwrap();
+        (Arc::from(s), path)
     }
 
     /// Many requests at once, on several threads: every entry is in the
@@ -417,18 +199,18 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_entries_are_all_written_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let (sink, path) = sink(&dir);
+        let (sink, path) = sink_at(&dir);
         let tasks: Vec<_> = (0..400)
             .map(|i| {
                 let sink = Arc::clone(&sink);
                 tokio::spawn(async move {
                     if i % 2 == 0 {
-                        sink.write(format!("one {i} {}\n", "x".repeat(i)).as_bytes())
-                            .await
+                        let one = format!("one {i} {}\n", "x".repeat(i));
+                        sink.write(&[one.as_bytes()]).await
                     } else {
                         let req = format!("req {i}\n");
                         let resp = format!("resp {i}\n");
-                        sink.write_many(&[req.as_bytes(), resp.as_bytes()]).await
+                        sink.write(&[req.as_bytes(), resp.as_bytes()]).await
                     }
                 })
             })
@@ -450,93 +232,35 @@ mod tests {
         }
     }
 
-    /// A request that took the batch and is dropped before writing it
-    /// (its client went away) still writes it, and the device goes on.
-    #[test]
-    fn a_cancelled_leader_still_writes_its_batch() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (sink, path) = sink(&dir);
-        let _enter = rt.enter();
-        let mut first = Box::pin(sink.write(b"first\n"));
-        let mut cx = Context::from_waker(Waker::noop());
-        // It takes the batch and yields before writing.
-        assert!(first.as_mut().poll(&mut cx).is_pending());
-        let mut second = Box::pin(sink.write(b"second\n"));
-        assert!(second.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(std::fs::read_to_string(&path).unwrap_or_default(), "");
-        drop(first);
-        // Both entries were in the batch the dropped request had taken.
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first\nsecond\n");
-        assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
-        rt.block_on(sink.write(b"third\n")).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "first\nsecond\nthird\n"
-        );
-    }
-
-    /// The request that took the batch waits while it keeps growing: an
-    /// entry added after its second yield still goes into the same write.
-    #[test]
-    fn the_leader_waits_while_its_batch_grows() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (sink, path) = sink(&dir);
-        let _enter = rt.enter();
-        let mut cx = Context::from_waker(Waker::noop());
-        let read = || std::fs::read_to_string(&path).unwrap_or_default();
-        let mut a = Box::pin(sink.write(b"a\n"));
-        assert!(a.as_mut().poll(&mut cx).is_pending());
-        let mut b = Box::pin(sink.write(b"b\n"));
-        assert!(b.as_mut().poll(&mut cx).is_pending());
-        // The batch grew during the first yield: `a` yields again.
-        assert!(a.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(read(), "");
-        let mut c = Box::pin(sink.write(b"c\n"));
-        assert!(c.as_mut().poll(&mut cx).is_pending());
-        assert!(a.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(read(), "");
-        // Nothing more came: the next poll writes all three.
-        assert!(matches!(a.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
-        assert_eq!(read(), "a\nb\nc\n");
-        assert!(matches!(b.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
-        assert!(matches!(c.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
-    }
-
-    /// A failed write fails every request whose entry it carried, and the
-    /// next batch is tried again.
+    /// A failed write fails the requests whose entries it carried, and
+    /// the next write opens the file again.
     #[cfg(unix)]
-    #[test]
-    fn a_failed_write_fails_its_whole_batch_then_recovers() {
+    #[tokio::test]
+    async fn a_failed_write_fails_its_entries_then_recovers() {
         use std::os::unix::fs::PermissionsExt;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (sink, path) = sink(&dir);
-        rt.block_on(sink.write(b"before\n")).unwrap();
+        let (sink, path) = sink_at(&dir);
+        sink.write(&[b"before\n"]).await.unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
-        let _enter = rt.enter();
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut a = Box::pin(sink.write(b"a\n"));
-        let mut b = Box::pin(sink.write(b"b\n"));
-        assert!(a.as_mut().poll(&mut cx).is_pending());
-        assert!(b.as_mut().poll(&mut cx).is_pending());
-        // `a` took the batch; it writes once the batch stops growing.
-        let outcome = (0..=MAX_YIELDS).find_map(|_| match a.as_mut().poll(&mut cx) {
-            Poll::Ready(r) => Some(r),
-            Poll::Pending => None,
-        });
-        assert!(matches!(outcome, Some(Err(_))), "{outcome:?}");
-        assert!(matches!(b.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
+        assert!(sink.write(&[b"a\n", b"b\n"]).await.is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "before\n");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        rt.block_on(sink.write(b"after\n")).unwrap();
+        sink.write(&[b"after\n"]).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "before\nafter\n");
+    }
+
+    /// SIGHUP after logrotate moved the file: the next entries go to a new
+    /// file at the configured path.
+    #[tokio::test]
+    async fn reopen_follows_a_moved_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sink, path) = sink_at(&dir);
+        sink.write(&[b"old\n"]).await.unwrap();
+        let moved = dir.path().join("audit.log.1");
+        std::fs::rename(&path, &moved).unwrap();
+        sink.reopen().await.unwrap();
+        sink.write(&[b"new\n"]).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&moved).unwrap(), "old\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
     }
 }

@@ -17,6 +17,7 @@ mod file;
 mod jsonx;
 mod socket;
 mod syslog;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,17 +43,10 @@ const SALT_KEY: &str = "salt";
 /// Where an entry goes: one line (or datagram) per entry.
 #[async_trait]
 pub trait Sink: Send + Sync {
-    /// Writes one rendered entry, newline included. An error means this
-    /// device did not record it.
-    async fn write(&self, entry: &[u8]) -> std::io::Result<()>;
-
-    /// Writes several entries, in order; a file appends them in one go.
-    async fn write_many(&self, entries: &[&[u8]]) -> std::io::Result<()> {
-        for e in entries {
-            self.write(e).await?;
-        }
-        Ok(())
-    }
+    /// Writes rendered entries (newlines included) in order, kept
+    /// together. An error means this device did not record them. Never
+    /// waits much longer than the device's `write_timeout`.
+    async fn write(&self, entries: &[&[u8]]) -> std::io::Result<()>;
 
     /// Lets go of and reacquires what the sink holds (SIGHUP).
     async fn reopen(&self) -> std::io::Result<()> {
@@ -211,7 +205,7 @@ impl Device {
         let out = &out.0;
         let sink = &self.settings.sink;
         match ends.as_slice() {
-            [_] => sink.write(out).await,
+            [_] => sink.write(&[out]).await,
             _ => {
                 let mut start = 0;
                 let parts: Vec<&[u8]> = ends
@@ -222,7 +216,7 @@ impl Device {
                         part
                     })
                     .collect();
-                sink.write_many(&parts).await
+                sink.write(&parts).await
             }
         }
         .map_err(|e| e.to_string())
@@ -279,15 +273,26 @@ fn bool_option(options: &BTreeMap<String, String>, key: &str, default: bool) -> 
 /// The options each device type takes (beyond the common ones).
 fn known_options(device_type: &str) -> &'static [&'static str] {
     match device_type {
-        "file" => &["file_path", "path", "mode"],
+        "file" => &["file_path", "path", "mode", "write_timeout"],
         "socket" => &["address", "socket_type", "write_timeout"],
-        "syslog" => &["facility", "tag", "socket_path"],
+        "syslog" => &["facility", "tag", "socket_path", "write_timeout"],
         _ => &[],
     }
 }
 const COMMON_OPTIONS: &[&str] = &["format", "prefix", "log_raw", "hmac_accessor"];
 
-fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Settings> {
+/// How long a `file` or `syslog` device may take to write an entry before
+/// its request fails (`write_timeout`; the socket device's default is
+/// Vault's, in socket.rs).
+const DEFAULT_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Checks a device's options and builds its sink (for a `file` or
+/// `syslog` device, that starts its writer thread, named after `path`).
+fn settings(
+    device_path: &str,
+    device_type: &str,
+    options: &BTreeMap<String, String>,
+) -> Result<Settings> {
     if !matches!(device_type, "file" | "socket" | "syslog") {
         return Err(Error::invalid(format!(
             "unknown backend type: {device_type:?}"
@@ -307,9 +312,20 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
     };
     let opt = |k: &str| options.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let log_raw = bool_option(options, "log_raw", false)?;
+    let write_timeout = match opt("write_timeout") {
+        None => None,
+        Some(t) => Some(
+            crate::duration::parse(t)
+                .map_err(|e| Error::invalid(format!("invalid write_timeout: {e}")))?,
+        ),
+    };
+    if write_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(Error::invalid("write_timeout must be positive"));
+    }
+    let started = |e: std::io::Error| Error::internal(format!("audit writer thread: {e}"));
     let sink: Box<dyn Sink> = match device_type {
         "file" => {
-            let path = opt("file_path")
+            let file_path = opt("file_path")
                 .or_else(|| opt("path"))
                 .ok_or_else(|| Error::invalid("file_path is required"))?;
             let mode = match opt("mode") {
@@ -329,7 +345,8 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
                     }
                 },
             };
-            Box::new(file::FileSink::new(path, mode, log_raw))
+            let timeout = write_timeout.unwrap_or(DEFAULT_WRITE_TIMEOUT);
+            file::sink(device_path, file_path, mode, log_raw, timeout).map_err(started)?
         }
         "socket" => {
             let address = opt("address").ok_or_else(|| Error::invalid("address is required"))?;
@@ -342,14 +359,7 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
                     )));
                 }
             };
-            let timeout = match opt("write_timeout") {
-                None => socket::DEFAULT_WRITE_TIMEOUT,
-                Some(t) => crate::duration::parse(t)
-                    .map_err(|e| Error::invalid(format!("invalid write_timeout: {e}")))?,
-            };
-            if timeout.is_zero() {
-                return Err(Error::invalid("write_timeout must be positive"));
-            }
+            let timeout = write_timeout.unwrap_or(socket::DEFAULT_WRITE_TIMEOUT);
             Box::new(socket::SocketSink::new(address.to_owned(), kind, timeout))
         }
         _ => {
@@ -357,11 +367,13 @@ fn settings(device_type: &str, options: &BTreeMap<String, String>) -> Result<Set
             let facility = syslog::facility(facility_name).ok_or_else(|| {
                 Error::invalid(format!("unknown syslog facility {facility_name:?}"))
             })?;
-            Box::new(syslog::SyslogSink::new(
+            let sink = syslog::SyslogSink::new(
                 opt("socket_path").map(str::to_owned),
                 facility,
                 opt("tag").unwrap_or("vault").to_owned(),
-            ))
+            );
+            let timeout = write_timeout.unwrap_or(DEFAULT_WRITE_TIMEOUT);
+            Box::new(writer::Writer::start(device_path, sink, timeout, log_raw).map_err(started)?)
         }
     };
     Ok(Settings {
@@ -411,7 +423,7 @@ impl AuditBroker {
         let mut devices = Vec::new();
         let mut failed = Vec::new();
         for entry in table.entries {
-            let settings = match settings(&entry.device_type, &entry.options) {
+            let settings = match settings(&entry.path, &entry.device_type, &entry.options) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(path = %entry.path, error = %e, "audit device cannot be set up");
@@ -482,7 +494,7 @@ impl AuditBroker {
         if current.iter().any(|d| d.entry.path == path) {
             return Err(Error::invalid("path already in use"));
         }
-        let settings = settings(device_type, &options)?;
+        let settings = settings(&path, device_type, &options)?;
         let entry = DeviceEntry {
             path,
             device_type: device_type.to_owned(),

@@ -81,34 +81,50 @@ impl SocketSink {
 
 #[async_trait]
 impl Sink for SocketSink {
-    async fn write(&self, entry: &[u8]) -> std::io::Result<()> {
-        let mut guard = self.conn.lock().await;
+    /// Sends each entry in order on one connection (a request's entries
+    /// stay adjacent). The wait for the connection is bounded by
+    /// `write_timeout` too, so requests do not queue behind a hung
+    /// collector for longer than that.
+    async fn write(&self, entries: &[&[u8]]) -> std::io::Result<()> {
+        let mut guard = tokio::time::timeout(self.timeout, self.conn.lock())
+            .await
+            .map_err(|_| timed_out())?;
+        for entry in entries {
+            self.send_one(&mut guard, entry).await?;
+        }
+        Ok(())
+    }
+
+    async fn reopen(&self) -> std::io::Result<()> {
+        *self.conn.lock().await = None;
+        Ok(())
+    }
+}
+
+impl SocketSink {
+    /// Sends one entry, reconnecting once if the connection failed.
+    async fn send_one(&self, conn: &mut Option<Conn>, entry: &[u8]) -> std::io::Result<()> {
         let mut last = None;
         for _ in 0..2 {
-            if guard.is_none() {
+            if conn.is_none() {
                 match self.connect().await {
-                    Ok(c) => *guard = Some(c),
+                    Ok(c) => *conn = Some(c),
                     Err(e) => {
                         last = Some(e);
                         continue;
                     }
                 }
             }
-            if let Some(conn) = guard.as_mut() {
-                match self.send(conn, entry).await {
+            if let Some(c) = conn.as_mut() {
+                match self.send(c, entry).await {
                     Ok(()) => return Ok(()),
                     Err(e) => {
-                        *guard = None;
+                        *conn = None;
                         last = Some(e);
                     }
                 }
             }
         }
         Err(last.unwrap_or_else(|| std::io::Error::other("audit socket unavailable")))
-    }
-
-    async fn reopen(&self) -> std::io::Result<()> {
-        *self.conn.lock().await = None;
-        Ok(())
     }
 }

@@ -3,16 +3,15 @@
 //! `log/syslog` writes to a local socket. Options: `facility` (default
 //! AUTH), `tag` (default "vault", so existing syslog routing rules keep
 //! matching) and, an Arca addition, `socket_path` (default: the first of
-//! /dev/log, /var/run/syslog, /var/run/log that exists).
+//! /dev/log, /var/run/syslog, /var/run/log that exists). Sends happen on
+//! the device's writer thread (writer.rs).
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use async_trait::async_trait;
-
-use super::Sink;
+use super::writer::Blocking;
 
 const SOCKET_PATHS: &[&str] = &["/dev/log", "/var/run/syslog", "/var/run/log"];
 const SEVERITY_INFO: u8 = 6;
@@ -108,9 +107,26 @@ impl SyslogSink {
     }
 }
 
-#[async_trait]
-impl Sink for SyslogSink {
-    async fn write(&self, entry: &[u8]) -> std::io::Result<()> {
+impl Blocking for SyslogSink {
+    /// One datagram per entry, on the device's writer thread (a send waits
+    /// up to two seconds for a busy daemon).
+    fn write_batch(&self, buf: &[u8], ends: &[usize]) -> std::io::Result<()> {
+        let mut start = 0;
+        for &end in ends {
+            self.send(buf.get(start..end).unwrap_or_default())?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn reopen(&self) -> std::io::Result<()> {
+        *self.socket.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+}
+
+impl SyslogSink {
+    fn send(&self, entry: &[u8]) -> std::io::Result<()> {
         let msg = self.message(entry);
         let mut guard = self.socket.lock().unwrap_or_else(|e| e.into_inner());
         let mut last = None;
@@ -135,10 +151,5 @@ impl Sink for SyslogSink {
             }
         }
         Err(last.unwrap_or_else(|| std::io::Error::other("Unix syslog delivery error")))
-    }
-
-    async fn reopen(&self) -> std::io::Result<()> {
-        *self.socket.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        Ok(())
     }
 }

@@ -28,7 +28,7 @@ pub fn status_and_errors(e: &Error) -> (u16, Vec<String>) {
         Error::UnsupportedMediaType(m) => (415, vec![m.clone()]),
         Error::BadJson(_) => (400, vec![e.to_string()]),
         Error::RateLimited(_) => (429, vec![e.to_string()]),
-        Error::AuditSetup(_) => (500, vec![e.to_string()]),
+        Error::AuditSetup(_) | Error::RequestTimeout => (500, vec![e.to_string()]),
         Error::Internal(detail) => {
             // The detail may name storage paths; it goes to the log only.
             tracing::error!(error = %detail, "internal error");

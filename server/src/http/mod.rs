@@ -4,6 +4,7 @@
 //! seal endpoints, which work while sealed, are in sys_seal.rs.
 
 pub mod error;
+pub mod limits;
 pub mod request;
 pub mod response;
 pub mod sys_seal;
@@ -27,16 +28,15 @@ use tokio_rustls::TlsAcceptor;
 use crate::core::Core;
 use crate::error::Error;
 
+pub use limits::{DEFAULT_MAX_REQUEST_SIZE, Limits};
 pub use request::query_map;
 
-/// Vault's default `max_request_size`.
-pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct AppState {
     pub core: Arc<Core>,
-    pub max_request_size: usize,
+    pub limits: Limits,
 }
 
 /// A finished HTTP answer.
@@ -114,8 +114,17 @@ pub fn request_id() -> String {
         .to_string()
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Error> {
-    match Limited::new(body, limit).collect().await {
+/// The body, up to `max_request_size`, within `http_read_timeout`.
+async fn read_body(body: Incoming, limits: &Limits) -> Result<Bytes, Error> {
+    let read = Limited::new(body, limits.max_request_size).collect();
+    let read = match limits::limit(limits.read_timeout) {
+        Some(t) => match tokio::time::timeout(t, read).await {
+            Ok(r) => r,
+            Err(_) => return Err(Error::invalid("failed to read request body: timed out")),
+        },
+        None => read.await,
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Error::TooLarge),
         Err(_) => Err(Error::invalid("failed to read request body")),
@@ -141,17 +150,22 @@ async fn route(state: Arc<AppState>, req: hyper::Request<Incoming>, remote: Sock
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if let Some(n) = declared.filter(|n| *n > state.max_request_size) {
+    let max_size = state.limits.max_request_size;
+    if let Some(n) = declared.filter(|n| *n > max_size) {
         // Read (and drop) a body of up to twice the limit so the client,
         // still sending, gets the 413 rather than a reset connection;
         // anything bigger is cut off.
-        if n <= state.max_request_size.saturating_mul(2) {
-            let mut body = body;
-            while let Some(frame) = body.frame().await {
-                if frame.is_err() {
-                    break;
+        if n <= max_size.saturating_mul(2) {
+            let drain = async {
+                let mut body = body;
+                while let Some(frame) = body.frame().await {
+                    if frame.is_err() {
+                        break;
+                    }
                 }
-            }
+            };
+            let read_timeout = limits::limit(state.limits.read_timeout).unwrap_or(Duration::MAX);
+            let _ = tokio::time::timeout(read_timeout, drain).await;
         }
         return error_reply(&Error::TooLarge);
     }
@@ -170,7 +184,7 @@ async fn route(state: Arc<AppState>, req: hyper::Request<Incoming>, remote: Sock
             }
         }
         "sys/init" | "sys/unseal" => {
-            let body = match read_body(body, state.max_request_size).await {
+            let body = match read_body(body, &state.limits).await {
                 Ok(b) => b,
                 Err(e) => return error_reply(&e),
             };
@@ -197,14 +211,14 @@ async fn logical(
         ));
     }
     let body = if matches!(parts.method, Method::PUT | Method::POST | Method::PATCH) {
-        read_body(body, state.max_request_size).await?
+        read_body(body, &state.limits).await?
     } else {
         Bytes::new()
     };
     let id = request_id();
     let req = request::build(parts, path, &body, Some(remote), id.clone())?;
     let seal = path == "sys/seal";
-    let resp = state.core.handle(req).await?;
+    let resp = handle_within(&state.core, req, state.limits.max_request_duration).await?;
     if seal {
         state.core.seal().await;
         return Ok(Reply::empty(204));
@@ -223,6 +237,32 @@ async fn logical(
         resp.status.unwrap_or(200),
         response::envelope(&id, &resp),
     ))
+}
+
+/// Runs the request through the core, answering `RequestTimeout` if it
+/// takes longer than `max` (`max_request_duration`). A request that runs
+/// out of time is not cancelled half-way, which could leave a change
+/// half-made: it finishes on a task of its own, unanswered.
+async fn handle_within(
+    core: &Arc<Core>,
+    req: crate::logical::Request,
+    max: Duration,
+) -> Result<crate::logical::Response, Error> {
+    let core = Arc::clone(core);
+    let Some(max) = limits::limit(max) else {
+        return core.handle(req).await;
+    };
+    let mut work = Box::pin(async move { core.handle(req).await });
+    tokio::select! {
+        biased;
+        r = &mut work => r,
+        _ = tokio::time::sleep(max) => {
+            tokio::spawn(async move {
+                let _ = work.await;
+            });
+            Err(Error::RequestTimeout)
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets
@@ -249,18 +289,25 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        let service = hyper::service::service_fn(move |req| {
-            let state = Arc::clone(&state);
-            async move { Ok::<_, Infallible>(route(state, req, remote).await.into_response()) }
-        });
+        let watch = Arc::new(limits::Watch::new(state.limits));
+        let service = {
+            let (state, watch) = (Arc::clone(&state), Arc::clone(&watch));
+            hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                let busy = watch.request();
+                async move {
+                    let reply = route(state, req, remote).await;
+                    drop(busy);
+                    Ok::<_, Infallible>(reply.into_response())
+                }
+            })
+        };
         match &tls {
             None => {
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let io = TokioIo::new(limits::Watched::new(stream, Arc::clone(&watch)));
+                let conn = builder.serve_connection_with_upgrades(io, service);
                 let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                tokio::spawn(async move { limits::guard(conn, &watch).await });
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
@@ -271,9 +318,10 @@ pub async fn serve(
                         .await
                     {
                         Ok(Ok(tls_stream)) => {
-                            let conn = builder
-                                .serve_connection_with_upgrades(TokioIo::new(tls_stream), service);
-                            let _ = watcher.watch(conn.into_owned()).await;
+                            let io =
+                                TokioIo::new(limits::Watched::new(tls_stream, Arc::clone(&watch)));
+                            let conn = builder.serve_connection_with_upgrades(io, service);
+                            limits::guard(watcher.watch(conn.into_owned()), &watch).await;
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake timed out"),

@@ -96,7 +96,7 @@ impl TestServer {
         let (stop, rx) = oneshot::channel();
         let c = Arc::clone(&core);
         let handle = tokio::spawn(async move {
-            arca_server::run(listener, tls, c, 32 * 1024 * 1024, async {
+            arca_server::run(listener, tls, c, Default::default(), async {
                 let _ = rx.await;
             })
             .await;

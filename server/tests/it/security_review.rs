@@ -2,7 +2,7 @@
 //! each, named after what it proves.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use arca_server::clock::Clock;
 use arca_server::storage::DynBackend;
@@ -262,4 +262,249 @@ async fn unseal_fails_when_no_audit_device_can_be_set_up() {
     assert_eq!(status["sealed"], true);
     expect(&s, "GET", "secret/data/x", Some("root"), None, 503).await;
     s.stop().await;
+}
+
+// 7. A blocked audit sink or a slow client stalls the server.
+
+/// The real binary on a config with an inmem store, initialized with one
+/// share and unsealed, KV v2 at `secret/`. Its stdout is a pipe the test
+/// holds and does not read until it wants to.
+struct Binary {
+    child: std::process::Child,
+    port: u16,
+    root: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Binary {
+    async fn start(listener_extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("arca.hcl");
+        std::fs::write(
+            &config,
+            format!(
+                "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n{listener_extra}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_arca"))
+            .args(["server", &format!("-config={}", config.display())])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut b = Self {
+            child,
+            port,
+            root: String::new(),
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let init = json!({"secret_shares": 1, "secret_threshold": 1});
+        let (s, init) = b.call("PUT", "sys/init", Some(init)).await;
+        assert_eq!(s, 200, "{init}");
+        b.root = init["root_token"].as_str().unwrap().to_owned();
+        let key = init["keys"][0].clone();
+        let (s, _) = b.call("PUT", "sys/unseal", Some(json!({"key": key}))).await;
+        assert_eq!(s, 200);
+        let kv = json!({"type": "kv", "options": {"version": "2"}});
+        let (s, _) = b.call("POST", "sys/mounts/secret", Some(kv)).await;
+        assert_eq!(s, 204);
+        b
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/v1/{path}", self.port)
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let c = reqwest::Client::new();
+        let mut r = c
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                self.url(path),
+            )
+            .timeout(Duration::from_secs(30));
+        if !self.root.is_empty() {
+            r = r.header("X-Vault-Token", &self.root);
+        }
+        if let Some(b) = body {
+            r = r.body(b.to_string());
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A raw TCP connection to the listener.
+    async fn connect(&self) -> tokio::net::TcpStream {
+        tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stdout_nobody_reads_fails_audited_requests_in_time_and_health_answers() {
+    let mut b = Binary::start("").await;
+    let audit = json!({"type": "file", "options": {"file_path": "stdout", "write_timeout": "1s"}});
+    assert_eq!(b.call("PUT", "sys/audit/out", Some(audit)).await.0, 204);
+    let data = json!({"data": {"password": "x".repeat(2000)}});
+    assert_eq!(b.call("POST", "secret/data/big", Some(data)).await.0, 200);
+
+    // Nobody reads the server's stdout: the pipe (64 KiB) fills after a
+    // few dozen entries and every write to it blocks.
+    let started = Instant::now();
+    let burst: Vec<_> = (0..200)
+        .map(|_| {
+            let (url, root) = (b.url("secret/data/big"), b.root.clone());
+            tokio::spawn(async move {
+                let r = reqwest::Client::new()
+                    .get(url)
+                    .header("X-Vault-Token", root)
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .await
+                    .unwrap();
+                r.status().as_u16()
+            })
+        })
+        .collect();
+    // Health answers at once while the burst is stuck.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let (s, health) = b.call("GET", "sys/health", None).await;
+    assert_eq!(s, 200, "{health}");
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "health took {:?}",
+        t.elapsed()
+    );
+    let mut statuses = Vec::new();
+    for r in burst {
+        statuses.push(r.await.unwrap());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let failed = statuses.iter().filter(|s| **s == 500).count();
+    assert!(failed > 0, "no request failed: the pipe never filled?");
+    assert_eq!(failed + statuses.iter().filter(|s| **s == 200).count(), 200);
+
+    // Someone reads stdout again: audited requests succeed.
+    let mut out = b.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut sink);
+    });
+    let mut recovered = false;
+    for _ in 0..50 {
+        if b.call("GET", "secret/data/big", None).await.0 == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the audit device did not recover");
+    drop(b);
+    reader.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_request_duration_answers_a_stuck_request() {
+    let mut b = Binary::start("  max_request_duration = \"1s\"").await;
+    let audit = json!({"type": "file", "options": {"file_path": "stdout", "write_timeout": "30s",
+                                                  "log_raw": "true"}});
+    assert_eq!(b.call("PUT", "sys/audit/out", Some(audit)).await.0, 204);
+    let data = json!({"data": {"password": "x".repeat(100_000)}});
+    // The entry is more than the pipe holds: its write blocks.
+    let t = Instant::now();
+    let (s, body) = b.call("POST", "secret/data/big", Some(data)).await;
+    assert_eq!(s, 500, "{body}");
+    assert_eq!(body["errors"], json!(["context deadline exceeded"]));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let (s, _) = b.call("GET", "sys/health", None).await;
+    assert_eq!(s, 200);
+    let _ = b.child.stdout.take();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_bodies_and_idle_connections_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = Binary::start(
+        "  http_read_header_timeout = \"1s\"\n  http_read_timeout = \"1s\"\n  http_idle_timeout = \"2s\"",
+    )
+    .await;
+    /// Reads until the server closes; how long that took.
+    async fn closed_after(c: &mut tokio::net::TcpStream) -> (Duration, String) {
+        let t = Instant::now();
+        let mut got = Vec::new();
+        let r = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut got)).await;
+        assert!(r.is_ok(), "the server never closed the connection");
+        (t.elapsed(), String::from_utf8_lossy(&got).into_owned())
+    }
+    // Half a request head, then nothing.
+    let mut half = b.connect().await;
+    half.write_all(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let (took, _) = closed_after(&mut half).await;
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    // Nothing at all.
+    let mut silent = b.connect().await;
+    let (took, _) = closed_after(&mut silent).await;
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    // A body that never comes whole: an error answer, then closed.
+    let mut slow = b.connect().await;
+    slow.write_all(
+        b"PUT /v1/sys/policies/acl/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"poli",
+    )
+    .await
+    .unwrap();
+    let (took, answer) = closed_after(&mut slow).await;
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("failed to read request body: timed out"),
+        "{answer}"
+    );
+    // A kept-alive connection with nothing more to ask is closed when idle.
+    let mut idle = b.connect().await;
+    idle.write_all(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let (took, _) = closed_after(&mut idle).await;
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    // A client that keeps asking is served throughout.
+    let c = reqwest::Client::new();
+    for _ in 0..4 {
+        let r = c.get(b.url("sys/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
