@@ -9,6 +9,7 @@
 
 pub mod aead;
 pub mod keyring;
+pub mod rotation;
 pub mod view;
 
 use std::sync::{Arc, RwLock};
@@ -50,6 +51,16 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What `Barrier::upkeep` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upkeep {
+    None,
+    /// Stored the active term's count.
+    Stored,
+    /// Rotated to this term.
+    Rotated(u32),
+}
+
 /// What `sys/key-status` reports.
 pub struct KeyStatus {
     pub term: u32,
@@ -62,8 +73,12 @@ pub struct Barrier {
     keyring: RwLock<Option<Arc<Keyring>>>,
     /// Held across a whole rotation (build, persist, install), so two
     /// rotations cannot both build term N+1 from the same keyring with
-    /// different keys and leave memory and storage disagreeing.
+    /// different keys and leave memory and storage disagreeing; and
+    /// across every other write of the keyring.
     rotation: tokio::sync::Mutex<()>,
+    /// Woken when the active term's stored count is `STORE_EVERY` behind
+    /// (rotation.rs stores it, or rotates).
+    upkeep: tokio::sync::Notify,
 }
 
 impl Barrier {
@@ -72,6 +87,7 @@ impl Barrier {
             backend,
             keyring: RwLock::new(None),
             rotation: tokio::sync::Mutex::new(()),
+            upkeep: tokio::sync::Notify::new(),
         }
     }
 
@@ -134,19 +150,64 @@ impl Barrier {
         self.read_lock().clone().ok_or(Error::Sealed)
     }
 
+    /// Stores `keyring`, with its encryption counts.
     async fn persist_keyring(&self, keyring: &Keyring) -> Result<()> {
-        let plain = keyring.encode();
+        let (plain, count) = keyring.encode();
         let sealed = keyring
             .root_cipher()
             .seal(ROOT_KEY_TERM, KEYRING_PATH, &plain);
         self.backend.put(KEYRING_PATH, sealed).await?;
+        keyring.mark_stored(count);
         Ok(())
     }
 
     fn encrypt(&self, keyring: &Keyring, path: &str, plain: &[u8]) -> Vec<u8> {
         let term = keyring.active();
-        term.count_encryption();
+        if term.count_encryption() {
+            self.upkeep.notify_one();
+        }
         term.cipher().seal(term.number, path, plain)
+    }
+
+    /// Stores the active term's count if it moved (before a seal).
+    pub async fn store_count(&self) -> Result<()> {
+        let never = rotation::Config {
+            enabled: false,
+            ..Default::default()
+        };
+        self.upkeep(&never, OffsetDateTime::now_utc(), true).await?;
+        Ok(())
+    }
+
+    /// Waits until the stored count has fallen `STORE_EVERY` behind.
+    pub async fn upkeep_wanted(&self) {
+        self.upkeep.notified().await;
+    }
+
+    /// Rotates when `config` says the active term has done enough (`now`:
+    /// for its `interval`); otherwise stores its count if it is
+    /// `STORE_EVERY` behind, or at all behind when `flush`. What it did.
+    pub async fn upkeep(
+        &self,
+        config: &rotation::Config,
+        now: OffsetDateTime,
+        flush: bool,
+    ) -> Result<Upkeep> {
+        let _rotating = self.rotation.lock().await;
+        let Some(current) = self.read_lock().clone() else {
+            return Ok(Upkeep::None);
+        };
+        let term = current.active();
+        if config.due(term.encryptions(), term.install_time, now) {
+            let status = self.rotate_locked(&current).await?;
+            return Ok(Upkeep::Rotated(status.term));
+        }
+        let behind = term.encryptions().saturating_sub(term.stored());
+        if behind >= keyring::STORE_EVERY || (flush && behind > 0) {
+            self.persist_keyring(&current).await?;
+            return Ok(Upkeep::Stored);
+        }
+        Ok(Upkeep::None)
     }
 
     fn decrypt(&self, keyring: &Keyring, path: &str, sealed: &[u8]) -> Result<Vec<u8>> {
@@ -231,12 +292,17 @@ impl Barrier {
     pub async fn rotate(&self) -> Result<KeyStatus> {
         let _rotating = self.rotation.lock().await;
         let current = self.keyring()?;
+        self.rotate_locked(&current).await
+    }
+
+    /// `rotate`, the rotation lock held, from `current`.
+    async fn rotate_locked(&self, current: &Arc<Keyring>) -> Result<KeyStatus> {
         let next = current.rotated()?;
         self.persist_keyring(&next).await?;
         let status = status_of(&next);
         let mut installed = self.write_lock();
         match &*installed {
-            Some(k) if Arc::ptr_eq(k, &current) => *installed = Some(Arc::new(next)),
+            Some(k) if Arc::ptr_eq(k, current) => *installed = Some(Arc::new(next)),
             _ => return Err(Error::Sealed),
         }
         Ok(status)
@@ -390,6 +456,100 @@ mod tests {
         // The stored keyring is the rotated one, and it opens.
         b.unseal(root).await.unwrap();
         assert_eq!(b.key_status().unwrap().term, 2);
+    }
+
+    #[tokio::test]
+    async fn the_encryption_count_is_stored_as_it_grows() {
+        let (store, b, root) = unsealed().await;
+        let config = rotation::Config::default();
+        let now = OffsetDateTime::now_utc();
+        for i in 0..10 {
+            b.put(&format!("k{i}"), b"v").await.unwrap();
+        }
+        // Ten behind: stored only when flushed (hourly, and at seal).
+        assert_eq!(b.upkeep(&config, now, false).await.unwrap(), Upkeep::None);
+        assert_eq!(b.upkeep(&config, now, true).await.unwrap(), Upkeep::Stored);
+        b.seal();
+        b.unseal(root.clone()).await.unwrap();
+        assert_eq!(b.key_status().unwrap().encryptions, 10);
+        // STORE_EVERY behind: the barrier asks, upkeep stores, and a crash
+        // (a new barrier on the same store, nothing flushed) keeps it.
+        b.keyring()
+            .unwrap()
+            .active()
+            .add_encryptions(keyring::STORE_EVERY - 1);
+        let asked = b.upkeep_wanted();
+        b.put("one-more", b"v").await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), asked)
+            .await
+            .expect("the barrier did not ask for upkeep");
+        assert_eq!(b.upkeep(&config, now, false).await.unwrap(), Upkeep::Stored);
+        let crashed = Barrier::new(store);
+        crashed.unseal(root).await.unwrap();
+        assert_eq!(
+            crashed.key_status().unwrap().encryptions,
+            10 + keyring::STORE_EVERY
+        );
+    }
+
+    #[tokio::test]
+    async fn a_term_is_rotated_once_it_did_max_operations() {
+        let (_, b, root) = unsealed().await;
+        let config = rotation::Config {
+            enabled: true,
+            max_operations: rotation::MIN_OPERATIONS,
+            interval_secs: 0,
+        };
+        let now = OffsetDateTime::now_utc();
+        b.keyring()
+            .unwrap()
+            .active()
+            .add_encryptions(rotation::MIN_OPERATIONS - 2);
+        b.put("a", b"1").await.unwrap();
+        assert_ne!(
+            b.upkeep(&config, now, false).await.unwrap(),
+            Upkeep::Rotated(2)
+        );
+        b.put("b", b"2").await.unwrap();
+        assert_eq!(
+            b.upkeep(&config, now, false).await.unwrap(),
+            Upkeep::Rotated(2)
+        );
+        b.put("c", b"3").await.unwrap();
+        assert_eq!(b.key_status().unwrap().term, 2);
+        assert_eq!(b.key_status().unwrap().encryptions, 1);
+        // Disabled, or not yet old enough: nothing happens.
+        b.keyring()
+            .unwrap()
+            .active()
+            .add_encryptions(rotation::MAX_OPERATIONS);
+        let off = rotation::Config {
+            enabled: false,
+            ..config
+        };
+        assert_ne!(
+            b.upkeep(&off, now, false).await.unwrap(),
+            Upkeep::Rotated(3)
+        );
+        let daily = rotation::Config {
+            enabled: true,
+            max_operations: rotation::MAX_OPERATIONS * 2,
+            interval_secs: 24 * 3600,
+        };
+        assert_ne!(
+            b.upkeep(&daily, now, false).await.unwrap(),
+            Upkeep::Rotated(3)
+        );
+        let tomorrow = now + time::Duration::days(1);
+        assert_eq!(
+            b.upkeep(&daily, tomorrow, false).await.unwrap(),
+            Upkeep::Rotated(3)
+        );
+        b.seal();
+        b.unseal(root).await.unwrap();
+        for (k, v) in [("a", b"1"), ("b", b"2"), ("c", b"3")] {
+            assert_eq!(b.get(k).await.unwrap().unwrap(), v);
+        }
     }
 
     #[tokio::test]

@@ -3,7 +3,9 @@
 //!
 //! 1. cluster identity (`core/cluster/local/info`)
 //! 2. policy store (`sys/policy/`)
-//! 3. token store (`sys/token/`) and its expiry reaper
+//! 3. token store (`sys/token/`) and its expiry reaper; the keyring's
+//!    upkeep (`core/keyring-rotation-config`): counts stored, automatic
+//!    rotation
 //! 4. cubbyhole storage (`cubbyhole/`), hooked to token revocation, and
 //!    the response wrapper on top of both
 //! 5. audit broker (`core/audit`, salts under `sys/audit/`): devices are
@@ -30,6 +32,7 @@ use super::{Active, Core, UnsealProgress};
 use crate::audit::AuditBroker;
 use crate::auth;
 use crate::backend::Backend;
+use crate::barrier::rotation::AutoRotation;
 use crate::barrier::{self, View, keyring};
 use crate::engines;
 use crate::engines::cubbyhole::Cubbyhole;
@@ -217,6 +220,9 @@ impl Core {
             active.stop.send_replace(true);
             active.mounts.teardown();
         }
+        if let Err(e) = self.barrier.store_count().await {
+            tracing::warn!(error = %e, "could not store the keyring's encryption count");
+        }
         self.barrier.seal();
         *self.progress.lock().await = UnsealProgress::default();
         tracing::info!("vault is sealed");
@@ -247,7 +253,15 @@ impl Core {
             Arc::new(PolicyStore::load(sys_view.sub("policy/"), self.clock.clone()).await?);
         let tokens = TokenStore::load(sys_view.sub("token/"), self.clock.clone()).await?;
         let (stop, stop_rx) = watch::channel(false);
-        tokio::spawn(Arc::clone(&tokens).run_reaper(stop_rx));
+        tokio::spawn(Arc::clone(&tokens).run_reaper(stop_rx.clone()));
+        let rotation = match AutoRotation::load(Arc::clone(&self.barrier)).await {
+            Ok(r) => r,
+            Err(e) => {
+                stop.send_replace(true);
+                return Err(e.into());
+            }
+        };
+        tokio::spawn(Arc::clone(&rotation).run(self.clock.clone(), stop_rx));
 
         let cubbyhole = Arc::new(Cubbyhole::new(View::new(
             Arc::clone(&self.barrier),
@@ -313,6 +327,7 @@ impl Core {
             policies: Arc::clone(&policies),
             tokens: Arc::clone(&tokens),
             barrier: Arc::clone(&self.barrier),
+            rotation,
             metrics: Arc::clone(&self.metrics),
             audit: Arc::clone(&audit),
             wrapper: Arc::clone(&wrapper),

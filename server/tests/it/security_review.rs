@@ -508,3 +508,87 @@ async fn slow_headers_bodies_and_idle_connections_are_cut_off() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+// 8. sys/rotate/config claimed an automatic rotation that never happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_config_is_stored_checked_and_applied() {
+    let s = TestServer::dev().await;
+    let read = || expect(&s, "GET", "sys/rotate/config", Some("root"), None, 200);
+    let c = read().await;
+    assert_eq!(
+        c["data"],
+        json!({"enabled": true, "interval": 0, "max_operations": 3_865_470_566u64})
+    );
+    for (body, error) in [
+        (
+            json!({"max_operations": 100}),
+            "max_operations must be in the range [1000000,3865470566]",
+        ),
+        (
+            json!({"max_operations": 5_000_000_000u64}),
+            "max_operations must be in the range [1000000,3865470566]",
+        ),
+        (
+            json!({"interval": "1h"}),
+            "interval must be greater or equal to 24h0m0s",
+        ),
+    ] {
+        let r = call(&s, "POST", "sys/rotate/config", Some("root"), Some(body)).await;
+        assert_eq!(r.status, 400, "{}", r.raw);
+        assert_eq!(r.errors(), [error]);
+    }
+    let body = json!({"interval": "48h", "max_operations": "2000000", "enabled": false});
+    expect(
+        &s,
+        "POST",
+        "sys/rotate/config",
+        Some("root"),
+        Some(body),
+        204,
+    )
+    .await;
+    let c = read().await;
+    assert_eq!(
+        c["data"],
+        json!({"enabled": false, "interval": "48h0m0s", "max_operations": 2_000_000})
+    );
+    // It survives a seal, and is applied: after 48 hours the term rotates.
+    let unseal = json!({"key": s.unseal_key});
+    expect(&s, "PUT", "sys/seal", Some("root"), None, 204).await;
+    expect(&s, "PUT", "sys/unseal", None, Some(unseal), 200).await;
+    assert_eq!(read().await["data"]["interval"], "48h0m0s");
+    let enable = json!({"enabled": true});
+    expect(
+        &s,
+        "POST",
+        "sys/rotate/config",
+        Some("root"),
+        Some(enable),
+        204,
+    )
+    .await;
+    s.advance(Duration::from_secs(49 * 3600));
+    // The config write woke the upkeep task before the clock moved; the
+    // next write wakes it again.
+    let again = json!({"enabled": true});
+    let mut term = 1;
+    for _ in 0..100 {
+        expect(
+            &s,
+            "POST",
+            "sys/rotate/config",
+            Some("root"),
+            Some(again.clone()),
+            204,
+        )
+        .await;
+        let k = expect(&s, "GET", "sys/key-status", Some("root"), None, 200).await;
+        term = k["term"].as_u64().unwrap();
+        if term == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(term, 2, "the term was not rotated after its interval");
+    s.stop().await;
+}
