@@ -18,7 +18,7 @@ library only, so no CLI start-up or curl spawn is ever counted):
         a TLS certificate for 127.0.0.1 signed by it (for the TokenReview
         responder), an RSA 2048 service-account signing key and its public
         PEM, and one RS256 JWT shaped like a projected service-account token
-        (iss, sub, aud, exp in ten years, iat, nbf, kubernetes.io block with
+        (iss, sub, aud, exp an hour after iat as the kubelet's, iat, nbf, kubernetes.io block with
         namespace, serviceaccount, pod), all described in DIR/material.json.
     helper.py responder DIR PORT
         a TokenReview responder on https://127.0.0.1:PORT (TLS with DIR's
@@ -232,7 +232,7 @@ def cmd_login_material(d):
     now = int(time.time())
     header = {"alg": "RS256", "kid": "arca-bench-sa-key", "typ": "JWT"}
     claims = {
-        "aud": [JWT_AUDIENCE], "exp": now + 10 * 365 * 86400, "iat": now - 60, "nbf": now - 60,
+        "aud": [JWT_AUDIENCE], "exp": now + 3540, "iat": now - 60, "nbf": now - 60,
         "iss": JWT_ISSUER, "sub": f"system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}",
         "kubernetes.io": {"namespace": SA_NAMESPACE,
                           "pod": {"name": POD_NAME, "uid": POD_UID},

@@ -36,7 +36,9 @@ Command Options:
 
   -config=<string>
       Path to a configuration file in HCL: listener "tcp" { address,
-      tls_disable, tls_cert_file, tls_key_file, max_request_size,
+      tls_disable, tls_cert_file, tls_key_file, tls_min_version,
+      tls_max_version, tls_cipher_suites, tls_require_and_verify_client_cert,
+      tls_client_ca_file, max_request_size,
       max_request_duration, http_read_header_timeout, http_read_timeout,
       http_write_timeout, http_idle_timeout },
       storage "file" { path } or storage "inmem" {}, api_addr, cluster_addr,
@@ -230,39 +232,7 @@ pub fn server(args: &[String]) -> i32 {
     }
 }
 
-/// The TLS acceptor of a listener (None with `tls_disable`).
-pub fn tls_acceptor(l: &Listener) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
-    if l.tls_disable {
-        return Ok(None);
-    }
-    let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
-        return Err("tls_cert_file and tls_key_file are required".into());
-    };
-    let certs = {
-        let data = std::fs::read(cert).map_err(|e| format!("reading {}: {e}", cert.display()))?;
-        rustls_pemfile::certs(&mut data.as_slice())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("parsing {}: {e}", cert.display()))?
-    };
-    if certs.is_empty() {
-        return Err(format!("no certificate found in {}", cert.display()));
-    }
-    let key = {
-        let data = std::fs::read(key).map_err(|e| format!("reading {}: {e}", key.display()))?;
-        rustls_pemfile::private_key(&mut data.as_slice())
-            .map_err(|e| format!("parsing {}: {e}", key.display()))?
-            .ok_or_else(|| format!("no private key found in {}", key.display()))?
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("TLS configuration: {e}"))?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg))))
-}
+pub use crate::tls::acceptor as tls_acceptor;
 
 async fn shutdown_signal() {
     let ctrl_c = async {

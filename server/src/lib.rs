@@ -20,7 +20,7 @@
 //! - `storage`: the physical stores (in-memory, embedded file)
 //!
 //! Around them: `config` (server config file), `cmd` (the `arca server`
-//! command), `metrics`, `clock`, `secret` (zeroizing types), `fields` and
+//! command), `tls` (a listener's TLS), `metrics`, `clock`, `secret` (zeroizing types), `fields` and
 //! `duration` (Vault's lenient field parsing).
 
 pub mod audit;
@@ -47,6 +47,7 @@ pub mod seal;
 pub mod secret;
 pub mod storage;
 pub mod sys;
+pub mod tls;
 pub mod token;
 
 pub use arca_client::hcl;
