@@ -25,6 +25,16 @@ pub trait Backend: Send + Sync + 'static {
         &[]
     }
 
+    /// Prefixes (relative to the mount, ending in `/`) followed by the
+    /// name of an object this backend stores lowercased (users, roles,
+    /// policies). The core lowercases that segment of the request path
+    /// before anything else looks at it, so the ACL checks the path of the
+    /// object the handler will touch: `users/ADMIN/password` is checked,
+    /// and handled, as `users/admin/password`.
+    fn case_insensitive_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Whether reads and lists of this backend change nothing at all (no
     /// credential minted, no lease, no counter). Their request audit entry
     /// may then be written together with the response entry, after the
@@ -57,6 +67,19 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
+/// `rel` with the name after one of `prefixes` lowercased, if that changes
+/// it (see `Backend::case_insensitive_names`).
+pub fn canonical_path(prefixes: &[&str], rel: &str) -> Option<String> {
+    let prefix = prefixes.iter().find(|p| rel.starts_with(**p))?;
+    let rest = &rel[prefix.len()..];
+    let end = rest.find('/').unwrap_or(rest.len());
+    let name = &rest[..end];
+    if !name.chars().any(char::is_uppercase) {
+        return None;
+    }
+    Some(format!("{prefix}{}{}", name.to_lowercase(), &rest[end..]))
+}
+
 /// Does `path` match one of `patterns` (exact, or prefix with trailing `*`)?
 pub fn path_matches(patterns: &[&str], path: &str) -> bool {
     patterns.iter().any(|p| match p.strip_suffix('*') {
@@ -67,6 +90,22 @@ pub fn path_matches(patterns: &[&str], path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_are_lowercased_after_their_prefix_only() {
+        let p = ["users/", "login/"];
+        let c = |rel| super::canonical_path(&p, rel);
+        assert_eq!(
+            c("users/ADMIN/password").as_deref(),
+            Some("users/admin/password")
+        );
+        assert_eq!(c("users/Bob").as_deref(), Some("users/bob"));
+        assert_eq!(c("login/ÉVE").as_deref(), Some("login/éve"));
+        assert_eq!(c("users/bob/Password"), None, "only the name");
+        assert_eq!(c("users/bob"), None);
+        assert_eq!(c("Users/BOB"), None, "not under a prefix");
+        assert_eq!(c("users/"), None);
+    }
+
     #[test]
     fn special_paths() {
         let p = ["login", "login/*", "accessors*"];

@@ -1,7 +1,8 @@
 //! The one path every logical request takes, in this order:
 //!
 //! 1. sealed? -> 503; over a rate-limit quota? -> 429
-//! 2. route: longest-prefix match on the mount table
+//! 2. route: longest-prefix match on the mount table; names the backend
+//!    stores lowercased are lowercased in the path
 //! 3. token: resolve (salted hash -> entry), count one use; unauthenticated
 //!    paths (logins, wrapping lookup) skip the check and count no use, but
 //!    still see a token if one is sent
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{Outcome, Record};
-use crate::backend::path_matches;
+use crate::backend::{canonical_path, path_matches};
 use crate::error::{Error, Result};
 use crate::http::error::status_and_errors;
 use crate::logical::{Operation, Request, Response};
@@ -173,6 +174,14 @@ impl Core {
     async fn check(&self, active: &Active, req: &mut Request, checked: &mut Checked) -> Result<()> {
         let route = active.mounts.router().route(&req.path);
         checked.route = route.clone();
+        // Names the backend stores lowercased are lowercased in the path
+        // itself, so the ACL and the handler see one and the same path.
+        if let Some(r) = &route {
+            let rel = req.path.get(r.prefix.len()..).unwrap_or("");
+            if let Some(c) = canonical_path(r.backend.case_insensitive_names(), rel) {
+                req.path = format!("{}{c}", r.prefix);
+            }
+        }
         let unauthenticated = route.as_ref().is_some_and(|r| {
             let rel = req.path.get(r.prefix.len()..).unwrap_or("");
             path_matches(r.backend.unauthenticated_paths(), rel)

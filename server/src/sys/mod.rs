@@ -122,6 +122,11 @@ impl Backend for SysBackend {
         ROOT_PATHS
     }
 
+    /// Policy names are stored lowercased, as in Vault.
+    fn case_insensitive_names(&self) -> &'static [&'static str] {
+        &["policies/acl/", "policy/"]
+    }
+
     fn unauthenticated_paths(&self) -> &'static [&'static str] {
         if self.unauthenticated_metrics {
             UNAUTHENTICATED_WITH_METRICS

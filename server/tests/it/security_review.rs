@@ -592,3 +592,199 @@ async fn rotate_config_is_stored_checked_and_applied() {
     assert_eq!(term, 2, "the term was not rotated after its interval");
     s.stop().await;
 }
+
+// 10. Names handlers lowercase slipped past a deny written in lowercase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_on_a_name_holds_whatever_its_case() {
+    let s = TestServer::dev().await;
+    for (path, kind) in [
+        ("sys/auth/userpass", "userpass"),
+        ("sys/auth/approle", "approle"),
+        ("sys/auth/jwt", "jwt"),
+        ("sys/auth/kubernetes", "kubernetes"),
+    ] {
+        expect(
+            &s,
+            "POST",
+            path,
+            Some("root"),
+            Some(json!({"type": kind})),
+            204,
+        )
+        .await;
+    }
+    let jwt_config = json!({"jwt_validation_pubkeys": [], "bound_issuer": "x",
+                            "jwks_url": "https://127.0.0.1:1/keys"});
+    let _ = call(
+        &s,
+        "POST",
+        "auth/jwt/config",
+        Some("root"),
+        Some(jwt_config),
+    )
+    .await;
+    // The objects named admin, made by root.
+    let admin_objects = [
+        (
+            "auth/userpass/users/admin",
+            json!({"password": "orig", "token_policies": "default"}),
+        ),
+        (
+            "auth/approle/role/admin",
+            json!({"token_policies": "default"}),
+        ),
+        (
+            "auth/jwt/role/admin",
+            json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": "a", "token_policies": "default"}),
+        ),
+        (
+            "auth/kubernetes/role/admin",
+            json!({"bound_service_account_names": "a",
+                                              "bound_service_account_namespaces": "a",
+                                              "token_policies": "default"}),
+        ),
+        (
+            "sys/policies/acl/admin",
+            json!({"policy": "path \"x\" { capabilities = [\"read\"] }"}),
+        ),
+    ];
+    for (path, body) in &admin_objects {
+        expect(&s, "POST", path, Some("root"), Some(body.clone()), 204).await;
+    }
+    let mut hcl = String::new();
+    for prefix in [
+        "auth/userpass/users",
+        "auth/approle/role",
+        "auth/jwt/role",
+        "auth/kubernetes/role",
+        "sys/policies/acl",
+    ] {
+        hcl.push_str(&format!(
+            "path \"{prefix}/*\" {{ capabilities = [\"create\", \"read\", \"update\", \"delete\"] }}\n\
+             path \"{prefix}/admin*\" {{ capabilities = [\"deny\"] }}\n"
+        ));
+    }
+    policy(&s, "helpdesk", &hcl).await;
+    let auth = expect(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"policies": ["helpdesk"]})),
+        200,
+    )
+    .await;
+    let token = auth["auth"]["client_token"].as_str().unwrap().to_owned();
+    let t = Some(token.as_str());
+
+    for name in ["ADMIN", "Admin", "aDmIn"] {
+        for (path, body) in [
+            (
+                format!("auth/userpass/users/{name}/password"),
+                json!({"password": "hacked"}),
+            ),
+            (
+                format!("auth/userpass/users/{name}/policies"),
+                json!({"token_policies": "root-ish"}),
+            ),
+            (
+                format!("auth/userpass/users/{name}"),
+                json!({"password": "hacked"}),
+            ),
+            (
+                format!("auth/approle/role/{name}"),
+                json!({"token_policies": "root-ish"}),
+            ),
+            (format!("auth/approle/role/{name}/secret-id"), json!({})),
+            (
+                format!("auth/jwt/role/{name}"),
+                json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": "b"}),
+            ),
+            (
+                format!("auth/kubernetes/role/{name}"),
+                json!({"bound_service_account_names": "*",
+                                                          "bound_service_account_namespaces": "*"}),
+            ),
+            (
+                format!("sys/policies/acl/{name}"),
+                json!({"policy": "path \"*\" { capabilities = [\"sudo\"] }"}),
+            ),
+            (
+                format!("sys/policy/{name}"),
+                json!({"policy": "path \"*\" { capabilities = [\"sudo\"] }"}),
+            ),
+        ] {
+            let r = call(&s, "POST", &path, t, Some(body)).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.raw);
+        }
+        for path in [
+            format!("auth/userpass/users/{name}"),
+            format!("sys/policies/acl/{name}"),
+            format!("auth/approle/role/{name}/role-id"),
+        ] {
+            let r = call(&s, "GET", &path, t, None).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.raw);
+            let r = call(&s, "DELETE", &path, t, None).await;
+            assert_eq!(r.status, 403, "{path}: {}", r.raw);
+        }
+    }
+    // Nothing changed: the admin user still logs in with its password, and
+    // every admin object is as root made it.
+    let login = json!({"password": "orig"});
+    expect(
+        &s,
+        "POST",
+        "auth/userpass/login/ADMIN",
+        None,
+        Some(login),
+        200,
+    )
+    .await;
+    let r = expect(
+        &s,
+        "GET",
+        "auth/approle/role/admin",
+        Some("root"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(r["data"]["token_policies"], json!(["default"]));
+    let r = expect(&s, "GET", "sys/policies/acl/admin", Some("root"), None, 200).await;
+    assert!(r["data"]["policy"].as_str().unwrap().contains("path \"x\""));
+
+    // Other names are the helpdesk's, in any case, and mean the lowercase
+    // object.
+    expect(
+        &s,
+        "POST",
+        "auth/userpass/users/Bob",
+        t,
+        Some(json!({"password": "b"})),
+        204,
+    )
+    .await;
+    expect(&s, "GET", "auth/userpass/users/bob", t, None, 200).await;
+    expect(
+        &s,
+        "POST",
+        "auth/userpass/users/BOB/password",
+        t,
+        Some(json!({"password": "c"})),
+        204,
+    )
+    .await;
+    expect(
+        &s,
+        "POST",
+        "auth/userpass/login/bob",
+        None,
+        Some(json!({"password": "c"})),
+        200,
+    )
+    .await;
+    let p = json!({"policy": "path \"y\" { capabilities = [\"read\"] }"});
+    expect(&s, "PUT", "sys/policies/acl/Team", t, Some(p), 204).await;
+    expect(&s, "GET", "sys/policies/acl/team", t, None, 200).await;
+    s.stop().await;
+}

@@ -153,6 +153,11 @@ impl Backend for AppRole {
         &["login"]
     }
 
+    /// Role names are stored lowercased, as in Vault.
+    fn case_insensitive_names(&self) -> &'static [&'static str] {
+        &["role/"]
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let rel = req.rel_path();
         match rel.strip_prefix("role/") {

@@ -223,6 +223,11 @@ impl Backend for Jwt {
         &["login", "oidc/auth_url", "oidc/callback", "oidc/poll"]
     }
 
+    /// Role names are stored lowercased, as in Vault.
+    fn case_insensitive_names(&self) -> &'static [&'static str] {
+        &[ROLE_PREFIX]
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         match req.rel_path().strip_prefix(ROLE_PREFIX) {
             Some(name) if role::valid_name(name) => Ok(Some(self.role(name).await?.is_some())),

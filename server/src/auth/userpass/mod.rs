@@ -158,6 +158,11 @@ impl Backend for Userpass {
         &["login/*"]
     }
 
+    /// User names are stored lowercased, as in Vault.
+    fn case_insensitive_names(&self) -> &'static [&'static str] {
+        &["users/", "login/"]
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let rel = req.rel_path();
         match rel.strip_prefix("users/") {
