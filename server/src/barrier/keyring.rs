@@ -160,8 +160,9 @@ impl Keyring {
         self.older.values().chain(std::iter::once(&self.active))
     }
 
-    /// A new keyring with one more term, which becomes active.
-    pub fn rotated(&self) -> Result<Self, KeyringError> {
+    /// A new keyring with one more term, installed `now`, which becomes
+    /// active.
+    pub fn rotated(&self, now: OffsetDateTime) -> Result<Self, KeyringError> {
         let next = self.active.number + 1;
         let mut older = BTreeMap::new();
         for t in self.all_terms() {
@@ -169,8 +170,7 @@ impl Keyring {
                 .ok_or(KeyringError::Malformed)?;
             older.insert(t.number, copy);
         }
-        let active = Term::new(next, random_key(), OffsetDateTime::now_utc(), 0)
-            .ok_or(KeyringError::Malformed)?;
+        let active = Term::new(next, random_key(), now, 0).ok_or(KeyringError::Malformed)?;
         Ok(Self {
             root: self.root.clone(),
             root_cipher: Cipher::new(self.root.expose()).map_err(|_| KeyringError::RootKey)?,
@@ -249,7 +249,7 @@ mod tests {
     fn encode_decode_keeps_terms() {
         let root = random_key();
         let k = Keyring::generate(root.clone()).unwrap();
-        let k2 = k.rotated().unwrap();
+        let k2 = k.rotated(OffsetDateTime::now_utc()).unwrap();
         assert_eq!(k2.active().number, 2);
         k2.active().count_encryption();
         let (bytes, count) = k2.encode();

@@ -199,7 +199,7 @@ impl Barrier {
         };
         let term = current.active();
         if config.due(term.encryptions(), term.install_time, now) {
-            let status = self.rotate_locked(&current).await?;
+            let status = self.rotate_locked(&current, now).await?;
             return Ok(Upkeep::Rotated(status.term));
         }
         let behind = term.encryptions().saturating_sub(term.stored());
@@ -289,15 +289,19 @@ impl Barrier {
     /// unseal) during the rotation leaves memory as the seal left it, and
     /// the stored keyring, a superset of the old one, is read at the next
     /// unseal. Nothing was encrypted under the new term in that case.
-    pub async fn rotate(&self) -> Result<KeyStatus> {
+    pub async fn rotate(&self, now: OffsetDateTime) -> Result<KeyStatus> {
         let _rotating = self.rotation.lock().await;
         let current = self.keyring()?;
-        self.rotate_locked(&current).await
+        self.rotate_locked(&current, now).await
     }
 
     /// `rotate`, the rotation lock held, from `current`.
-    async fn rotate_locked(&self, current: &Arc<Keyring>) -> Result<KeyStatus> {
-        let next = current.rotated()?;
+    async fn rotate_locked(
+        &self,
+        current: &Arc<Keyring>,
+        now: OffsetDateTime,
+    ) -> Result<KeyStatus> {
+        let next = current.rotated(now)?;
         self.persist_keyring(&next).await?;
         let status = status_of(&next);
         let mut installed = self.write_lock();
@@ -380,7 +384,7 @@ mod tests {
     async fn rotation_keeps_old_entries_readable_across_unseal() {
         let (store, b, root) = unsealed().await;
         b.put("old", b"1").await.unwrap();
-        let s = b.rotate().await.unwrap();
+        let s = b.rotate(OffsetDateTime::now_utc()).await.unwrap();
         assert_eq!(s.term, 2);
         b.put("new", b"2").await.unwrap();
         assert_eq!(
@@ -409,7 +413,7 @@ mod tests {
                     let b = Arc::clone(&b);
                     tokio::spawn(async move {
                         b.put(&format!("r{round}/before{i}"), b"v").await.unwrap();
-                        b.rotate().await.unwrap();
+                        b.rotate(OffsetDateTime::now_utc()).await.unwrap();
                         b.put(&format!("r{round}/after{i}"), b"v").await.unwrap();
                     })
                 })
@@ -446,7 +450,7 @@ mod tests {
         store.arm(Kind::Write, KEYRING_PATH);
         let rotating = tokio::spawn({
             let b = Arc::clone(&b);
-            async move { b.rotate().await }
+            async move { b.rotate(OffsetDateTime::now_utc()).await }
         });
         store.reached().await;
         b.seal();

@@ -63,13 +63,15 @@ impl Config {
 /// The config and the task that applies it.
 pub struct AutoRotation {
     barrier: Arc<Barrier>,
+    clock: Clock,
     config: RwLock<Config>,
     changed: Notify,
 }
 
 impl AutoRotation {
-    /// Reads the stored config (Vault's defaults if none).
-    pub async fn load(barrier: Arc<Barrier>) -> Result<Arc<Self>> {
+    /// Reads the stored config (Vault's defaults if none). New terms are
+    /// installed at `clock`'s time, which `interval` is measured by.
+    pub async fn load(barrier: Arc<Barrier>, clock: Clock) -> Result<Arc<Self>> {
         let config = match barrier.get(CONFIG_PATH).await? {
             Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "keyring rotation config is unreadable; using the defaults");
@@ -79,6 +81,7 @@ impl AutoRotation {
         };
         Ok(Arc::new(Self {
             barrier,
+            clock,
             config: RwLock::new(config),
             changed: Notify::new(),
         }))
@@ -98,11 +101,20 @@ impl AutoRotation {
         Ok(())
     }
 
+    /// `sys/rotate`: a new term now.
+    pub async fn rotate(&self) -> Result<super::KeyStatus> {
+        self.barrier.rotate(self.now()).await
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::from(self.clock.now())
+    }
+
     /// Runs until `stop` turns true (the server seals).
-    pub async fn run(self: Arc<Self>, clock: Clock, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut flush = false;
         loop {
-            let now = OffsetDateTime::from(clock.now());
+            let now = self.now();
             let pause = match self.barrier.upkeep(&self.config(), now, flush).await {
                 Ok(Upkeep::Rotated(term)) => {
                     tracing::info!(term, "keyring rotated automatically");

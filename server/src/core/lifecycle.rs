@@ -254,14 +254,15 @@ impl Core {
         let tokens = TokenStore::load(sys_view.sub("token/"), self.clock.clone()).await?;
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(Arc::clone(&tokens).run_reaper(stop_rx.clone()));
-        let rotation = match AutoRotation::load(Arc::clone(&self.barrier)).await {
+        let rotation = match AutoRotation::load(Arc::clone(&self.barrier), self.clock.clone()).await
+        {
             Ok(r) => r,
             Err(e) => {
                 stop.send_replace(true);
                 return Err(e.into());
             }
         };
-        tokio::spawn(Arc::clone(&rotation).run(self.clock.clone(), stop_rx));
+        tokio::spawn(Arc::clone(&rotation).run(stop_rx));
 
         let cubbyhole = Arc::new(Cubbyhole::new(View::new(
             Arc::clone(&self.barrier),
@@ -503,7 +504,7 @@ fn validate_seal_config(req: &InitRequest) -> Result<()> {
 }
 
 /// A share in hex or base64, length-checked.
-fn decode_share(key: &str) -> Result<SecretBytes> {
+pub(crate) fn decode_share(key: &str) -> Result<SecretBytes> {
     let key = key.trim();
     let bytes = hex::decode(key)
         .or_else(|_| B64.decode(key))

@@ -72,7 +72,7 @@ impl SysBackend {
                 .top_level())
             }
             "rotate" | "rotate/keyring" if write => {
-                let s = self.barrier.rotate().await?;
+                let s = self.rotation.rotate().await?;
                 tracing::info!(term = s.term, "installed new keyring term");
                 Ok(Response::empty())
             }
