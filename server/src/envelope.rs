@@ -1,4 +1,6 @@
-//! Internal `Response` -> Vault's JSON envelope.
+//! Internal `Response` -> Vault's JSON envelope: what the HTTP layer
+//! sends, and what a wrapping token's cubbyhole keeps (the core wraps a
+//! response as the client would have received it). Knows nothing of HTTP.
 
 use serde::Serialize;
 use serde_json::{Map, Value};

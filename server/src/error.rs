@@ -1,5 +1,6 @@
-//! The error every request path returns. Only `http::error` turns it into
-//! a status code and a body.
+//! The error every request path returns, and the messages a client is
+//! told for it (`Error::messages`: the body's `errors`, also what the audit
+//! log records). Only `http::error` turns it into a status code.
 
 use crate::barrier;
 use crate::storage;
@@ -66,7 +67,39 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Vault's multi-error rendering, which it uses for errors raised inside
+/// request handling ("1 error occurred:\n\t* permission denied\n\n").
+pub fn wrapped(msg: &str) -> String {
+    format!("1 error occurred:\n\t* {msg}\n\n")
+}
+
 impl Error {
+    /// What the client is told, Vault's `errors` list. Every variant is
+    /// matched, so a new one forces a decision. An internal error's detail
+    /// is never in it (http/error.rs logs it).
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Error::Sealed => vec!["Vault is sealed".into()],
+            Error::NotInitialized => vec!["Vault is not initialized".into()],
+            Error::PermissionDenied => vec!["permission denied".into()],
+            Error::Forbidden => vec![wrapped("permission denied")],
+            Error::ForbiddenMsg(m) | Error::InvalidRequest(m) | Error::UnsupportedMediaType(m) => {
+                vec![m.clone()]
+            }
+            Error::InvalidRequestWrapped(m) => vec![wrapped(m)],
+            Error::UnsupportedPath => vec![wrapped("unsupported path")],
+            Error::UnsupportedOperation => vec![wrapped("unsupported operation")],
+            Error::NotFound | Error::MethodNotAllowed => vec![],
+            Error::NoRoute(_)
+            | Error::TooLarge
+            | Error::BadJson(_)
+            | Error::RateLimited(_)
+            | Error::AuditSetup(_)
+            | Error::RequestTimeout => vec![self.to_string()],
+            Error::Internal(_) => vec!["internal error".into()],
+        }
+    }
+
     pub fn invalid(msg: impl Into<String>) -> Self {
         Self::InvalidRequest(msg.into())
     }

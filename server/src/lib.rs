@@ -2,8 +2,9 @@
 //!
 //! A request flows through these modules, in this order:
 //!
-//! - `http`: Vault HTTP request -> internal `logical::Request`; envelope and
-//!   error bodies back; the seal endpoints that work while sealed
+//! - `http`: Vault HTTP request -> internal `logical::Request`; the response
+//!   (`envelope`) or error (`error::Error::messages`) back with its status;
+//!   the seal endpoints that work while sealed; the core knows nothing of it
 //! - `core`: seal state machine; `handle` = route -> token -> ACL -> backend
 //! - `router`: mount table and longest-prefix routing to a `backend::Backend`
 //! - `audit`: audit devices; every request and response is logged before
@@ -34,6 +35,7 @@ pub mod config;
 pub mod core;
 pub mod duration;
 pub mod engines;
+pub mod envelope;
 pub mod error;
 pub mod fields;
 pub mod http;

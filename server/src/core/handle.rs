@@ -25,7 +25,6 @@ use std::time::Instant;
 use crate::audit::{Outcome, Record};
 use crate::backend::{canonical_path, path_matches};
 use crate::error::{Error, Result};
-use crate::http::error::status_and_errors;
 use crate::logical::{Operation, Request, Response};
 use crate::router::Route;
 
@@ -49,13 +48,10 @@ struct Checked {
     last_use: bool,
 }
 
-/// The message an error shows the client, as the audit log records it.
+/// The message an error shows the client, as the audit log records it
+/// (an internal error's detail is for the server log only).
 fn audit_error(e: &Error) -> String {
-    match e {
-        // Its detail is for the server log only (http/error.rs logs it).
-        Error::Internal(_) => "internal error".to_owned(),
-        other => status_and_errors(other).1.join("; "),
-    }
+    e.messages().join("; ")
 }
 
 impl Core {
@@ -269,7 +265,7 @@ impl Core {
         if resp.wrap_info.is_some() || resp.raw.is_some() || resp.is_empty() {
             return Ok(resp);
         }
-        let envelope = crate::http::response::envelope(&req.id, &resp);
+        let envelope = crate::envelope::envelope(&req.id, &resp);
         let wrapped_accessor = resp.auth.as_ref().map_or("", |a| a.accessor.as_str());
         let info = active
             .wrapper

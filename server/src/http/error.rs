@@ -1,40 +1,34 @@
-//! The only place an error becomes a status code and a body. Every variant
-//! is matched here, so a new one forces a decision.
+//! The only place an error becomes a status code. Every variant is
+//! matched here, so a new one forces a decision; the messages come from
+//! `Error::messages`.
 
 use crate::error::Error;
 
-/// Vault's multi-error rendering, which it uses for errors raised inside
-/// request handling ("1 error occurred:\n\t* permission denied\n\n").
-pub fn wrapped(msg: &str) -> String {
-    format!("1 error occurred:\n\t* {msg}\n\n")
+/// The HTTP status of an error.
+pub fn status(e: &Error) -> u16 {
+    match e {
+        Error::Sealed => 503,
+        Error::NotInitialized
+        | Error::InvalidRequest(_)
+        | Error::InvalidRequestWrapped(_)
+        | Error::BadJson(_) => 400,
+        Error::PermissionDenied | Error::Forbidden | Error::ForbiddenMsg(_) => 403,
+        Error::NoRoute(_) | Error::UnsupportedPath | Error::NotFound => 404,
+        Error::UnsupportedOperation | Error::MethodNotAllowed => 405,
+        Error::TooLarge => 413,
+        Error::UnsupportedMediaType(_) => 415,
+        Error::RateLimited(_) => 429,
+        Error::AuditSetup(_) | Error::RequestTimeout | Error::Internal(_) => 500,
+    }
 }
 
-/// Status and the `errors` list for an error.
+/// Status and the `errors` list for an error; an internal error's detail
+/// (which may name storage paths) goes to the log only.
 pub fn status_and_errors(e: &Error) -> (u16, Vec<String>) {
-    match e {
-        Error::Sealed => (503, vec!["Vault is sealed".into()]),
-        Error::NotInitialized => (400, vec!["Vault is not initialized".into()]),
-        Error::PermissionDenied => (403, vec!["permission denied".into()]),
-        Error::Forbidden => (403, vec![wrapped("permission denied")]),
-        Error::ForbiddenMsg(m) => (403, vec![m.clone()]),
-        Error::InvalidRequest(m) => (400, vec![m.clone()]),
-        Error::InvalidRequestWrapped(m) => (400, vec![wrapped(m)]),
-        Error::NoRoute(_) => (404, vec![e.to_string()]),
-        Error::UnsupportedPath => (404, vec![wrapped("unsupported path")]),
-        Error::UnsupportedOperation => (405, vec![wrapped("unsupported operation")]),
-        Error::NotFound => (404, vec![]),
-        Error::MethodNotAllowed => (405, vec![]),
-        Error::TooLarge => (413, vec![e.to_string()]),
-        Error::UnsupportedMediaType(m) => (415, vec![m.clone()]),
-        Error::BadJson(_) => (400, vec![e.to_string()]),
-        Error::RateLimited(_) => (429, vec![e.to_string()]),
-        Error::AuditSetup(_) | Error::RequestTimeout => (500, vec![e.to_string()]),
-        Error::Internal(detail) => {
-            // The detail may name storage paths; it goes to the log only.
-            tracing::error!(error = %detail, "internal error");
-            (500, vec!["internal error".into()])
-        }
+    if let Error::Internal(detail) = e {
+        tracing::error!(error = %detail, "internal error");
     }
+    (status(e), e.messages())
 }
 
 /// `{"errors":[...]}` followed by a newline, as Vault writes it.

@@ -1,12 +1,12 @@
 //! The HTTP layer: accepts connections (plain or TLS), turns each Vault
 //! request into an internal `Request` (request.rs), hands it to the core,
-//! and writes the envelope (response.rs) or the error (error.rs). The
+//! and writes the envelope (crate::envelope) or the error (error.rs). The
+//! core knows nothing of it. The
 //! seal endpoints, which work while sealed, are in sys_seal.rs.
 
 pub mod error;
 pub mod limits;
 pub mod request;
-pub mod response;
 pub mod sys_seal;
 
 use std::cell::Cell;
@@ -235,7 +235,7 @@ async fn logical(
     }
     Ok(Reply::json(
         resp.status.unwrap_or(200),
-        response::envelope(&id, &resp),
+        crate::envelope::envelope(&id, &resp),
     ))
 }
 
