@@ -38,6 +38,8 @@ pub mod engines;
 pub mod envelope;
 pub mod error;
 pub mod fields;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod identity;
 pub mod logical;

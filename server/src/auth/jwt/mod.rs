@@ -12,10 +12,10 @@
 //! The browser flow (`oidc/auth_url`, `oidc/callback`, `oidc/poll`)
 //! answers a clear error: Arca logs in with JWTs only.
 
-mod claims;
+pub(crate) mod claims;
 mod config;
 mod jwks;
-mod keys;
+pub(crate) mod keys;
 mod login;
 mod role;
 

@@ -15,7 +15,7 @@
 //! role read and one signature check.
 
 mod config;
-mod jwt;
+pub(crate) mod jwt;
 mod login;
 mod role;
 mod selector;
