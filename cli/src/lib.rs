@@ -5,7 +5,9 @@
 //!
 //! - [`run`], [`run_with`], [`execute`]: entry points (the `arca` binary
 //!   calls [`run`] for every subcommand but `server`).
-//! - `cmd/`: the command table and one file per subcommand.
+//! - `cmd/`: the command table and one file per subcommand; `mounts/`
+//!   serves the `secrets …` and `auth …` pairs.
+//! - `error`: what a command can fail with, and its exit code.
 //! - `flags`: Go-style flag parsing; `duration`: Go durations.
 //! - `output/`: tables, Go-style JSON and `%v`, the secret envelope.
 //! - `token_helper`: `~/.vault-token`; `hcl_fmt`: `policy fmt`'s renderer.
@@ -13,6 +15,7 @@
 
 mod cmd;
 mod duration;
+mod error;
 mod flags;
 mod hcl_fmt;
 mod io;

@@ -1,6 +1,7 @@
 //! `arca audit disable PATH`: disables an audit device.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "audit disable",
@@ -15,28 +16,16 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(1, Some(1))?;
     let path = format!("{}/", ctx.args()[0].trim().trim_matches('/'));
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client.delete(&format!("sys/audit/{path}")).await {
-        Ok(_) => {
-            ctx.out(&format!(
-                "Success! Disabled audit device (if it was enabled) at: {path}"
-            ));
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error disabling audit device: {e}"));
-            2
-        }
-    }
+    let client = ctx.client()?;
+    client
+        .delete(&format!("sys/audit/{path}"))
+        .await
+        .context("Error disabling audit device")?;
+    ctx.out(&format!(
+        "Success! Disabled audit device (if it was enabled) at: {path}"
+    ));
+    Ok(())
 }

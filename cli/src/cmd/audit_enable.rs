@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::mount_flags as m;
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
 
 const PATH: Flag = Flag::new(
@@ -27,33 +28,25 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[m::DESCRIPTION, PATH, m::LOCAL],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     if ctx.args().is_empty() {
-        ctx.err("Error enabling audit device: audit type missing. Valid types include 'file', 'socket' and 'syslog'.");
-        return 1;
+        return Err(Error::Usage("Error enabling audit device: audit type missing. Valid types include 'file', 'socket' and 'syslog'.".into()));
     }
     let device = ctx.args()[0].trim().to_string();
     let mut options = Map::new();
     for kv in &ctx.args()[1..] {
-        let Some((k, v)) = kv.split_once('=') else {
-            ctx.err(&format!(
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::Usage(format!(
                 "Failed to parse K=V data: invalid key/value pair {kv:?}"
-            ));
-            return 1;
-        };
+            ))
+        })?;
         options.insert(k.to_string(), Value::String(v.to_string()));
     }
     let path = match ctx.flags.str("path").filter(|p| !p.trim().is_empty()) {
         Some(p) => p.trim_matches('/').to_string(),
         None => device.clone(),
     };
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    let client = ctx.client()?;
     let mut body = Map::new();
     body.insert("type".into(), Value::String(device.clone()));
     body.insert(
@@ -62,19 +55,12 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     );
     body.insert("options".into(), Value::Object(options));
     body.insert("local".into(), Value::Bool(ctx.flags.bool("local")));
-    match client
+    client
         .write(&format!("sys/audit/{path}"), &Value::Object(body))
         .await
-    {
-        Ok(_) => {
-            ctx.out(&format!(
-                "Success! Enabled the {device} audit device at: {path}/"
-            ));
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error enabling audit device: {e}"));
-            2
-        }
-    }
+        .context("Error enabling audit device")?;
+    ctx.out(&format!(
+        "Success! Enabled the {device} audit device at: {path}/"
+    ));
+    Ok(())
 }

@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
-use super::secrets_list::DETAILED;
+use super::mount_flags::DETAILED;
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::output::Format;
 use crate::output::table::table;
 
@@ -27,30 +28,23 @@ fn text(v: &Value, key: &str) -> String {
         .to_string()
 }
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let devices = match client.read("sys/audit").await {
-        Ok(s) => s.and_then(|s| s.data).unwrap_or_default(),
-        Err(e) => {
-            ctx.err(&format!("Error listing audits: {e}"));
-            return 2;
-        }
-    };
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<i32> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
+    let devices = client
+        .read("sys/audit")
+        .await
+        .context("Error listing audits")?
+        .and_then(|s| s.data)
+        .unwrap_or_default();
     if devices.is_empty() {
+        // On stdout, yet exit code 2, as in the Go CLI.
         ctx.out("No audit devices are enabled.");
-        return 2;
+        return Ok(2);
     }
     if ctx.format == Format::Json {
-        return ctx.output_json(&devices);
+        ctx.output_json(&devices);
+        return Ok(0);
     }
     let detailed = ctx.flags.bool("detailed");
     let rows = devices
@@ -82,5 +76,5 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         &["Path", "Type", "Description"]
     };
     ctx.out(&table(headers, rows));
-    0
+    Ok(0)
 }

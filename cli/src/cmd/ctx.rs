@@ -4,12 +4,15 @@
 
 use arca_client::{Client, Secret};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::error::{Error, Result};
 use crate::flags::{Parsed, parse_bool};
 use crate::io::Io;
 use crate::output::Format;
-use crate::output::json::to_json;
+use crate::output::json::{Sorted, to_json};
 use crate::output::secret::{field_text, raw_field, secret_json, secret_table, warnings_text};
+use crate::output::table::table;
 use crate::token_helper;
 
 /// Used when neither `-address` nor `ARCA_ADDR`/`VAULT_ADDR` is given, like Vault.
@@ -35,9 +38,9 @@ impl Ctx<'_> {
         &self.flags.args
     }
 
-    /// Checks the number of positional arguments, printing the Go CLI's
-    /// message when it is wrong. `max` of `None` means no upper bound.
-    pub(crate) fn arity(&mut self, min: usize, max: Option<usize>) -> bool {
+    /// Checks the number of positional arguments: a usage error in the Go
+    /// CLI's words when it is wrong. `max` of `None` means no upper bound.
+    pub(crate) fn arity(&self, min: usize, max: Option<usize>) -> Result<()> {
         let got = self.flags.args.len();
         let expected = match max {
             Some(m) if m == min => min.to_string(),
@@ -45,24 +48,22 @@ impl Ctx<'_> {
             None => format!("at least {min}"),
         };
         if got < min {
-            self.err(&format!(
+            return Err(Error::Usage(format!(
                 "Not enough arguments (expected {expected}, got {got})"
-            ));
-            return false;
+            )));
         }
         if max.is_some_and(|m| got > m) {
-            self.err(&format!(
+            return Err(Error::Usage(format!(
                 "Too many arguments (expected {expected}, got {got})"
-            ));
-            return false;
+            )));
         }
-        true
+        Ok(())
     }
 
     /// The client the global flags and environment describe: `-address`,
     /// `-ca-cert`, `-tls-skip-verify`, then `ARCA_*`/`VAULT_*`, and the
     /// token from `ARCA_TOKEN`/`VAULT_TOKEN` or the token helper.
-    pub(crate) fn client(&self) -> Result<Client, String> {
+    pub(crate) fn client(&self) -> Result<Client> {
         let address = self
             .flags
             .str("address")
@@ -82,22 +83,22 @@ impl Ctx<'_> {
             self.flags.bool("tls-skip-verify")
         } else {
             match self.io.first_var(ENV_SKIP_VERIFY) {
-                Some((name, v)) => {
-                    parse_bool(&v).ok_or_else(|| format!("could not parse {name}"))?
-                }
+                Some((name, v)) => parse_bool(&v)
+                    .ok_or_else(|| Error::Client(format!("could not parse {name}")))?,
                 None => false,
             }
         };
         builder = builder.tls_skip_verify(skip);
         let token = match self.io.first_var(ENV_TOKEN) {
             Some((_, t)) => Some(t),
-            None => token_helper::get(self.io)
-                .map_err(|e| format!("failed to get token from token helper: {e}"))?,
+            None => token_helper::get(self.io).map_err(|e| {
+                Error::Client(format!("failed to get token from token helper: {e}"))
+            })?,
         };
         if let Some(token) = token {
             builder = builder.token(token);
         }
-        builder.build().map_err(|e| e.to_string())
+        builder.build().map_err(|e| Error::Client(e.to_string()))
     }
 
     /// The `-field` flag, if given.
@@ -118,55 +119,125 @@ impl Ctx<'_> {
         self.io.err(line);
     }
 
+    /// A success line, printed in table format only so that JSON output
+    /// stays parseable.
+    pub(crate) fn success(&mut self, line: &str) {
+        if self.format == Format::Table {
+            self.out(line);
+        }
+    }
+
     /// Prints a secret in the chosen format (`-field` aside).
-    pub(crate) fn output_secret(&mut self, secret: &Secret) -> i32 {
+    pub(crate) fn output_secret(&mut self, secret: &Secret) {
         match self.format {
             Format::Json => {
                 let json = secret_json(secret);
                 self.out(&json);
             }
             Format::Table => {
-                if let Some(w) = warnings_text(secret) {
-                    self.io.err(w.trim_end_matches('\n'));
-                    self.io.err("");
-                }
+                self.output_warnings(secret);
                 if let Some(t) = secret_table(secret) {
                     self.out(&t);
                 }
             }
         }
-        0
+    }
+
+    /// A secret's warnings, on stderr, in table format.
+    pub(crate) fn output_warnings(&mut self, secret: &Secret) {
+        if let Some(w) = warnings_text(secret) {
+            self.io.err(w.trim_end_matches('\n'));
+            self.io.err("");
+        }
+    }
+
+    /// The answer of a LIST: its keys, sorted, as JSON or a `Keys` table
+    /// under the answer's warnings. Nothing to list is exit code 2: an
+    /// empty JSON object, or the Go CLI's error in table format.
+    pub(crate) fn output_list(&mut self, path: &str, answer: Option<Secret>) -> Result<i32> {
+        let keys = answer
+            .as_ref()
+            .and_then(|s| s.field("keys"))
+            .and_then(Value::as_array)
+            .cloned();
+        if self.format == Format::Json {
+            return Ok(match keys {
+                Some(keys) => {
+                    self.output_json(&Sorted(&Value::Array(keys)));
+                    0
+                }
+                None => {
+                    self.output_json(&Map::new());
+                    2
+                }
+            });
+        }
+        let secret = answer
+            .filter(|s| s.data.is_some())
+            .ok_or_else(|| Error::Response(format!("No value found at {path}")))?;
+        let keys = keys.ok_or_else(|| Error::Response(format!("No entries found at {path}")))?;
+        self.output_warnings(&secret);
+        let mut names: Vec<String> = keys
+            .iter()
+            .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string))
+            .collect();
+        if names.is_empty() {
+            return Ok(0);
+        }
+        names.sort();
+        let t = table(&["Keys"], names.into_iter().map(|n| vec![n]).collect());
+        self.out(&t);
+        Ok(0)
     }
 
     /// Prints `-field` if given, the whole secret otherwise.
-    pub(crate) fn output_secret_or_field(&mut self, secret: &Secret) -> i32 {
+    pub(crate) fn output_secret_or_field(&mut self, secret: &Secret) -> Result<()> {
         match self.field() {
             Some(field) => self.print_field(secret, &field),
-            None => self.output_secret(secret),
+            None => {
+                self.output_secret(secret);
+                Ok(())
+            }
+        }
+    }
+
+    /// What a write answered: the secret (or its `-field`), or the Go
+    /// CLI's success line when nothing came back.
+    pub(crate) fn output_written(&mut self, path: &str, answer: Option<Secret>) -> Result<()> {
+        match answer {
+            Some(secret) => self.output_secret_or_field(&secret),
+            None => {
+                self.success(&format!("Success! Data written to: {path}"));
+                Ok(())
+            }
         }
     }
 
     /// Prints one field of a secret raw: no trailing newline unless stdout
     /// is a terminal, so it pipes cleanly.
-    pub(crate) fn print_field(&mut self, secret: &Secret, field: &str) -> i32 {
-        let Some(v) = raw_field(secret, field) else {
-            self.err(&format!("Field {field:?} not present in secret"));
-            return 1;
-        };
-        let text = field_text(&v, self.format == Format::Json);
+    pub(crate) fn print_field(&mut self, secret: &Secret, field: &str) -> Result<()> {
+        let v = raw_field(secret, field).ok_or_else(|| Error::NoField {
+            field: field.to_string(),
+            container: "secret",
+        })?;
+        self.print_raw(&v);
+        Ok(())
+    }
+
+    /// Prints a field's value raw (see [`Ctx::print_field`]).
+    pub(crate) fn print_raw(&mut self, v: &Value) {
+        let text = field_text(v, self.format == Format::Json);
         if self.io.is_terminal() {
             self.out(&text);
         } else {
             self.io.out_raw(&text);
         }
-        0
     }
 
     /// Prints any serializable value as Go-style JSON.
-    pub(crate) fn output_json<T: Serialize + ?Sized>(&mut self, value: &T) -> i32 {
+    pub(crate) fn output_json<T: Serialize + ?Sized>(&mut self, value: &T) {
         let json = to_json(value);
         self.out(&json);
-        0
     }
 
     /// Reads a file, or stdin for `-`.

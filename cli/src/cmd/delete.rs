@@ -2,7 +2,7 @@
 
 use super::ctx::sanitize_path;
 use super::{Ctx, Spec, kv_args};
-use crate::output::Format;
+use crate::error::{Context, Error, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "delete",
@@ -17,40 +17,20 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let Some(first) = ctx.args().first() else {
-        ctx.err("Not enough arguments (expected 1, got 0)");
-        return 1;
+        return Err(Error::Usage(
+            "Not enough arguments (expected 1, got 0)".into(),
+        ));
     };
     let path = sanitize_path(first);
     let rest = ctx.args()[1..].to_vec();
-    let data = match kv_args::parse(ctx, &rest) {
-        Ok(d) => d,
-        Err(e) => {
-            ctx.err(&format!("Failed to parse K=V data: {e}"));
-            return 1;
-        }
-    };
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client
+    let data = kv_args::data(ctx, &rest)?;
+    let client = ctx.client()?;
+    client
         .delete_with_query(&path, &kv_args::to_query(data))
         .await
-    {
-        Ok(_) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data deleted (if it existed) at: {path}"));
-            }
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error deleting {path}: {e}"));
-            2
-        }
-    }
+        .context(format!("Error deleting {path}"))?;
+    ctx.success(&format!("Success! Data deleted (if it existed) at: {path}"));
+    Ok(())
 }

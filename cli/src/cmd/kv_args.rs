@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use super::ctx::go_io_error;
+use crate::error::{Error, Result};
 
 /// Parses `args` into a JSON object; `None` when no data was given.
 pub(crate) fn parse(
@@ -64,6 +65,11 @@ pub(crate) fn parse(
         }
     }
     Ok(out)
+}
+
+/// [`parse`], failing as the commands report bad data.
+pub(crate) fn data(ctx: &mut Ctx<'_>, args: &[String]) -> Result<Option<Map<String, Value>>> {
+    parse(ctx, args).map_err(|e| Error::Usage(format!("Failed to parse K=V data: {e}")))
 }
 
 /// The data as query parameters (`read`/`delete` with data).

@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::kv_path::{self, ArgStyle, MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "kv delete",
@@ -34,22 +34,9 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(1, Some(1))?;
+    let (client, target) = kv_path::connect(ctx, &ctx.args()[0], ArgStyle::Sanitized).await?;
     let path = target.path("data");
     let versions = ctx.flags.list("versions");
     let result = if target.v2 && !versions.is_empty() {
@@ -58,21 +45,11 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     } else {
         client.delete(&path).await
     };
-    let secret = match result {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data deleted (if it existed) at: {path}"));
-            }
-            return 0;
+    match result.context(format!("Error deleting {path}"))? {
+        Some(secret) => ctx.output_secret_or_field(&secret),
+        None => {
+            ctx.success(&format!("Success! Data deleted (if it existed) at: {path}"));
+            Ok(())
         }
-        Err(e) => {
-            ctx.err(&format!("Error deleting {path}: {e}"));
-            return 2;
-        }
-    };
-    if let Some(field) = ctx.field() {
-        return ctx.print_field(&secret, &field);
     }
-    ctx.output_secret(&secret)
 }

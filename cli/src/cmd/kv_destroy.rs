@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::kv_path::{self, ArgStyle, MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "kv destroy",
@@ -30,52 +30,31 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     version_op(ctx, "destroy", "Destroy").await
 }
 
 /// `kv destroy` and `kv undelete`: one KV v2 endpoint (`destroy/` or
 /// `undelete/`) applied to `-versions`, as bao words them.
-pub(super) async fn version_op(ctx: &mut Ctx<'_>, endpoint: &str, verb: &str) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
+pub(super) async fn version_op(ctx: &mut Ctx<'_>, endpoint: &str, verb: &str) -> Result<()> {
+    ctx.arity(1, Some(1))?;
     let versions = ctx.flags.list("versions");
     if versions.is_empty() {
-        ctx.err(&format!(
+        return Err(Error::Usage(format!(
             "No versions provided, use the \"-versions\" flag to specify the version to {endpoint}."
-        ));
-        return 1;
+        )));
     }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let (client, target) = kv_path::connect(ctx, &ctx.args()[0], ArgStyle::Sanitized).await?;
     if !target.v2 {
-        ctx.err(&format!("{verb} not supported on KV Version 1"));
-        return 1;
+        return Err(Error::Usage(format!(
+            "{verb} not supported on KV Version 1"
+        )));
     }
     let path = target.v2_path(endpoint);
     let body = json!({ "versions": versions });
-    match client.write(&path, &body).await {
-        Ok(Some(secret)) => ctx.output_secret(&secret),
-        Ok(None) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    let answer = client
+        .write(&path, &body)
+        .await
+        .context(format!("Error writing data to {path}"))?;
+    ctx.output_written(&path, answer)
 }

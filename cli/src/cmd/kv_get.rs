@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::kv_path::{self, ArgStyle, MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
 use crate::output::Format;
 
@@ -32,22 +33,9 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::LeadingSlash).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(1, Some(1))?;
+    let (client, target) = kv_path::connect(ctx, &ctx.args()[0], ArgStyle::LeadingSlash).await?;
     let path = target.path("data");
     let version = ctx.flags.int("version");
     let query = if target.v2 && version > 0 {
@@ -55,25 +43,18 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     } else {
         Vec::new()
     };
-    let secret = match client.read_with_query(&path, &query).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            ctx.err(&format!("No value found at {path}"));
-            return 2;
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading {path}: {e}"));
-            return 2;
-        }
-    };
+    let secret = client
+        .read_with_query(&path, &query)
+        .await
+        .context(format!("Error reading {path}"))?
+        .ok_or_else(|| Error::Response(format!("No value found at {path}")))?;
 
     if let Some(field) = ctx.field() {
         if !target.v2 {
             return ctx.print_field(&secret, &field);
         }
         let Some(Value::Object(data)) = secret.field("data") else {
-            ctx.err(&format!("No data found at {path}"));
-            return 2;
+            return Err(Error::Response(format!("No data found at {path}")));
         };
         // `-field=data` is the data block itself unless the secret has a
         // key of that name.
@@ -85,12 +66,10 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     }
 
     if secret.wrap_info.is_some() || ctx.format != Format::Table {
-        return ctx.output_secret(&secret);
+        ctx.output_secret(&secret);
+        return Ok(());
     }
-    if let Some(w) = crate::output::secret::warnings_text(&secret) {
-        ctx.err(w.trim_end_matches('\n'));
-        ctx.err("");
-    }
+    ctx.output_warnings(&secret);
     if target.v2 {
         ctx.kv_output_path(&path, "Secret Path");
     }
@@ -110,5 +89,5 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     if let Some(data) = data {
         ctx.kv_output_section("Data", &data);
     }
-    0
+    Ok(())
 }

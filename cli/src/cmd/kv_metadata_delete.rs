@@ -1,8 +1,9 @@
 //! `arca kv metadata delete [options] KEY`: deletes a KV v2 secret whole,
 //! every version and its metadata.
 
-use super::kv_path::{self, ArgStyle, METADATA_MOUNT_FLAG};
+use super::kv_path::{self, METADATA_MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "kv metadata delete",
@@ -17,31 +18,12 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[METADATA_MOUNT_FLAG],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    if !target.v2 {
-        ctx.err("Metadata not supported on KV Version 1");
-        return 1;
-    }
-    let path = target.v2_path("metadata");
-    if let Err(e) = client.delete(&path).await {
-        ctx.err(&format!("Error deleting {path}: {e}"));
-        return 2;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (client, path) = kv_path::metadata_path(ctx).await?;
+    client
+        .delete(&path)
+        .await
+        .context(format!("Error deleting {path}"))?;
     ctx.out(&format!("Success! Data deleted (if it existed) at: {path}"));
-    0
+    Ok(())
 }

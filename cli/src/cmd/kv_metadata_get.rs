@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-use super::kv_path::{self, ArgStyle, METADATA_MOUNT_FLAG};
+use super::kv_path::{self, METADATA_MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
@@ -21,47 +22,24 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[METADATA_MOUNT_FLAG],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    if !target.v2 {
-        ctx.err("Metadata not supported on KV Version 1");
-        return 1;
-    }
-    let path = target.v2_path("metadata");
-    let mut secret = match client.read(&path).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            ctx.err(&format!("No value found at {path}"));
-            return 2;
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading {path}: {e}"));
-            return 2;
-        }
-    };
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<i32> {
+    let (client, path) = kv_path::metadata_path(ctx).await?;
+    let mut secret = client
+        .read(&path)
+        .await
+        .context(format!("Error reading {path}"))?
+        .ok_or_else(|| Error::Response(format!("No value found at {path}")))?;
     if secret.wrap_info.is_some() || ctx.format != Format::Table {
-        return ctx.output_secret(&secret);
+        ctx.output_secret(&secret);
+        return Ok(0);
     }
     let versions = match secret.data.as_mut().and_then(|d| d.remove("versions")) {
         Some(Value::Object(v)) => v,
         _ => {
+            // The error, then the secret anyway, as bao prints them.
             ctx.err(&format!("No value found at {path}"));
             ctx.output_secret(&secret);
-            return 2;
+            return Ok(2);
         }
     };
     ctx.kv_output_path(&path, "Metadata Path");
@@ -71,13 +49,10 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     ctx.output_secret(&secret);
     let mut numbers = Vec::with_capacity(versions.len());
     for k in versions.keys() {
-        match k.parse::<u64>() {
-            Ok(n) => numbers.push(n),
-            Err(_) => {
-                ctx.err(&format!("Error parsing version {k}"));
-                return 2;
-            }
-        }
+        let n: u64 = k
+            .parse()
+            .map_err(|_| Error::Response(format!("Error parsing version {k}")))?;
+        numbers.push(n);
     }
     numbers.sort_unstable();
     for n in numbers {
@@ -89,5 +64,5 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         ctx.out(&format!("\n{header}"));
         ctx.kv_output_map(&v);
     }
-    0
+    Ok(0)
 }

@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::kv_path::{self, ArgStyle, METADATA_MOUNT_FLAG};
+use super::kv_path::{self, METADATA_MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const MAX_VERSIONS: Flag = Flag::new(
     "max-versions",
@@ -89,43 +89,16 @@ pub(crate) fn settings(ctx: &Ctx<'_>) -> Map<String, Value> {
     data
 }
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    if !target.v2 {
-        ctx.err("Metadata not supported on KV Version 1");
-        return 1;
-    }
-    let path = target.v2_path("metadata");
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (client, path) = kv_path::metadata_path(ctx).await?;
     let mut data = settings(ctx);
     let custom = ctx.flags.map("custom-metadata");
     if !custom.is_empty() {
         data.insert("custom_metadata".into(), json!(custom));
     }
-    match client.write(&path, &Value::Object(data)).await {
-        Ok(Some(secret)) => ctx.output_secret(&secret),
-        Ok(None) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    let answer = client
+        .write(&path, &Value::Object(data))
+        .await
+        .context(format!("Error writing data to {path}"))?;
+    ctx.output_written(&path, answer)
 }

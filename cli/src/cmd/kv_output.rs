@@ -3,11 +3,12 @@
 //! to the width of the table under them, `Key/Value` tables of maps, and
 //! `-field` picked out of a map.
 
+use arca_client::Secret;
 use serde_json::{Map, Value};
 
 use super::Ctx;
+use crate::error::{Error, Result};
 use crate::output::Format;
-use crate::output::secret::field_text;
 use crate::output::table::table;
 use crate::output::value::cell;
 
@@ -70,20 +71,43 @@ impl Ctx<'_> {
         self.kv_output_map(data);
     }
 
+    /// What `kv put` and `kv patch` print of their write's answer: the
+    /// success line when nothing came back, `-field`, a wrapped answer or
+    /// JSON whole, else the secret path and the new version's metadata.
+    pub(crate) fn kv_output_written(&mut self, path: &str, answer: Option<Secret>) -> Result<()> {
+        let Some(secret) = answer else {
+            self.success(&format!("Success! Data written to: {path}"));
+            return Ok(());
+        };
+        if let Some(field) = self.field() {
+            return self.print_field(&secret, &field);
+        }
+        if secret.wrap_info.as_ref().is_some_and(|w| w.ttl != 0) || self.format != Format::Table {
+            self.output_secret(&secret);
+            return Ok(());
+        }
+        self.kv_output_path(path, "Secret Path");
+        let meta = secret.data.clone().unwrap_or_default();
+        self.kv_output_section("Metadata", &meta);
+        Ok(())
+    }
+
     /// `-field` of a map (the `data` of a KV v2 secret): raw, without a
     /// newline unless stdout is a terminal.
-    pub(crate) fn kv_print_map_field(&mut self, data: &Map<String, Value>, field: &str) -> i32 {
-        let Some(v) = data.get(field).filter(|v| !v.is_null()) else {
-            self.err(&format!("Field {field:?} not present in map"));
-            return 1;
-        };
-        let text = field_text(v, self.format == Format::Json);
-        if self.io.is_terminal() {
-            self.out(&text);
-        } else {
-            self.io.out_raw(&text);
-        }
-        0
+    pub(crate) fn kv_print_map_field(
+        &mut self,
+        data: &Map<String, Value>,
+        field: &str,
+    ) -> Result<()> {
+        let v = data
+            .get(field)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| Error::NoField {
+                field: field.to_string(),
+                container: "map",
+            })?;
+        self.print_raw(v);
+        Ok(())
     }
 }
 

@@ -6,9 +6,10 @@ use arca_client::{Client, Secret};
 use serde_json::{Map, Value, json};
 
 use super::kv_path::{self, ArgStyle, MOUNT_FLAG};
+use super::kv_rollback::{existing_data, pre_read};
 use super::{Ctx, Spec, kv_args};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "kv patch",
@@ -66,45 +67,24 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-/// What a patch attempt ended with: a secret to print, or an exit code
-/// (0 when the success message was already printed).
-enum Outcome {
-    Secret(Box<Secret>),
-    Done(i32),
-}
-
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let args = ctx.args().to_vec();
     let remove = ctx.flags.list("remove-data");
     if args.is_empty() {
-        ctx.err("Not enough arguments (expected >1, got 0)");
-        return 1;
+        return Err(Error::Usage(
+            "Not enough arguments (expected >1, got 0)".into(),
+        ));
     }
     if remove.is_empty() && args.len() == 1 {
-        ctx.err("Must supply data");
-        return 1;
+        return Err(Error::Usage("Must supply data".into()));
     }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let mut data = match kv_args::parse(ctx, &args[1..]) {
-        Ok(d) => d.unwrap_or_default(),
-        Err(e) => {
-            ctx.err(&format!("Failed to parse K=V data: {e}"));
-            return 1;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &args[0], ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let client = ctx.client()?;
+    let mut data = kv_args::data(ctx, &args[1..])?.unwrap_or_default();
+    let target = kv_path::resolve(ctx, &client, &args[0], ArgStyle::Sanitized).await?;
     if !target.v2 {
-        ctx.err("K/V engine mount must be version 2 for patch support");
-        return 2;
+        return Err(Error::Response(
+            "K/V engine mount must be version 2 for patch support".into(),
+        ));
     }
     let path = target.v2_path("data");
     // A null in a JSON merge patch removes the key.
@@ -112,55 +92,27 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         data.insert(key, Value::Null);
     }
     let method = ctx.flags.string("method");
-    let outcome = match method.as_str() {
-        "rw" => read_then_write(ctx, &client, &path, data).await,
-        "patch" => merge_patch(ctx, &client, &path, data, false).await,
-        "" => merge_patch(ctx, &client, &path, data, true).await,
+    let answer = match method.as_str() {
+        "rw" => read_then_write(&client, &path, data).await?,
+        "patch" => merge_patch(ctx, &client, &path, data, false).await?,
+        "" => merge_patch(ctx, &client, &path, data, true).await?,
         other => {
-            ctx.err(&format!(
+            return Err(Error::Failed(format!(
                 "Unsupported method provided to -method flag: {other}"
-            ));
-            return 2;
+            )));
         }
     };
-    let secret = match outcome {
-        Outcome::Secret(s) => s,
-        Outcome::Done(code) => return code,
-    };
-    if secret.wrap_info.as_ref().is_some_and(|w| w.ttl != 0) {
-        return ctx.output_secret(&secret);
-    }
-    if ctx.format == Format::Table {
-        ctx.kv_output_path(&path, "Secret Path");
-        let meta = secret.data.clone().unwrap_or_default();
-        ctx.kv_output_section("Metadata", &meta);
-        return 0;
-    }
-    ctx.output_secret(&secret)
+    ctx.kv_output_written(&path, answer)
 }
 
-/// The end of both methods: nothing back is a success message (table
-/// format only), `-field` is printed here, anything else is the caller's.
-fn finish(ctx: &mut Ctx<'_>, path: &str, secret: Option<Secret>) -> Outcome {
-    let Some(secret) = secret else {
-        if ctx.format == Format::Table {
-            ctx.out(&format!("Success! Data written to: {path}"));
-        }
-        return Outcome::Done(0);
-    };
-    if let Some(field) = ctx.field() {
-        return Outcome::Done(ctx.print_field(&secret, &field));
-    }
-    Outcome::Secret(Box::new(secret))
-}
-
+/// An HTTP PATCH of the data; the write's answer.
 async fn merge_patch(
     ctx: &mut Ctx<'_>,
     client: &Client,
     path: &str,
     data: Map<String, Value>,
     rw_fallback: bool,
-) -> Outcome {
+) -> Result<Option<Secret>> {
     let mut options = Map::new();
     let cas = ctx.flags.int("cas");
     if cas > 0 {
@@ -168,82 +120,38 @@ async fn merge_patch(
     }
     let body = json!({"data": data.clone(), "options": options});
     match client.json_merge_patch(path, &body).await {
-        Ok(secret) => finish(ctx, path, secret),
+        Ok(secret) => Ok(secret),
         // 405: a server without PATCH. 403: a token without the `patch`
         // capability. Without an explicit -method, both fall back.
         Err(e) if rw_fallback && e.status() == Some(405) => {
-            read_then_write(ctx, client, path, data).await
+            read_then_write(client, path, data).await
         }
         Err(e) if rw_fallback && e.status() == Some(403) => {
             ctx.err(&format!(
                 "Data was written to {path} but we recommend that you add the \"patch\" \
                  capability to your ACL policy in order to use HTTP PATCH in the future."
             ));
-            read_then_write(ctx, client, path, data).await
+            read_then_write(client, path, data).await
         }
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            Outcome::Done(2)
-        }
+        Err(e) => Err(e).context(format!("Error writing data to {path}")),
     }
 }
 
+/// Reads the secret, merges the data in and writes it back (check-and-set
+/// on the version read); the write's answer.
 async fn read_then_write(
-    ctx: &mut Ctx<'_>,
     client: &Client,
     path: &str,
     new_data: Map<String, Value>,
-) -> Outcome {
-    let secret = match client.read(path).await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!("Error doing pre-read at {path}: {e}"));
-            return Outcome::Done(2);
-        }
-    };
-    let Some(all) = secret.and_then(|s| s.data) else {
-        ctx.err(&format!("No value found at {path}"));
-        return Outcome::Done(2);
-    };
-    let meta = match all.get("metadata") {
-        None | Some(Value::Null) => {
-            ctx.err(&format!(
-                "No metadata found at {path}; patch only works on existing data"
-            ));
-            return Outcome::Done(2);
-        }
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => {
-            ctx.err(&format!(
-                "Metadata found at {path} is not the expected type (JSON object)"
-            ));
-            return Outcome::Done(2);
-        }
-    };
-    let mut data = match all.get("data") {
-        None | Some(Value::Null) => {
-            ctx.err(&format!(
-                "No data found at {path}; patch only works on existing data"
-            ));
-            return Outcome::Done(2);
-        }
-        Some(Value::Object(d)) => d.clone(),
-        Some(_) => {
-            ctx.err(&format!(
-                "Data found at {path} is not the expected type (JSON object)"
-            ));
-            return Outcome::Done(2);
-        }
-    };
+) -> Result<Option<Secret>> {
+    let (meta, data) = pre_read(client, path, &[], "patch").await?;
+    let mut data = existing_data(path, data, "patch")?;
     // A shallow merge, as the Go CLI does: removed keys are written as null.
     data.extend(new_data);
     let cas = meta.get("version").cloned().unwrap_or(Value::Null);
     let body = json!({"data": data, "options": {"cas": cas}});
-    match client.write(path, &body).await {
-        Ok(secret) => finish(ctx, path, secret),
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            Outcome::Done(2)
-        }
-    }
+    client
+        .write(path, &body)
+        .await
+        .context(format!("Error writing data to {path}"))
 }

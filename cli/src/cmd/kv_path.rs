@@ -8,6 +8,7 @@
 use arca_client::Client;
 
 use super::Ctx;
+use crate::error::{Error, Result};
 use crate::flags::{Flag, Kind};
 
 /// The `-mount` flag every `kv` command takes.
@@ -76,14 +77,13 @@ pub(crate) enum ArgStyle {
     LeadingSlash,
 }
 
-/// Resolves `arg` (with `-mount`, if given) against the server. Prints
-/// the error and returns the exit code (2) when the preflight fails.
+/// Resolves `arg` (with `-mount`, if given) against the server.
 pub(crate) async fn resolve(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     client: &Client,
     arg: &str,
     style: ArgStyle,
-) -> Result<KvTarget, i32> {
+) -> Result<KvTarget> {
     let mount_flag = ctx.flags.str("mount").filter(|m| !m.is_empty());
     let partial = match style {
         ArgStyle::Sanitized => sanitize(arg),
@@ -93,13 +93,10 @@ pub(crate) async fn resolve(
         Some(m) => sanitize(m),
         None => partial.clone(),
     };
-    let mount = match client.kv_preflight(&lookup).await {
-        Ok(m) => m,
-        Err(e) => {
-            ctx.err(&e.to_string());
-            return Err(2);
-        }
-    };
+    let mount = client
+        .kv_preflight(&lookup)
+        .await
+        .map_err(Error::Preflight)?;
     let v2 = mount.is_v2();
     let partial = if mount_flag.is_some() && v2 {
         join(&[&mount.path, &partial])
@@ -112,6 +109,30 @@ pub(crate) async fn resolve(
         partial,
         mount_flag: mount_flag.is_some(),
     })
+}
+
+/// The client, and `arg` resolved with it.
+pub(crate) async fn connect(
+    ctx: &Ctx<'_>,
+    arg: &str,
+    style: ArgStyle,
+) -> Result<(Client, KvTarget)> {
+    let client = ctx.client()?;
+    let target = resolve(ctx, &client, arg, style).await?;
+    Ok((client, target))
+}
+
+/// The KEY of a `kv metadata` command: the client, and the key's
+/// `metadata/` path, which only KV v2 mounts have.
+pub(crate) async fn metadata_path(ctx: &Ctx<'_>) -> Result<(Client, String)> {
+    ctx.arity(1, Some(1))?;
+    let (client, target) = connect(ctx, &ctx.args()[0], ArgStyle::Sanitized).await?;
+    if !target.v2 {
+        return Err(Error::Usage(
+            "Metadata not supported on KV Version 1".into(),
+        ));
+    }
+    Ok((client, target.v2_path("metadata")))
 }
 
 /// The Go CLI's `sanitizePath`: trimmed, one leading and one trailing

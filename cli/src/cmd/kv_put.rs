@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::kv_path::{self, ArgStyle, MOUNT_FLAG};
 use super::{Ctx, Spec, kv_args};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "kv put",
@@ -42,37 +42,20 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let args = ctx.args().to_vec();
     match args.len() {
         0 => {
-            ctx.err("Not enough arguments (expected >1, got 0)");
-            return 1;
+            return Err(Error::Usage(
+                "Not enough arguments (expected >1, got 0)".into(),
+            ));
         }
-        1 => {
-            ctx.err("Must supply data");
-            return 1;
-        }
+        1 => return Err(Error::Usage("Must supply data".into())),
         _ => {}
     }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let data = match kv_args::parse(ctx, &args[1..]) {
-        Ok(d) => d.unwrap_or_default(),
-        Err(e) => {
-            ctx.err(&format!("Failed to parse K=V data: {e}"));
-            return 1;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &args[0], ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let client = ctx.client()?;
+    let data = kv_args::data(ctx, &args[1..])?.unwrap_or_default();
+    let target = kv_path::resolve(ctx, &client, &args[0], ArgStyle::Sanitized).await?;
     let path = target.path("data");
     let body = if target.v2 {
         let mut options = Map::new();
@@ -88,30 +71,9 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     } else {
         Value::Object(data)
     };
-    let secret = match client.write(&path, &body).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            return 0;
-        }
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            return 2;
-        }
-    };
-    if let Some(field) = ctx.field() {
-        return ctx.print_field(&secret, &field);
-    }
-    if secret.wrap_info.as_ref().is_some_and(|w| w.ttl != 0) {
-        return ctx.output_secret(&secret);
-    }
-    if ctx.format == Format::Table {
-        ctx.kv_output_path(&path, "Secret Path");
-        let meta = secret.data.clone().unwrap_or_default();
-        ctx.kv_output_section("Metadata", &meta);
-        return 0;
-    }
-    ctx.output_secret(&secret)
+    let answer = client
+        .write(&path, &body)
+        .await
+        .context(format!("Error writing data to {path}"))?;
+    ctx.kv_output_written(&path, answer)
 }

@@ -1,12 +1,13 @@
 //! `arca kv rollback -version=N KEY`: writes an earlier version of a KV v2
 //! secret as its new current version (check-and-set on the current one).
 
+use arca_client::Client;
 use serde_json::{Map, Value, json};
 
 use super::kv_path::{self, ArgStyle, MOUNT_FLAG};
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "kv rollback",
@@ -32,86 +33,76 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-/// One read of the secret for the rollback: its metadata and its data.
-/// Prints the Go CLI's message and returns the exit code on failure.
-async fn pre_read(
-    ctx: &mut Ctx<'_>,
-    client: &arca_client::Client,
+/// The read before `kv rollback` and `kv patch -method=rw` write (`what`
+/// names the command in the errors): the secret's metadata and its data.
+pub(super) async fn pre_read(
+    client: &Client,
     path: &str,
     query: &[(String, String)],
-) -> Result<(Map<String, Value>, Option<Value>), i32> {
-    let secret = match client.read_with_query(path, query).await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!("Error doing pre-read at {path}: {e}"));
-            return Err(2);
-        }
-    };
+    what: &str,
+) -> Result<(Map<String, Value>, Option<Value>)> {
+    let secret = client
+        .read_with_query(path, query)
+        .await
+        .context(format!("Error doing pre-read at {path}"))?;
     let Some(all) = secret.and_then(|s| s.data) else {
-        ctx.err(&format!("No value found at {path}"));
-        return Err(2);
+        return Err(Error::Response(format!("No value found at {path}")));
     };
     match all.get("metadata") {
-        None | Some(Value::Null) => {
-            ctx.err(&format!(
-                "No metadata found at {path}; rollback only works on existing data"
-            ));
-            Err(2)
-        }
+        None | Some(Value::Null) => Err(Error::Response(format!(
+            "No metadata found at {path}; {what} only works on existing data"
+        ))),
         Some(Value::Object(m)) => Ok((m.clone(), all.get("data").cloned())),
-        Some(_) => {
-            ctx.err(&format!(
-                "Metadata found at {path} is not the expected type (JSON object)"
-            ));
-            Err(2)
-        }
+        Some(_) => Err(Error::Response(format!(
+            "Metadata found at {path} is not the expected type (JSON object)"
+        ))),
     }
 }
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+/// The data [`pre_read`] found, which must be an object.
+pub(super) fn existing_data(
+    path: &str,
+    data: Option<Value>,
+    what: &str,
+) -> Result<Map<String, Value>> {
+    match data {
+        None | Some(Value::Null) => Err(Error::Response(format!(
+            "No data found at {path}; {what} only works on existing data"
+        ))),
+        Some(Value::Object(d)) => Ok(d),
+        Some(_) => Err(Error::Response(format!(
+            "Data found at {path} is not the expected type (JSON object)"
+        ))),
+    }
+}
+
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let got = ctx.args().len();
     if got != 1 {
-        ctx.err(&format!(
+        return Err(Error::Usage(format!(
             "Invalid number of arguments (expected 1, got {got})"
-        ));
-        return 1;
+        )));
     }
     if !ctx.flags.is_set("version") {
-        ctx.err("Version flag must be specified");
-        return 1;
+        return Err(Error::Usage("Version flag must be specified".into()));
     }
     let version = ctx.flags.int("version");
     if version <= 0 {
-        ctx.err(&format!("Invalid value {version} for the version flag"));
-        return 1;
+        return Err(Error::Usage(format!(
+            "Invalid value {version} for the version flag"
+        )));
     }
-    let arg = ctx.args()[0].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let target = match kv_path::resolve(ctx, &client, &arg, ArgStyle::Sanitized).await {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
+    let (client, target) = kv_path::connect(ctx, &ctx.args()[0], ArgStyle::Sanitized).await?;
     if !target.v2 {
-        ctx.err("K/V engine mount must be version 2 for rollback support");
-        return 2;
+        return Err(Error::Response(
+            "K/V engine mount must be version 2 for rollback support".into(),
+        ));
     }
     let path = target.v2_path("data");
-    let (current, _) = match pre_read(ctx, &client, &path, &[]).await {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let (current, _) = pre_read(&client, &path, &[], "rollback").await?;
     let cas = current.get("version").cloned().unwrap_or(Value::Null);
     let query = [("version".to_string(), version.to_string())];
-    let (meta, data) = match pre_read(ctx, &client, &path, &query).await {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let (meta, data) = pre_read(&client, &path, &query, "rollback").await?;
     // Like the Go CLI: any deletion time, even one still in the future,
     // counts as deleted.
     if meta
@@ -119,45 +110,20 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         .and_then(Value::as_str)
         .is_some_and(|t| !t.is_empty())
     {
-        ctx.err("Cannot roll back to a version that has been deleted");
-        return 2;
+        return Err(Error::Response(
+            "Cannot roll back to a version that has been deleted".into(),
+        ));
     }
     if meta.get("destroyed").and_then(Value::as_bool) == Some(true) {
-        ctx.err("Cannot roll back to a version that has been destroyed");
-        return 2;
+        return Err(Error::Response(
+            "Cannot roll back to a version that has been destroyed".into(),
+        ));
     }
-    let data = match data {
-        None | Some(Value::Null) => {
-            ctx.err(&format!(
-                "No data found at {path}; rollback only works on existing data"
-            ));
-            return 2;
-        }
-        Some(Value::Object(d)) => d,
-        Some(_) => {
-            ctx.err(&format!(
-                "Data found at {path} is not the expected type (JSON object)"
-            ));
-            return 2;
-        }
-    };
+    let data = existing_data(&path, data, "rollback")?;
     let body = json!({"data": data, "options": {"cas": cas}});
-    match client.write(&path, &body).await {
-        Ok(Some(secret)) => {
-            if let Some(field) = ctx.field() {
-                return ctx.print_field(&secret, &field);
-            }
-            ctx.output_secret(&secret)
-        }
-        Ok(None) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    let answer = client
+        .write(&path, &body)
+        .await
+        .context(format!("Error writing data to {path}"))?;
+    ctx.output_written(&path, answer)
 }

@@ -3,6 +3,7 @@
 
 use super::kv_path::MOUNT_FLAG;
 use super::{Ctx, Spec};
+use crate::error::Result;
 use crate::flags::{Flag, Kind};
 
 pub(crate) const SPEC: Spec = Spec {
@@ -27,6 +28,6 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     super::kv_destroy::version_op(ctx, "undelete", "Undelete").await
 }

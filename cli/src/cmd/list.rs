@@ -1,12 +1,8 @@
 //! `arca list PATH`: lists the keys under a logical path.
 
-use serde_json::{Map, Value};
-
 use super::ctx::sanitize_path;
 use super::{Ctx, Spec};
-use crate::output::Format;
-use crate::output::json::Sorted;
-use crate::output::table::table;
+use crate::error::{Context, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "list",
@@ -19,60 +15,13 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<i32> {
+    ctx.arity(1, Some(1))?;
     let path = sanitize_path(&ctx.args()[0]);
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let secret = match client.list(&path).await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!("Error listing {path}: {e}"));
-            return 2;
-        }
-    };
-    let keys = secret
-        .as_ref()
-        .and_then(|s| s.field("keys"))
-        .and_then(Value::as_array)
-        .cloned();
-    if ctx.format == Format::Json {
-        return match keys {
-            Some(keys) => ctx.output_json(&Sorted(&Value::Array(keys))),
-            None => {
-                ctx.output_json(&Map::new());
-                2
-            }
-        };
-    }
-    let Some(secret) = secret.filter(|s| s.data.is_some()) else {
-        ctx.err(&format!("No value found at {path}"));
-        return 2;
-    };
-    let Some(keys) = keys else {
-        ctx.err(&format!("No entries found at {path}"));
-        return 2;
-    };
-    if let Some(w) = crate::output::secret::warnings_text(&secret) {
-        ctx.err(w.trim_end_matches('\n'));
-        ctx.err("");
-    }
-    let mut names: Vec<String> = keys
-        .iter()
-        .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string))
-        .collect();
-    if names.is_empty() {
-        return 0;
-    }
-    names.sort();
-    let t = table(&["Keys"], names.into_iter().map(|n| vec![n]).collect());
-    ctx.out(&t);
-    0
+    let client = ctx.client()?;
+    let answer = client
+        .list(&path)
+        .await
+        .context(format!("Error listing {path}"))?;
+    ctx.output_list(&path, answer)
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ctx::ENV_TOKEN;
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
 use crate::output::Format;
 use crate::token_helper;
@@ -55,7 +56,7 @@ pub(crate) const SPEC: Spec = Spec {
 };
 
 /// `-method=userpass`: the login's secret (with its `auth` block).
-async fn userpass(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
+async fn userpass(ctx: &mut Ctx<'_>) -> Result<(Secret, String)> {
     let mut username = None;
     let mut password = None;
     for kv in ctx.args().to_vec() {
@@ -64,16 +65,16 @@ async fn userpass(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
             Some(("password", v)) => password = Some(v.to_string()),
             Some(_) => {}
             None => {
-                ctx.err(&format!(
+                return Err(Error::Usage(format!(
                     "Error authenticating: invalid key/value pair {kv:?}"
-                ));
-                return Err(1);
+                )));
             }
         }
     }
     let Some(username) = username.filter(|u| !u.is_empty()) else {
-        ctx.err("Error authenticating: 'username' must be specified");
-        return Err(1);
+        return Err(Error::Usage(
+            "Error authenticating: 'username' must be specified".into(),
+        ));
     };
     let password = match password {
         Some(p) => p,
@@ -81,13 +82,11 @@ async fn userpass(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
             if ctx.io.is_terminal() {
                 ctx.err("Password (will be hidden): ");
             }
-            match ctx.io.read_stdin() {
-                Ok(p) => p.trim_end_matches(['\r', '\n']).to_string(),
-                Err(e) => {
-                    ctx.err(&format!("Error reading password: {e}"));
-                    return Err(1);
-                }
-            }
+            let read = ctx
+                .io
+                .read_stdin()
+                .map_err(|e| Error::Local(format!("Error reading password: {e}")))?;
+            read.trim_end_matches(['\r', '\n']).to_string()
         }
     };
     let path = ctx
@@ -97,62 +96,40 @@ async fn userpass(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
         .unwrap_or("userpass")
         .trim_matches('/')
         .to_string();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return Err(2);
-        }
-    };
+    let client = ctx.client()?;
     let body = serde_json::json!({ "password": password });
-    match client
+    let secret = client
         .write(&format!("auth/{path}/login/{username}"), &body)
         .await
-    {
-        Ok(Some(secret)) => match secret.auth.as_ref().map(|a| a.client_token.clone()) {
-            Some(token) if !token.is_empty() => Ok((secret, token)),
-            _ => {
-                ctx.err("Error authenticating: no token was returned");
-                Err(2)
-            }
-        },
-        Ok(None) => {
-            ctx.err("Error authenticating: empty response from credential provider");
-            Err(2)
-        }
-        Err(e) => {
-            ctx.err(&format!("Error authenticating: {e}"));
-            Err(2)
-        }
+        .context("Error authenticating")?
+        .ok_or_else(|| {
+            Error::Response("Error authenticating: empty response from credential provider".into())
+        })?;
+    match secret.auth.as_ref().map(|a| a.client_token.clone()) {
+        Some(token) if !token.is_empty() => Ok((secret, token)),
+        _ => Err(Error::Response(
+            "Error authenticating: no token was returned".into(),
+        )),
     }
 }
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let method = ctx.flags.str("method").unwrap_or("token").to_string();
     let (secret, token) = match method.as_str() {
-        "token" => match token_login(ctx).await {
-            Ok(v) => v,
-            Err(code) => return code,
-        },
-        "userpass" => match userpass(ctx).await {
-            Ok(v) => v,
-            Err(code) => return code,
-        },
+        "token" => token_login(ctx).await?,
+        "userpass" => userpass(ctx).await?,
         other => {
-            ctx.err(&format!(
+            return Err(Error::Usage(format!(
                 "Unknown auth method: {other}. Use \"arca auth list\" to see the complete list of \
                  auth methods. Additionally, some auth methods are only available via the HTTP API."
-            ));
-            return 1;
+            )));
         }
     };
     finish(ctx, secret, token)
 }
 
-async fn token_login(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
-    if !ctx.arity(0, Some(1)) {
-        return Err(1);
-    }
+async fn token_login(ctx: &mut Ctx<'_>) -> Result<(Secret, String)> {
+    ctx.arity(0, Some(1))?;
     let arg = ctx.args().first().cloned();
     let token = match arg.as_deref() {
         Some(t) if t != "-" => t.trim().to_string(),
@@ -160,47 +137,33 @@ async fn token_login(ctx: &mut Ctx<'_>) -> Result<(Secret, String), i32> {
             if arg.is_none() && ctx.io.is_terminal() {
                 ctx.err("Token (will be read from standard input): ");
             }
-            match ctx.io.read_stdin() {
-                Ok(t) => t.trim().to_string(),
-                Err(e) => {
-                    ctx.err(&format!("Error reading token from stdin: {e}"));
-                    return Err(1);
-                }
-            }
+            let read = ctx
+                .io
+                .read_stdin()
+                .map_err(|e| Error::Local(format!("Error reading token from stdin: {e}")))?;
+            read.trim().to_string()
         }
     };
     if token.is_empty() {
-        ctx.err("Error authenticating: no token provided");
-        return Err(2);
+        return Err(Error::Failed(
+            "Error authenticating: no token provided".into(),
+        ));
     }
-    let client = match ctx.client() {
-        Ok(c) => c.with_token(token.clone()),
-        Err(e) => {
-            ctx.err(&e);
-            return Err(2);
-        }
-    };
-    let lookup = match client.lookup_self().await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!(
-                "Error authenticating: error looking up token: {e}"
-            ));
-            return Err(2);
-        }
-    };
+    let client = ctx.client()?.with_token(token.clone());
+    let lookup = client
+        .lookup_self()
+        .await
+        .context("Error authenticating: error looking up token")?;
     let secret = auth_from_lookup(&lookup, &token);
     Ok((secret, token))
 }
 
 /// Stores the token (unless `-no-store`) and prints the login.
-fn finish(ctx: &mut Ctx<'_>, secret: Secret, token: String) -> i32 {
+fn finish(ctx: &mut Ctx<'_>, secret: Secret, token: String) -> Result<()> {
     let no_store = ctx.flags.bool("no-store");
     if !no_store {
-        if let Err(e) = token_helper::store(ctx.io, &token) {
-            ctx.err(&format!("Error storing token: {e}"));
-            return 2;
-        }
+        token_helper::store(ctx.io, &token)
+            .map_err(|e| Error::Failed(format!("Error storing token: {e}")))?;
     }
     if let Some((name, _)) = ctx.io.first_var(ENV_TOKEN) {
         let msg = wrap(
@@ -233,7 +196,8 @@ fn finish(ctx: &mut Ctx<'_>, secret: Secret, token: String) -> i32 {
         );
         ctx.out(&format!("{msg}\n"));
     }
-    ctx.output_secret(&secret)
+    ctx.output_secret(&secret);
+    Ok(())
 }
 
 /// The `auth` block a token login "returns", built from `lookup-self`

@@ -1,14 +1,13 @@
 //! The command table: every `arca` subcommand, its help and flags, how a
 //! command line finds its command, and the flags every command shares.
-//! Each command lives in its own file with a `SPEC` and a `run`.
+//! Each command lives in its own file with a `SPEC` and a `run`, but for
+//! the `secrets …` and `auth …` pairs, which share `mounts/`. A `run`
+//! returns an [`Error`] when the command fails; [`execute`] prints it and
+//! exits with its code.
 
 mod audit_disable;
 mod audit_enable;
 mod audit_list;
-mod auth_disable;
-mod auth_enable;
-mod auth_list;
-mod auth_tune;
 mod ctx;
 mod delete;
 mod kv_args;
@@ -29,6 +28,7 @@ mod kv_undelete;
 mod list;
 mod login;
 mod mount_flags;
+mod mounts;
 mod operator_init;
 mod operator_key_status;
 mod operator_rotate;
@@ -40,10 +40,6 @@ mod policy_list;
 mod policy_read;
 mod policy_write;
 mod read;
-mod secrets_disable;
-mod secrets_enable;
-mod secrets_list;
-mod secrets_tune;
 mod status;
 mod token_capabilities;
 mod token_create;
@@ -54,6 +50,8 @@ mod write;
 
 pub(crate) use ctx::Ctx;
 
+use self::mounts::{auth, secrets};
+use crate::error::{Error, Result};
 use crate::flags::{self, Flag, FlagError, Group, Kind};
 use crate::io::Io;
 use crate::output::Format;
@@ -139,17 +137,17 @@ const SPECS: &[&Spec] = &[
     &policy_list::SPEC,
     &policy_delete::SPEC,
     &policy_fmt::SPEC,
-    &secrets_enable::SPEC,
-    &secrets_disable::SPEC,
-    &secrets_list::SPEC,
-    &secrets_tune::SPEC,
-    &auth_enable::SPEC,
+    &secrets::ENABLE,
+    &secrets::DISABLE,
+    &secrets::LIST,
+    &secrets::TUNE,
+    &auth::ENABLE,
     &audit_enable::SPEC,
     &audit_disable::SPEC,
     &audit_list::SPEC,
-    &auth_disable::SPEC,
-    &auth_list::SPEC,
-    &auth_tune::SPEC,
+    &auth::DISABLE,
+    &auth::LIST,
+    &auth::TUNE,
     &kv_put::SPEC,
     &kv_get::SPEC,
     &kv_patch::SPEC,
@@ -372,19 +370,48 @@ pub(crate) fn command_help(spec: &Spec) -> String {
         .to_string()
 }
 
-/// Runs one command line (without the program name).
+/// What a command's `run` gives back when it did not fail: `()` is exit
+/// code 0; an `i32` is an exit code that reports an outcome rather than an
+/// error (`status` exits 2 when the server is sealed).
+trait Outcome {
+    fn exit_code(self) -> i32;
+}
+
+impl Outcome for () {
+    fn exit_code(self) -> i32 {
+        0
+    }
+}
+
+impl Outcome for i32 {
+    fn exit_code(self) -> i32 {
+        self
+    }
+}
+
+/// Runs one command line (without the program name). The one place a
+/// failed command is printed and becomes its exit code.
 pub(crate) async fn execute(args: Vec<String>, io: &mut Io) -> i32 {
+    match find_and_run(&args, io).await {
+        Ok(code) => code,
+        Err(e) => {
+            io.err(&e.to_string());
+            e.exit_code()
+        }
+    }
+}
+
+async fn find_and_run(args: &[String], io: &mut Io) -> Result<i32> {
     let Some(first) = args.first() else {
-        io.err(&main_help());
-        return 1;
+        return Err(Error::Usage(main_help()));
     };
     if is_help(first) {
         io.out(&main_help());
-        return 0;
+        return Ok(0);
     }
     if matches!(first.as_str(), "version" | "-version" | "--version" | "-v") {
         io.out(&format!("Arca v{}", env!("CARGO_PKG_VERSION")));
-        return 0;
+        return Ok(0);
     }
     // The longest run of words that names a command wins (`kv metadata
     // get` over a `kv` group); then the longest that names a group.
@@ -399,27 +426,22 @@ pub(crate) async fn execute(args: Vec<String>, io: &mut Io) -> i32 {
         if let Some(group) = GROUPS.iter().find(|g| g.name == name) {
             if args.get(words).is_some_and(|a| is_help(a)) {
                 io.out(&group_help(group));
-                return 0;
+                return Ok(0);
             }
-            io.err(&group_help(group));
-            return 1;
+            return Err(Error::Usage(group_help(group)));
         }
     }
-    io.err(&main_help());
-    1
+    Err(Error::Usage(main_help()))
 }
 
-async fn run_spec(spec: &Spec, args: &[String], io: &mut Io) -> i32 {
+async fn run_spec(spec: &Spec, args: &[String], io: &mut Io) -> Result<i32> {
     let parsed = match flags::parse(&groups_for(spec), args) {
         Ok(p) => p,
         Err(FlagError::Help) => {
             io.out(&command_help(spec));
-            return 0;
+            return Ok(0);
         }
-        Err(FlagError::Invalid(msg)) => {
-            io.err(&msg);
-            return 1;
-        }
+        Err(FlagError::Invalid(msg)) => return Err(Error::Usage(msg)),
     };
     let format_name = parsed
         .str("format")
@@ -427,8 +449,9 @@ async fn run_spec(spec: &Spec, args: &[String], io: &mut Io) -> i32 {
         .or_else(|| io.first_var(ctx::ENV_FORMAT).map(|(_, v)| v))
         .unwrap_or_else(|| "table".to_string());
     let Some(format) = Format::parse(&format_name) else {
-        io.err(&format!("Invalid output format: {format_name}"));
-        return 1;
+        return Err(Error::Usage(format!(
+            "Invalid output format: {format_name}"
+        )));
     };
     let mut ctx = Ctx {
         io,
@@ -438,58 +461,56 @@ async fn run_spec(spec: &Spec, args: &[String], io: &mut Io) -> i32 {
     dispatch(spec.name, &mut ctx).await
 }
 
-async fn dispatch(name: &str, ctx: &mut Ctx<'_>) -> i32 {
-    match name {
-        "read" => read::run(ctx).await,
-        "write" => write::run(ctx).await,
-        "delete" => delete::run(ctx).await,
-        "list" => list::run(ctx).await,
-        "login" => login::run(ctx).await,
-        "status" => status::run(ctx).await,
-        "operator init" => operator_init::run(ctx).await,
-        "operator unseal" => operator_unseal::run(ctx).await,
-        "operator seal" => operator_seal::run(ctx).await,
-        "operator rotate" => operator_rotate::run(ctx).await,
-        "operator key-status" => operator_key_status::run(ctx).await,
-        "token create" => token_create::run(ctx).await,
-        "token lookup" => token_lookup::run(ctx).await,
-        "token renew" => token_renew::run(ctx).await,
-        "token revoke" => token_revoke::run(ctx).await,
-        "token capabilities" => token_capabilities::run(ctx).await,
-        "policy write" => policy_write::run(ctx).await,
-        "policy read" => policy_read::run(ctx).await,
-        "policy list" => policy_list::run(ctx).await,
-        "policy delete" => policy_delete::run(ctx).await,
-        "policy fmt" => policy_fmt::run(ctx),
-        "secrets enable" => secrets_enable::run(ctx).await,
-        "secrets disable" => secrets_disable::run(ctx).await,
-        "secrets list" => secrets_list::run(ctx).await,
-        "secrets tune" => secrets_tune::run(ctx).await,
-        "auth enable" => auth_enable::run(ctx).await,
-        "audit enable" => audit_enable::run(ctx).await,
-        "audit disable" => audit_disable::run(ctx).await,
-        "audit list" => audit_list::run(ctx).await,
-        "auth disable" => auth_disable::run(ctx).await,
-        "auth list" => auth_list::run(ctx).await,
-        "auth tune" => auth_tune::run(ctx).await,
-        "kv put" => kv_put::run(ctx).await,
-        "kv get" => kv_get::run(ctx).await,
-        "kv patch" => kv_patch::run(ctx).await,
-        "kv delete" => kv_delete::run(ctx).await,
-        "kv undelete" => kv_undelete::run(ctx).await,
-        "kv destroy" => kv_destroy::run(ctx).await,
-        "kv list" => kv_list::run(ctx).await,
-        "kv rollback" => kv_rollback::run(ctx).await,
-        "kv metadata get" => kv_metadata_get::run(ctx).await,
-        "kv metadata put" => kv_metadata_put::run(ctx).await,
-        "kv metadata patch" => kv_metadata_patch::run(ctx).await,
-        "kv metadata delete" => kv_metadata_delete::run(ctx).await,
-        other => {
-            // Unreachable: every SPECS entry has an arm above (a test checks it).
-            ctx.err(&format!("unknown command {other:?}"));
-            1
-        }
-    }
+async fn dispatch(name: &str, ctx: &mut Ctx<'_>) -> Result<i32> {
+    let code = match name {
+        "read" => read::run(ctx).await?.exit_code(),
+        "write" => write::run(ctx).await?.exit_code(),
+        "delete" => delete::run(ctx).await?.exit_code(),
+        "list" => list::run(ctx).await?.exit_code(),
+        "login" => login::run(ctx).await?.exit_code(),
+        "status" => status::run(ctx).await?.exit_code(),
+        "operator init" => operator_init::run(ctx).await?.exit_code(),
+        "operator unseal" => operator_unseal::run(ctx).await?.exit_code(),
+        "operator seal" => operator_seal::run(ctx).await?.exit_code(),
+        "operator rotate" => operator_rotate::run(ctx).await?.exit_code(),
+        "operator key-status" => operator_key_status::run(ctx).await?.exit_code(),
+        "token create" => token_create::run(ctx).await?.exit_code(),
+        "token lookup" => token_lookup::run(ctx).await?.exit_code(),
+        "token renew" => token_renew::run(ctx).await?.exit_code(),
+        "token revoke" => token_revoke::run(ctx).await?.exit_code(),
+        "token capabilities" => token_capabilities::run(ctx).await?.exit_code(),
+        "policy write" => policy_write::run(ctx).await?.exit_code(),
+        "policy read" => policy_read::run(ctx).await?.exit_code(),
+        "policy list" => policy_list::run(ctx).await?.exit_code(),
+        "policy delete" => policy_delete::run(ctx).await?.exit_code(),
+        "policy fmt" => policy_fmt::run(ctx)?.exit_code(),
+        "secrets enable" => mounts::enable(ctx, &secrets::TABLE).await?.exit_code(),
+        "secrets disable" => mounts::disable(ctx, &secrets::TABLE).await?.exit_code(),
+        "secrets list" => mounts::list(ctx, &secrets::TABLE).await?.exit_code(),
+        "secrets tune" => mounts::tune(ctx, &secrets::TABLE).await?.exit_code(),
+        "auth enable" => mounts::enable(ctx, &auth::TABLE).await?.exit_code(),
+        "auth disable" => mounts::disable(ctx, &auth::TABLE).await?.exit_code(),
+        "auth list" => mounts::list(ctx, &auth::TABLE).await?.exit_code(),
+        "auth tune" => mounts::tune(ctx, &auth::TABLE).await?.exit_code(),
+        "audit enable" => audit_enable::run(ctx).await?.exit_code(),
+        "audit disable" => audit_disable::run(ctx).await?.exit_code(),
+        "audit list" => audit_list::run(ctx).await?.exit_code(),
+        "kv put" => kv_put::run(ctx).await?.exit_code(),
+        "kv get" => kv_get::run(ctx).await?.exit_code(),
+        "kv patch" => kv_patch::run(ctx).await?.exit_code(),
+        "kv delete" => kv_delete::run(ctx).await?.exit_code(),
+        "kv undelete" => kv_undelete::run(ctx).await?.exit_code(),
+        "kv destroy" => kv_destroy::run(ctx).await?.exit_code(),
+        "kv list" => kv_list::run(ctx).await?.exit_code(),
+        "kv rollback" => kv_rollback::run(ctx).await?.exit_code(),
+        "kv metadata get" => kv_metadata_get::run(ctx).await?.exit_code(),
+        "kv metadata put" => kv_metadata_put::run(ctx).await?.exit_code(),
+        "kv metadata patch" => kv_metadata_patch::run(ctx).await?.exit_code(),
+        "kv metadata delete" => kv_metadata_delete::run(ctx).await?.exit_code(),
+        // Unreachable: every SPECS entry has an arm above (a test checks it).
+        other => return Err(Error::Usage(format!("unknown command {other:?}"))),
+    };
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Flags shared by `secrets enable|tune` and `auth enable|tune`, and how
-//! they become a [`MountInput`] or a [`MountConfigInput`] the way the Go
-//! CLI builds them (optional settings only when their flag was given).
+//! Flags shared by `secrets enable|tune|list` and `auth enable|tune|list`
+//! (some also by `audit enable|list`), and how they become a
+//! [`MountInput`] or a [`MountConfigInput`] the way the Go CLI builds them
+//! (optional settings only when their flag was given).
 
 use std::collections::BTreeMap;
 
@@ -105,6 +106,47 @@ pub(crate) const TOKEN_TYPE: Flag = Flag::new(
     Kind::Str,
     "Sets a forced token type for the mount.",
 );
+/// The settings `enable` and `tune` take in both tables.
+pub(crate) const TUNABLES: [Flag; 11] = [
+    DESCRIPTION,
+    DEFAULT_LEASE_TTL,
+    MAX_LEASE_TTL,
+    OPTIONS,
+    VERSION,
+    AUDIT_NON_HMAC_REQUEST_KEYS,
+    AUDIT_NON_HMAC_RESPONSE_KEYS,
+    LISTING_VISIBILITY,
+    PASSTHROUGH_REQUEST_HEADERS,
+    ALLOWED_RESPONSE_HEADERS,
+    PLUGIN_VERSION,
+];
+/// The flags `enable` takes in both tables.
+pub(crate) const ENABLE_COMMON: [Flag; 15] =
+    join(TUNABLES, [PATH, LOCAL, SEAL_WRAP, EXTERNAL_ENTROPY_ACCESS]);
+/// `-detailed` of the `list` commands.
+pub(crate) const DETAILED: Flag = Flag::new(
+    "detailed",
+    Kind::Bool,
+    "Print detailed information such as TTLs and replication status about each mount.",
+)
+.default("false");
+
+/// `a` then `b`, for flag lists built from shared ones (help sorts flags
+/// by name, so the order is of no consequence). `L` must be `N + M`; the
+/// lists are constants, so a wrong `L` fails the build.
+pub(crate) const fn join<const N: usize, const M: usize, const L: usize>(
+    a: [Flag; N],
+    b: [Flag; M],
+) -> [Flag; L] {
+    assert!(L == N + M, "L must be N + M");
+    let mut out = [DESCRIPTION; L];
+    let mut i = 0;
+    while i < L {
+        out[i] = if i < N { a[i] } else { b[i - N] };
+        i += 1;
+    }
+    out
+}
 
 /// Settings every mount input and tune request shares.
 fn common_config(flags: &Parsed, config: &mut MountConfigInput) {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
 use crate::output::Format;
 use crate::wrap::{MAX_LINE, wrap};
@@ -72,39 +73,23 @@ struct MachineInit<'a> {
     root_token: &'a str,
 }
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<i32> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
     if ctx.flags.bool("status") {
-        return match client.init_status().await {
-            Ok(initialized) => {
-                match ctx.format {
-                    Format::Json => {
-                        ctx.output_json(&json!({ "initialized": initialized }));
-                    }
-                    Format::Table if initialized => ctx.out("Arca is initialized"),
-                    Format::Table => ctx.out("Arca is not initialized"),
-                }
-                if initialized { 0 } else { 2 }
-            }
-            Err(e) => {
-                ctx.err(&format!("Error checking init status: {e}"));
-                1
-            }
-        };
+        let initialized = client
+            .init_status()
+            .await
+            .context("Error checking init status")
+            .map_err(Error::status_check)?;
+        match ctx.format {
+            Format::Json => ctx.output_json(&json!({ "initialized": initialized })),
+            Format::Table if initialized => ctx.out("Arca is initialized"),
+            Format::Table => ctx.out("Arca is not initialized"),
+        }
+        return Ok(if initialized { 0 } else { 2 });
     }
-    if let Err(e) = client.seal_status().await {
-        ctx.err(&e.to_string());
-        return 2;
-    }
+    client.seal_status().await.map_err(Error::Preflight)?;
     let shares = match ctx.flags.int("key-shares") {
         0 => DEFAULT_SHARES,
         n => n,
@@ -118,20 +103,14 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         secret_threshold: threshold,
         ..InitRequest::default()
     };
-    let resp = match client.init(&request).await {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.err(&format!("Error initializing: {e}"));
-            return 2;
-        }
-    };
+    let resp = client.init(&request).await.context("Error initializing")?;
     if ctx.format == Format::Json {
         let (shares, threshold) = if resp.keys.is_empty() {
             (1, 1)
         } else {
             (shares, threshold)
         };
-        return ctx.output_json(&MachineInit {
+        ctx.output_json(&MachineInit {
             unseal_keys_b64: &resp.keys_base64,
             unseal_keys_hex: &resp.keys,
             unseal_shares: shares,
@@ -142,6 +121,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
             recovery_keys_threshold: 0,
             root_token: &resp.root_token,
         });
+        return Ok(0);
     }
     for (i, key) in resp.keys.iter().enumerate() {
         let shown = if resp.keys_base64.len() == resp.keys.len() {
@@ -156,7 +136,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     ctx.out("");
     if resp.keys.is_empty() {
         ctx.out("Success! Arca is initialized");
-        return 0;
+        return Ok(0);
     }
     ctx.out(&wrap(
         &format!(
@@ -175,5 +155,5 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         ),
         MAX_LINE,
     ));
-    0
+    Ok(0)
 }

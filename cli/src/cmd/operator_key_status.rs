@@ -1,10 +1,11 @@
 //! `arca operator key-status`: the active barrier key term, its install
-//! time and how many encryptions it has done. The table printer is shared
-//! with `operator rotate`.
+//! time and how many encryptions it has done. Reading and printing it
+//! is shared with `operator rotate`.
 
-use arca_client::KeyStatus;
+use arca_client::{Client, KeyStatus};
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::output::Format;
 use crate::output::table::columns;
 
@@ -19,30 +20,34 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client.key_status().await {
-        Ok(status) => match ctx.format {
-            Format::Json => ctx.output_json(&status),
-            Format::Table => {
-                ctx.out(&key_status_table(&status));
-                0
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
+    output_key_status(ctx, &client, None).await
+}
+
+/// Reads the key status and prints it; in table format, under `heading`
+/// and a blank line if given (`operator rotate`'s success line).
+pub(crate) async fn output_key_status(
+    ctx: &mut Ctx<'_>,
+    client: &Client,
+    heading: Option<&str>,
+) -> Result<()> {
+    let status = client
+        .key_status()
+        .await
+        .context("Error reading key status")?;
+    match ctx.format {
+        Format::Json => ctx.output_json(&status),
+        Format::Table => {
+            if let Some(heading) = heading {
+                ctx.out(heading);
+                ctx.out("");
             }
-        },
-        Err(e) => {
-            ctx.err(&format!("Error reading key status: {e}"));
-            2
+            ctx.out(&key_status_table(&status));
         }
     }
+    Ok(())
 }
 
 /// `Key Term`, `Install Time` (Go's RFC 822 in UTC), `Encryption Count`.

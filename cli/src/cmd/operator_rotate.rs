@@ -1,9 +1,9 @@
 //! `arca operator rotate`: adds a new barrier key term (`PUT sys/rotate`)
 //! and prints the new key status.
 
-use super::operator_key_status::key_status_table;
+use super::operator_key_status::output_key_status;
 use super::{Ctx, Spec};
-use crate::output::Format;
+use crate::error::{Context, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "operator rotate",
@@ -21,35 +21,9 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    if let Err(e) = client.rotate().await {
-        ctx.err(&format!("Error rotating key: {e}"));
-        return 2;
-    }
-    let status = match client.key_status().await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!("Error reading key status: {e}"));
-            return 2;
-        }
-    };
-    match ctx.format {
-        Format::Json => ctx.output_json(&status),
-        Format::Table => {
-            ctx.out("Success! Rotated key");
-            ctx.out("");
-            ctx.out(&key_status_table(&status));
-            0
-        }
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
+    client.rotate().await.context("Error rotating key")?;
+    output_key_status(ctx, &client, Some("Success! Rotated key")).await
 }

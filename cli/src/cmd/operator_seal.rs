@@ -1,6 +1,7 @@
 //! `arca operator seal`: seals the server (`PUT sys/seal`).
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "operator seal",
@@ -18,25 +19,10 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client.seal().await {
-        Ok(()) => {
-            ctx.out("Success! Arca is sealed.");
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error sealing: {e}"));
-            2
-        }
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
+    client.seal().await.context("Error sealing")?;
+    ctx.out("Success! Arca is sealed.");
+    Ok(())
 }

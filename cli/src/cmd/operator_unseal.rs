@@ -4,6 +4,7 @@
 
 use super::status::output_seal_status;
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
 
 pub(crate) const SPEC: Spec = Spec {
@@ -27,54 +28,37 @@ pub(crate) const SPEC: Spec = Spec {
     .default("false")],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(1)) {
-        return 1;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(0, Some(1))?;
     let mut key = ctx
         .args()
         .first()
         .map(|k| k.trim().to_string())
         .unwrap_or_default();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    let client = ctx.client()?;
     if ctx.flags.bool("reset") {
-        return match client.unseal_reset().await {
-            Ok(status) => output_seal_status(ctx, &client, &status).await,
-            Err(e) => {
-                ctx.err(&format!("Error resetting unseal process: {e}"));
-                2
-            }
-        };
+        let status = client
+            .unseal_reset()
+            .await
+            .context("Error resetting unseal process")?;
+        return output_seal_status(ctx, &client, &status).await;
     }
     if key.is_empty() {
         if ctx.io.is_terminal() {
             ctx.err("Unseal Key (will be read from standard input): ");
         }
-        match ctx.io.read_stdin() {
-            Ok(k) => key = k.trim().to_string(),
-            Err(e) => {
-                ctx.err(&format!(
-                    "An error occurred attempting to read the unseal key: {e}"
-                ));
-                return 1;
-            }
-        }
+        let read = ctx.io.read_stdin().map_err(|e| {
+            Error::Local(format!(
+                "An error occurred attempting to read the unseal key: {e}"
+            ))
+        })?;
+        key = read.trim().to_string();
         if key.is_empty() {
-            ctx.err("No unseal key given: pass it as the argument or on standard input");
-            return 1;
+            return Err(Error::Usage(
+                "No unseal key given: pass it as the argument or on standard input".into(),
+            ));
         }
     }
-    match client.unseal(&key).await {
-        Ok(status) => output_seal_status(ctx, &client, &status).await,
-        Err(e) => {
-            ctx.err(&format!("Error unsealing: {e}"));
-            2
-        }
-    }
+    let status = client.unseal(&key).await.context("Error unsealing")?;
+    output_seal_status(ctx, &client, &status).await
 }

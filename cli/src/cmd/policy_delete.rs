@@ -1,6 +1,7 @@
 //! `arca policy delete NAME`.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "policy delete",
@@ -15,26 +16,14 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(1, Some(1))?;
     let name = ctx.args()[0].trim().to_lowercase();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client.delete_policy(&name).await {
-        Ok(()) => {
-            ctx.out(&format!("Success! Deleted policy: {name}"));
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error deleting {name}: {e}"));
-            2
-        }
-    }
+    let client = ctx.client()?;
+    client
+        .delete_policy(&name)
+        .await
+        .context(format!("Error deleting {name}"))?;
+    ctx.out(&format!("Success! Deleted policy: {name}"));
+    Ok(())
 }

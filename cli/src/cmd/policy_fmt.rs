@@ -3,6 +3,7 @@
 
 use super::ctx::go_io_error;
 use super::{Ctx, Spec};
+use crate::error::{Error, Result};
 use crate::hcl_fmt;
 
 pub(crate) const SPEC: Spec = Spec {
@@ -17,35 +18,22 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
+pub(crate) fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(1, Some(1))?;
     let path = ctx.args()[0].trim().to_string();
-    let src = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!(
-                "Error reading source file: {}",
-                go_io_error("open", &path, &e)
-            ));
-            return 1;
-        }
-    };
-    let formatted = match hcl_fmt::format_policy(&src) {
-        Ok(f) => f,
-        Err(e) => {
-            ctx.err(&e.to_string());
-            return 1;
-        }
-    };
-    if let Err(e) = std::fs::write(&path, formatted) {
-        ctx.err(&format!(
+    let src = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Local(format!(
+            "Error reading source file: {}",
+            go_io_error("open", &path, &e)
+        ))
+    })?;
+    let formatted = hcl_fmt::format_policy(&src).map_err(|e| Error::Local(e.to_string()))?;
+    std::fs::write(&path, formatted).map_err(|e| {
+        Error::Local(format!(
             "Error writing result: {}",
             go_io_error("open", &path, &e)
-        ));
-        return 1;
-    }
+        ))
+    })?;
     ctx.out(&format!("Success! Formatted policy: {path}"));
-    0
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `arca policy list`: policy names, one per line.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
@@ -13,30 +14,20 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client.list_policies().await {
-        Ok(names) => match ctx.format {
-            Format::Json => ctx.output_json(&names),
-            Format::Table => {
-                for n in &names {
-                    ctx.out(n);
-                }
-                0
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
+    let names = client
+        .list_policies()
+        .await
+        .context("Error listing policies")?;
+    match ctx.format {
+        Format::Json => ctx.output_json(&names),
+        Format::Table => {
+            for n in &names {
+                ctx.out(n);
             }
-        },
-        Err(e) => {
-            ctx.err(&format!("Error listing policies: {e}"));
-            2
         }
     }
+    Ok(())
 }

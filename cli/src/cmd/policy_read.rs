@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
@@ -16,33 +17,18 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(1, Some(1)) {
-        return 1;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(1, Some(1))?;
     let name = ctx.args()[0].trim().to_lowercase();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client.read_policy(&name).await {
-        Ok(Some(rules)) => match ctx.format {
-            Format::Json => ctx.output_json(&json!({ "policy": rules })),
-            Format::Table => {
-                ctx.out(rules.trim());
-                0
-            }
-        },
-        Ok(None) => {
-            ctx.err(&format!("No policy named: {name}"));
-            2
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading policy named {name}: {e}"));
-            2
-        }
+    let client = ctx.client()?;
+    let rules = client
+        .read_policy(&name)
+        .await
+        .context(format!("Error reading policy named {name}"))?
+        .ok_or_else(|| Error::Response(format!("No policy named: {name}")))?;
+    match ctx.format {
+        Format::Json => ctx.output_json(&json!({ "policy": rules })),
+        Format::Table => ctx.out(rules.trim()),
     }
+    Ok(())
 }

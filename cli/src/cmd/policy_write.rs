@@ -1,6 +1,7 @@
 //! `arca policy write NAME FILE|-`: uploads an ACL policy.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "policy write",
@@ -16,34 +17,18 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(2, Some(2)) {
-        return 1;
-    }
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(2, Some(2))?;
     let name = ctx.args()[0].trim().to_lowercase();
     let path = ctx.args()[1].clone();
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let rules = match ctx.read_file_or_stdin(&path) {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.err(&format!("Error opening policy file: {e}"));
-            return 2;
-        }
-    };
-    match client.write_policy(&name, &rules).await {
-        Ok(()) => {
-            ctx.out(&format!("Success! Uploaded policy: {name}"));
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error uploading policy: {e}"));
-            2
-        }
-    }
+    let client = ctx.client()?;
+    let rules = ctx
+        .read_file_or_stdin(&path)
+        .map_err(|e| Error::Failed(format!("Error opening policy file: {e}")))?;
+    client
+        .write_policy(&name, &rules)
+        .await
+        .context("Error uploading policy")?;
+    ctx.out(&format!("Success! Uploaded policy: {name}"));
+    Ok(())
 }

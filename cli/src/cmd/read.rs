@@ -2,6 +2,7 @@
 
 use super::ctx::sanitize_path;
 use super::{Ctx, Spec, kv_args};
+use crate::error::{Context, Error, Result};
 
 pub(crate) const SPEC: Spec = Spec {
     name: "read",
@@ -16,39 +17,20 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let Some(first) = ctx.args().first() else {
-        ctx.err("Not enough arguments (expected 1, got 0)");
-        return 1;
+        return Err(Error::Usage(
+            "Not enough arguments (expected 1, got 0)".into(),
+        ));
     };
     let path = sanitize_path(first);
     let rest = ctx.args()[1..].to_vec();
-    let data = match kv_args::parse(ctx, &rest) {
-        Ok(d) => d,
-        Err(e) => {
-            ctx.err(&format!("Failed to parse K=V data: {e}"));
-            return 1;
-        }
-    };
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    match client
+    let data = kv_args::data(ctx, &rest)?;
+    let client = ctx.client()?;
+    let secret = client
         .read_with_query(&path, &kv_args::to_query(data))
         .await
-    {
-        Ok(Some(secret)) => ctx.output_secret_or_field(&secret),
-        Ok(None) => {
-            ctx.err(&format!("No value found at {path}"));
-            2
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading {path}: {e}"));
-            2
-        }
-    }
+        .context(format!("Error reading {path}"))?
+        .ok_or_else(|| Error::Response(format!("No value found at {path}")))?;
+    ctx.output_secret_or_field(&secret)
 }

@@ -6,6 +6,7 @@ use arca_client::{Client, LeaderStatus};
 use serde::Serialize;
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::output::Format;
 use crate::output::table::table;
 
@@ -22,27 +23,23 @@ pub(crate) const SPEC: Spec = Spec {
     flags: &[],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<i32> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client().map_err(Error::status_check)?;
+    let status = client
+        .seal_status()
+        .await
+        .context("Error checking seal status")
+        .map_err(Error::status_check)?;
+    let printed = output_seal_status(ctx, &client, &status).await;
+    if !status.sealed {
+        return printed.map(|()| 0);
     }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            // 2 is reserved for "sealed" here.
-            return 1;
-        }
-    };
-    let status = match client.seal_status().await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.err(&format!("Error checking seal status: {e}"));
-            return 1;
-        }
-    };
-    let code = output_seal_status(ctx, &client, &status).await;
-    if status.sealed { 2 } else { code }
+    // Sealed is exit code 2 even when the leader status failed.
+    if let Err(e) = printed {
+        ctx.err(&e.to_string());
+    }
+    Ok(2)
 }
 
 /// What `status` prints: the seal status merged with the leader status.
@@ -92,21 +89,24 @@ fn is_zero(n: &u64) -> bool {
 
 /// Prints a seal status with the leader status, as `status` and
 /// `operator unseal` do. A sealed server cannot answer `sys/leader`; that
-/// answer means HA is enabled.
+/// answer means HA is enabled. Any other failure is exit code 1 for both.
 pub(crate) async fn output_seal_status(
     ctx: &mut Ctx<'_>,
     client: &Client,
     status: &SealStatus,
-) -> i32 {
+) -> Result<()> {
     let leader = match client.leader().await {
         Ok(l) => l,
         Err(e) if e.errors().iter().any(|m| m.contains("is sealed")) => LeaderStatus {
             ha_enabled: true,
             ..LeaderStatus::default()
         },
-        Err(e) => {
-            ctx.err(&format!("Error checking leader status: {e}"));
-            return 1;
+        Err(source) => {
+            let e = Error::Api {
+                context: "Error checking leader status".into(),
+                source,
+            };
+            return Err(e.status_check());
         }
     };
     let out = SealStatusOutput {
@@ -138,9 +138,9 @@ pub(crate) async fn output_seal_status(
         Format::Table => {
             let t = seal_status_table(&out);
             ctx.out(&t);
-            0
         }
     }
+    Ok(())
 }
 
 fn seal_status_table(s: &SealStatusOutput<'_>) -> String {

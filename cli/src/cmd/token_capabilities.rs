@@ -2,6 +2,7 @@
 //! the caller's own token without TOKEN, by accessor with `-accessor`.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::flags::{Flag, Kind};
 use crate::output::Format;
 
@@ -26,43 +27,22 @@ pub(crate) const SPEC: Spec = Spec {
     .default("false")],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let accessor = ctx.flags.bool("accessor");
-    let ok = if accessor {
-        ctx.arity(2, Some(2))
-    } else {
-        ctx.arity(1, Some(2))
-    };
-    if !ok {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    ctx.arity(if accessor { 2 } else { 1 }, Some(2))?;
+    let client = ctx.client()?;
     let args = ctx.args().to_vec();
     let result = match args.as_slice() {
         [acc, path] if accessor => client.capabilities_accessor(acc, path).await,
         [token, path] => client.capabilities(token, path).await,
-        [path] => client.capabilities_self(path).await,
-        _ => return 1,
+        // One argument: the arity check leaves no other case.
+        _ => client.capabilities_self(&args[0]).await,
     };
-    let mut caps = match result {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&format!("Error listing capabilities: {e}"));
-            return 2;
-        }
-    };
+    let mut caps = result.context("Error listing capabilities")?;
     caps.sort();
     match ctx.format {
-        Format::Table => {
-            ctx.out(&caps.join(", "));
-            0
-        }
+        Format::Table => ctx.out(&caps.join(", ")),
         Format::Json => ctx.output_json(&caps),
     }
+    Ok(())
 }

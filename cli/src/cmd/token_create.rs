@@ -4,6 +4,7 @@
 use arca_client::TokenCreateRequest;
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::flags::{Flag, Kind};
 
 pub(crate) const SPEC: Spec = Spec {
@@ -139,27 +140,14 @@ fn request(ctx: &Ctx<'_>) -> TokenCreateRequest {
     }
 }
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
     let req = request(ctx);
     let result = match ctx.flags.str("role") {
         Some(role) if !role.is_empty() => client.create_token_with_role(role, &req).await,
         _ => client.create_token(&req).await,
     };
-    match result {
-        Ok(secret) => ctx.output_secret_or_field(&secret),
-        Err(e) => {
-            ctx.err(&format!("Error creating token: {e}"));
-            2
-        }
-    }
+    let secret = result.context("Error creating token")?;
+    ctx.output_secret_or_field(&secret)
 }

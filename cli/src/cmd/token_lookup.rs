@@ -2,6 +2,7 @@
 //! token (`lookup-self`) without an argument, by accessor with `-accessor`.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::flags::{Flag, Kind};
 
 pub(crate) const SPEC: Spec = Spec {
@@ -27,34 +28,16 @@ pub(crate) const SPEC: Spec = Spec {
     .default("false")],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let accessor = ctx.flags.bool("accessor");
-    let ok = if accessor {
-        ctx.arity(1, Some(1))
-    } else {
-        ctx.arity(0, Some(1))
-    };
-    if !ok {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    ctx.arity(usize::from(accessor), Some(1))?;
+    let client = ctx.client()?;
     let arg = ctx.args().first().cloned();
     let result = match (accessor, arg) {
         (true, Some(acc)) => client.lookup_accessor(&acc).await,
         (false, Some(token)) => client.lookup_token(&token).await,
         (_, None) => client.lookup_self().await,
     };
-    match result {
-        Ok(secret) => ctx.output_secret_or_field(&secret),
-        Err(e) => {
-            ctx.err(&format!("Error looking up token: {e}"));
-            2
-        }
-    }
+    let secret = result.context("Error looking up token")?;
+    ctx.output_secret_or_field(&secret)
 }

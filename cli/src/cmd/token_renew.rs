@@ -2,6 +2,7 @@
 //! token (`renew-self`) without an argument, by accessor with `-accessor`.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Result};
 use crate::flags::{Flag, Kind};
 
 pub(crate) const SPEC: Spec = Spec {
@@ -38,23 +39,10 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let accessor = ctx.flags.bool("accessor");
-    let ok = if accessor {
-        ctx.arity(1, Some(1))
-    } else {
-        ctx.arity(0, Some(1))
-    };
-    if !ok {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    ctx.arity(usize::from(accessor), Some(1))?;
+    let client = ctx.client()?;
     let increment = ctx.flags.duration("increment").whole_secs();
     let arg = ctx.args().first().cloned();
     let result = match (accessor, arg) {
@@ -62,11 +50,6 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
         (false, Some(token)) => client.renew_token(&token, increment).await,
         (_, None) => client.renew_self(increment).await,
     };
-    match result {
-        Ok(secret) => ctx.output_secret_or_field(&secret),
-        Err(e) => {
-            ctx.err(&format!("Error renewing token: {e}"));
-            2
-        }
-    }
+    let secret = result.context("Error renewing token")?;
+    ctx.output_secret_or_field(&secret)
 }

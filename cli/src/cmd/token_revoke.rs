@@ -3,6 +3,7 @@
 //! the children with `-mode=orphan`.
 
 use super::{Ctx, Spec};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
 
 pub(crate) const SPEC: Spec = Spec {
@@ -41,39 +42,26 @@ pub(crate) const SPEC: Spec = Spec {
     ],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let accessor = ctx.flags.bool("accessor");
     let own = ctx.flags.bool("self");
     let mode = ctx.flags.string("mode");
     if own && accessor {
-        ctx.err("Cannot use -self with -accessor!");
-        return 1;
+        return Err(Error::Usage("Cannot use -self with -accessor!".into()));
     }
     if !matches!(mode.as_str(), "" | "orphan") {
-        ctx.err(&format!(
+        return Err(Error::Usage(format!(
             "Unsupported revocation mode {mode:?}: only \"orphan\" is supported"
-        ));
-        return 1;
+        )));
     }
     if accessor && mode == "orphan" {
-        ctx.err("Cannot use -mode=orphan with -accessor!");
-        return 1;
+        return Err(Error::Usage(
+            "Cannot use -mode=orphan with -accessor!".into(),
+        ));
     }
-    let ok = if own {
-        ctx.arity(0, Some(0))
-    } else {
-        ctx.arity(1, Some(1))
-    };
-    if !ok {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    let n = usize::from(!own);
+    ctx.arity(n, Some(n))?;
+    let client = ctx.client()?;
     let arg = ctx.args().first().cloned().unwrap_or_default();
     let result = if own {
         client.revoke_self().await
@@ -84,14 +72,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
     } else {
         client.revoke_token(&arg).await
     };
-    match result {
-        Ok(()) => {
-            ctx.out("Success! Revoked token (if it existed)");
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error revoking token: {e}"));
-            2
-        }
-    }
+    result.context("Error revoking token")?;
+    ctx.out("Success! Revoked token (if it existed)");
+    Ok(())
 }

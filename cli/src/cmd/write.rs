@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use super::ctx::sanitize_path;
 use super::{Ctx, Spec, kv_args};
+use crate::error::{Context, Error, Result};
 use crate::flags::{Flag, Kind};
-use crate::output::Format;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "write",
@@ -33,46 +33,26 @@ pub(crate) const SPEC: Spec = Spec {
     .default("false")],
 };
 
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
+pub(crate) async fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let args = ctx.args().to_vec();
     match args.len() {
         0 => {
-            ctx.err("Not enough arguments (expected 1, got 0)");
-            return 1;
+            return Err(Error::Usage(
+                "Not enough arguments (expected 1, got 0)".into(),
+            ));
         }
         1 if !ctx.flags.bool("force") => {
-            ctx.err("Must supply data or use -force");
-            return 1;
+            return Err(Error::Usage("Must supply data or use -force".into()));
         }
         _ => {}
     }
     let path = sanitize_path(&args[0]);
-    let data = match kv_args::parse(ctx, &args[1..]) {
-        Ok(d) => d,
-        Err(e) => {
-            ctx.err(&format!("Failed to parse K=V data: {e}"));
-            return 1;
-        }
-    };
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
+    let data = kv_args::data(ctx, &args[1..])?;
+    let client = ctx.client()?;
     let body = data.map_or(Value::Null, Value::Object);
-    match client.write(&path, &body).await {
-        Ok(Some(secret)) => ctx.output_secret_or_field(&secret),
-        Ok(None) => {
-            if ctx.format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    let answer = client
+        .write(&path, &body)
+        .await
+        .context(format!("Error writing data to {path}"))?;
+    ctx.output_written(&path, answer)
 }

@@ -1,95 +1,70 @@
-//! `arca secrets list [-detailed]`: the enabled secrets engines.
+//! `secrets list [-detailed]` and `auth list [-detailed]`: the mounts of
+//! a table, as JSON or as the Go CLI's tables.
 
 use std::collections::BTreeMap;
 
 use arca_client::MountOutput;
 
-use super::{Ctx, Spec};
-use crate::flags::{Flag, Kind};
+use super::MountTable;
+use crate::cmd::Ctx;
+use crate::error::{Context, Result};
 use crate::output::Format;
 use crate::output::table::table;
 
-pub(crate) const SPEC: Spec = Spec {
-    name: "secrets list",
-    synopsis: "List enabled secrets engines",
-    help: "Usage: arca secrets list [options]\n\n  \
-           Lists the enabled secret engines on the Arca server. This command also\n  \
-           outputs information about the enabled path including configured TTLs and\n  \
-           human-friendly descriptions. A TTL of \"system\" indicates that the system\n  \
-           default is in use.\n\n  \
-           List all enabled secrets engines:\n\n      \
-           $ arca secrets list\n\n  \
-           List all enabled secrets engines with detailed output:\n\n      \
-           $ arca secrets list -detailed",
-    flags: &[DETAILED],
-};
-
-/// `-detailed`, shared with `auth list`.
-pub(crate) const DETAILED: Flag = Flag::new(
-    "detailed",
-    Kind::Bool,
-    "Print detailed information such as TTLs and replication status about each mount.",
-)
-.default("false");
-
-pub(crate) async fn run(ctx: &mut Ctx<'_>) -> i32 {
-    if !ctx.arity(0, Some(0)) {
-        return 1;
-    }
-    let client = match ctx.client() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.err(&e);
-            return 2;
-        }
-    };
-    let mounts = match client.list_mounts().await {
-        Ok(m) => m,
-        Err(e) => {
-            ctx.err(&format!("Error listing secrets engines: {e}"));
-            return 2;
-        }
-    };
+/// `list [-detailed]`.
+pub(crate) async fn list(ctx: &mut Ctx<'_>, mounts: &MountTable) -> Result<()> {
+    ctx.arity(0, Some(0))?;
+    let client = ctx.client()?;
+    let entries = mounts.api.list(&client).await.context(mounts.listing)?;
     match ctx.format {
-        Format::Json => ctx.output_json(&mounts),
+        Format::Json => ctx.output_json(&entries),
         Format::Table => {
             let t = if ctx.flags.bool("detailed") {
-                detailed(&mounts)
+                detailed(mounts, &entries)
             } else {
-                simple(&mounts)
+                simple(mounts, &entries)
             };
             ctx.out(&t);
-            0
         }
     }
+    Ok(())
 }
 
-fn simple(mounts: &BTreeMap<String, MountOutput>) -> String {
-    let rows = mounts
+fn simple(mounts: &MountTable, entries: &BTreeMap<String, MountOutput>) -> String {
+    let rows = entries
         .iter()
         .map(|(path, m)| {
-            vec![
+            let mut row = vec![
                 path.clone(),
                 m.mount_type.clone(),
                 m.accessor.clone(),
                 m.description.clone(),
-            ]
+            ];
+            if mounts.version_column {
+                row.push(m.plugin_version.clone());
+            }
+            row
         })
         .collect();
-    table(&["Path", "Type", "Accessor", "Description"], rows)
+    let headers: &[&str] = if mounts.version_column {
+        &["Path", "Type", "Accessor", "Description", "Version"]
+    } else {
+        &["Path", "Type", "Accessor", "Description"]
+    };
+    table(headers, rows)
 }
 
-/// A TTL cell: system mounts have none, 0 means the system default.
-fn ttl(mount_type: &str, secs: i64) -> String {
-    match (mount_type, secs) {
-        ("system" | "cubbyhole", _) => String::new(),
-        (_, 0) => "system".into(),
-        (_, n) => n.to_string(),
+/// A TTL cell: empty for the types without TTLs, 0 means the system default.
+fn ttl(mounts: &MountTable, mount_type: &str, secs: i64) -> String {
+    match secs {
+        _ if mounts.no_ttl_types.contains(&mount_type) => String::new(),
+        0 => "system".into(),
+        n => n.to_string(),
     }
 }
 
 /// Go's `%v` of a `map[string]string`.
-pub(crate) fn options_cell(options: Option<&BTreeMap<String, String>>) -> String {
+fn options_cell(options: Option<&BTreeMap<String, String>>) -> String {
     let parts: Vec<String> = options
         .into_iter()
         .flatten()
@@ -98,17 +73,18 @@ pub(crate) fn options_cell(options: Option<&BTreeMap<String, String>>) -> String
     format!("map[{}]", parts.join(" "))
 }
 
-fn detailed(mounts: &BTreeMap<String, MountOutput>) -> String {
-    let rows = mounts
+fn detailed(mounts: &MountTable, entries: &BTreeMap<String, MountOutput>) -> String {
+    let (detail_header, detail_cell) = mounts.detail_column;
+    let rows = entries
         .iter()
         .map(|(path, m)| {
             vec![
                 path.clone(),
                 m.mount_type.clone(),
                 m.accessor.clone(),
-                ttl(&m.mount_type, m.config.default_lease_ttl),
-                ttl(&m.mount_type, m.config.max_lease_ttl),
-                m.config.force_no_cache.to_string(),
+                ttl(mounts, &m.mount_type, m.config.default_lease_ttl),
+                ttl(mounts, &m.mount_type, m.config.max_lease_ttl),
+                detail_cell(m),
                 if m.local { "local" } else { "replicated" }.to_string(),
                 m.seal_wrap.to_string(),
                 m.external_entropy_access.to_string(),
@@ -129,7 +105,7 @@ fn detailed(mounts: &BTreeMap<String, MountOutput>) -> String {
             "Accessor",
             "Default TTL",
             "Max TTL",
-            "Force No Cache",
+            detail_header,
             "Replication",
             "Seal Wrap",
             "External Entropy Access",
@@ -148,6 +124,7 @@ fn detailed(mounts: &BTreeMap<String, MountOutput>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::mounts::{auth, secrets};
 
     fn mounts() -> BTreeMap<String, MountOutput> {
         serde_json::from_str(r#"{
@@ -159,7 +136,7 @@ mod tests {
     #[test]
     fn simple_table_matches_bao() {
         assert_eq!(
-            simple(&mounts()),
+            simple(&secrets::TABLE, &mounts()),
             "Path    Type      Accessor           Description\n\
              ----    ----      --------           -----------\n\
              bar/    kv        kv_5c4dd552        desc\n\
@@ -169,12 +146,26 @@ mod tests {
 
     #[test]
     fn detailed_table_matches_bao() {
-        let t = detailed(&mounts());
+        let t = detailed(&secrets::TABLE, &mounts());
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[2].starts_with("bar/    kv        kv_5c4dd552        1800           7200       false             replicated     false        false                      map[version:2]    desc"), "{t}");
         assert!(
             lines[3].contains("system_68c4f278    n/a            n/a        false"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn tables_match_bao() {
+        let auths: BTreeMap<String, MountOutput> = serde_json::from_str(r#"{"token/":{"accessor":"auth_token_245092ea","config":{"default_lease_ttl":0,"force_no_cache":false,"max_lease_ttl":0,"token_type":"default-service"},"description":"token based credentials","local":false,"options":null,"plugin_version":"","running_plugin_version":"v2.7.2+builtin.bao","type":"token","uuid":"be5e"}}"#).unwrap();
+        assert_eq!(
+            simple(&auth::TABLE, &auths),
+            "Path      Type     Accessor               Description                Version\n\
+             ----      ----     --------               -----------                -------\n\
+             token/    token    auth_token_245092ea    token based credentials    n/a"
+        );
+        assert!(detailed(&auth::TABLE, &auths).contains(
+            "auth_token_245092ea    system         system     default-service    replicated"
+        ));
     }
 }
