@@ -308,7 +308,6 @@ impl PolicyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::barrier::{Barrier, keyring};
     use crate::logical::Operation;
     use crate::storage::gate::{Gate, Kind};
     use serde_json::Map;
@@ -317,12 +316,7 @@ mod tests {
     const NONE: &str = r#"path "other/*" { capabilities = ["read"] }"#;
 
     async fn store() -> (Arc<Gate>, Arc<PolicyStore>) {
-        let gate = Arc::new(Gate::new());
-        let barrier = Arc::new(Barrier::new(gate.clone()));
-        let root = keyring::random_key();
-        barrier.initialize(root.clone()).await.unwrap();
-        barrier.unseal(root).await.unwrap();
-        let view = View::new(barrier, "sys/policy/");
+        let (gate, view) = Gate::with_view("sys/policy/").await;
         let store = PolicyStore::load(view, Clock::system()).await.unwrap();
         (gate, Arc::new(store))
     }

@@ -33,6 +33,18 @@ impl Gate {
         Self::default()
     }
 
+    /// A gate, and a view of `prefix` through an unsealed barrier on it.
+    pub async fn with_view(prefix: &str) -> (std::sync::Arc<Self>, crate::barrier::View) {
+        use crate::barrier::{Barrier, View, keyring};
+        let gate = std::sync::Arc::new(Self::new());
+        let barrier = std::sync::Arc::new(Barrier::new(gate.clone()));
+        let root = keyring::random_key();
+        // Neither can fail on a fresh in-memory store with its own key.
+        let _ = barrier.initialize(root.clone()).await;
+        let _ = barrier.unseal(root).await;
+        (gate, View::new(barrier, prefix))
+    }
+
     /// Holds the next `kind` operation on a key ending with `suffix`.
     pub fn arm(&self, kind: Kind, suffix: &str) {
         *self.armed.lock().unwrap_or_else(|e| e.into_inner()) = Some((kind, suffix.to_owned()));

@@ -596,16 +596,11 @@ impl TokenStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::barrier::{Barrier, keyring};
     use crate::storage::gate::{Gate, Kind};
 
     async fn store() -> (Arc<Gate>, Arc<TokenStore>) {
-        let gate = Arc::new(Gate::new());
-        let barrier = Arc::new(Barrier::new(gate.clone()));
-        let root = keyring::random_key();
-        barrier.initialize(root.clone()).await.unwrap();
-        barrier.unseal(root).await.unwrap();
-        let store = TokenStore::load(View::new(barrier, "sys/token/"), Clock::system());
+        let (gate, view) = Gate::with_view("sys/token/").await;
+        let store = TokenStore::load(view, Clock::system());
         (gate, store.await.unwrap())
     }
 
