@@ -50,7 +50,7 @@ fn auth_body(a: &Auth) -> AuthBody<'_> {
         lease_duration: a.lease_duration,
         renewable: a.renewable,
         entity_id: &a.entity_id,
-        token_type: &a.token_type,
+        token_type: a.token_type.as_str(),
         orphan: a.orphan,
         mfa_requirement: None,
         num_uses: a.num_uses,

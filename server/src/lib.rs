@@ -53,6 +53,7 @@ pub mod storage;
 pub mod sys;
 pub mod tls;
 pub mod token;
+pub mod ttl;
 
 pub use arca_client::hcl;
 

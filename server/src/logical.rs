@@ -137,7 +137,7 @@ pub struct Auth {
     pub lease_duration: u64,
     pub renewable: bool,
     pub entity_id: String,
-    pub token_type: String,
+    pub token_type: crate::token::TokenType,
     pub orphan: bool,
     pub num_uses: i64,
     /// Policies the token gets from its identity entity.

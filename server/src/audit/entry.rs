@@ -824,7 +824,7 @@ mod tests {
                 metadata: Some(json!({"role": "r"}).as_object().cloned().unwrap()),
                 lease_duration: 30,
                 entity_id: "e1".into(),
-                token_type: "service".into(),
+                token_type: crate::token::TokenType::Service,
                 ..Default::default()
             }),
             ..Default::default()

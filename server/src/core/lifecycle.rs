@@ -46,7 +46,7 @@ use crate::seal::{SealConfig, shamir};
 use crate::secret::SecretBytes;
 use crate::sys::{SysBackend, SysParts};
 use crate::token::backend::TokenBackend;
-use crate::token::{TokenEntry, TokenStore};
+use crate::token::{TokenEntry, TokenStore, TokenType};
 
 /// Cluster name and id, created at first unseal.
 const CLUSTER_INFO_PATH: &str = "core/cluster/local/info";
@@ -437,30 +437,14 @@ impl Core {
 
 async fn create_root_token(tokens: &TokenStore, id: Option<String>) -> Result<String> {
     let now = tokens.clock().now_nanos();
-    let entry = TokenEntry {
-        accessor: crate::token::generate_accessor(),
-        parent: String::new(),
-        policies: vec!["root".into()],
-        path: "auth/token/root".into(),
-        meta: None,
-        display_name: "root".into(),
-        num_uses: 0,
-        creation_time: now / 1_000_000_000,
-        issue_time: now,
-        creation_ttl: 0,
-        explicit_max_ttl: 0,
-        period: 0,
-        renewable: false,
-        orphan: true,
-        expire_time: None,
-        last_renewal: None,
-        entity_id: String::new(),
-        token_type: "service".into(),
-        mount_accessor: String::new(),
-        max_ttl: 0,
-        bound_cidrs: Vec::new(),
-        revoking: false,
-    };
+    let entry = TokenEntry::new(
+        TokenType::Service,
+        vec!["root".into()],
+        "auth/token/root",
+        "root",
+        now,
+        std::time::Duration::ZERO,
+    );
     tokens.create(entry, id).await
 }
 

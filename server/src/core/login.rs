@@ -19,17 +19,14 @@ use crate::error::{Error, Result};
 use crate::identity::AliasMount;
 use crate::logical::{Auth, Login, Request, Response};
 use crate::router::MountEntry;
-use crate::token::{TokenEntry, generate_accessor};
+use crate::token::{TokenEntry, TokenType};
+use crate::ttl::Limits;
 
 use super::Active;
 
-fn nanos(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / 2)
-}
-
 /// The token type a login gets: the method's setting, within what the
 /// mount's `token_type` tune allows.
-fn token_type(method: &str, mount: &MountEntry) -> Result<&'static str> {
+fn token_type(method: &str, mount: &MountEntry) -> Result<TokenType> {
     let tuned = mount
         .config
         .token_type
@@ -41,10 +38,10 @@ fn token_type(method: &str, mount: &MountEntry) -> Result<&'static str> {
                 "the mount allows only {tuned} tokens, the role asks for {method}"
             )));
         }
-        ("service", _) | (_, "service") => "service",
-        ("batch", _) | (_, "batch") => "batch",
-        (_, "default-batch") | ("default-batch", _) => "batch",
-        _ => "service",
+        ("service", _) | (_, "service") => TokenType::Service,
+        ("batch", _) | (_, "batch") => TokenType::Batch,
+        (_, "default-batch") | ("default-batch", _) => TokenType::Batch,
+        _ => TokenType::Service,
     };
     Ok(t)
 }
@@ -61,7 +58,7 @@ pub(super) async fn complete(
         return Err(Error::PermissionDenied);
     }
     let kind = token_type(&params.token_type, mount)?;
-    let batch = kind == "batch";
+    let batch = kind == TokenType::Batch;
     // The settled type decides (a role's `default-batch` may become batch
     // here): a batch token has nothing stored to count uses against.
     if batch && params.num_uses > 0 {
@@ -104,71 +101,47 @@ pub(super) async fn complete(
 
     // 3. TTLs.
     let (mount_default, mount_max) = active.mounts.ttls(mount);
-    let max = match params.max_ttl {
-        0 => mount_max,
-        s => Duration::from_secs(s).min(mount_max),
+    let limits = Limits {
+        default: mount_default,
+        max: match params.max_ttl {
+            0 => mount_max,
+            s => Duration::from_secs(s).min(mount_max),
+        },
+        explicit_max: Duration::from_secs(params.explicit_max_ttl),
+        period: Duration::from_secs(params.period),
     };
-    let explicit = Duration::from_secs(params.explicit_max_ttl);
-    let max = if explicit.is_zero() {
-        max
-    } else {
-        max.min(explicit)
+    // The method's TTL, else the mount's default: a default over the max
+    // is reported too, as it was asked for by the method's config.
+    let asked = match params.ttl {
+        0 => mount_default,
+        s => Duration::from_secs(s),
     };
+    let granted = limits.grant(Some(asked));
+    let ttl = granted.ttl;
     let mut warnings = warnings;
-    let ttl = if params.period > 0 {
-        let p = Duration::from_secs(params.period);
-        if explicit.is_zero() {
-            p
-        } else {
-            p.min(explicit)
-        }
-    } else {
-        let wanted = match params.ttl {
-            0 => mount_default,
-            s => Duration::from_secs(s),
-        };
-        if wanted > max {
-            warnings.push(format!(
-                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                crate::duration::format_short(wanted),
-                crate::duration::format_short(max)
-            ));
-            max
-        } else {
-            wanted
-        }
-    };
+    warnings.extend(granted.warning);
 
     // 4. The token.
     let now = active.tokens.clock().now_nanos();
     let entry = TokenEntry {
-        accessor: generate_accessor(),
-        parent: String::new(),
-        policies: policies.clone(),
-        path: req.path.clone(),
         meta: (!login.metadata.is_empty()).then(|| login.metadata.clone()),
-        display_name: crate::token::display_name(&mount.mount_type, &login.display_name),
         num_uses: params.num_uses,
-        creation_time: now / 1_000_000_000,
-        issue_time: now,
-        creation_ttl: ttl.as_secs(),
         explicit_max_ttl: params.explicit_max_ttl,
         period: params.period,
-        renewable: !ttl.is_zero(),
-        orphan: true,
-        expire_time: (!ttl.is_zero()).then(|| now.saturating_add(nanos(ttl))),
-        last_renewal: None,
         entity_id: entity.id.clone(),
-        token_type: kind.to_owned(),
         mount_accessor: mount.accessor.clone(),
-        max_ttl: max.as_secs(),
+        max_ttl: limits.effective_max().as_secs(),
         bound_cidrs: params.bound_cidrs.clone(),
-        revoking: false,
+        ..TokenEntry::new(
+            kind,
+            policies.clone(),
+            req.path.clone(),
+            crate::token::display_name(&mount.mount_type, &login.display_name),
+            now,
+            ttl,
+        )
     };
-    let mut entry = entry;
     let token = if batch {
-        entry.accessor.clear();
-        entry.renewable = false;
         active.tokens.create_batch(&entry)?
     } else {
         active.tokens.create(entry.clone(), None).await?
@@ -192,7 +165,7 @@ pub(super) async fn complete(
             lease_duration: ttl.as_secs(),
             renewable: entry.renewable,
             entity_id: entity.id.clone(),
-            token_type: kind.to_owned(),
+            token_type: kind,
             orphan: true,
             num_uses: params.num_uses,
             identity_policies,

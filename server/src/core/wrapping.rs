@@ -15,7 +15,7 @@ use crate::engines::cubbyhole::{Cubbyhole, RESPONSE_KEY};
 use crate::error::{Error, Result};
 use crate::logical::{RawBody, Response, WrapInfo};
 use crate::policy::store::RESPONSE_WRAPPING_POLICY_NAME;
-use crate::token::{TokenEntry, TokenStore, generate_accessor};
+use crate::token::{TokenEntry, TokenStore, TokenType};
 
 /// The path recorded on every wrapping token, as Vault records it.
 const WRAPPING_TOKEN_PATH: &str = "sys/wrapping/wrap";
@@ -68,35 +68,19 @@ impl Wrapper {
     ) -> Result<WrapInfo> {
         let now = self.clock.now_nanos();
         let ttl_secs = ttl.as_secs().max(1);
+        let ttl = Duration::from_secs(ttl_secs);
         let entry = TokenEntry {
-            accessor: generate_accessor(),
-            parent: String::new(),
-            policies: vec![RESPONSE_WRAPPING_POLICY_NAME.to_owned()],
-            path: WRAPPING_TOKEN_PATH.to_owned(),
-            meta: None,
-            display_name: "token".to_owned(),
             num_uses: 1,
-            creation_time: now / 1_000_000_000,
-            issue_time: now,
-            creation_ttl: ttl_secs,
-            explicit_max_ttl: ttl_secs,
-            period: 0,
+            explicit_max_ttl: ttl.as_secs(),
             renewable: false,
-            orphan: true,
-            expire_time: Some(
-                now.saturating_add(
-                    i64::try_from(ttl_secs)
-                        .unwrap_or(i64::MAX)
-                        .saturating_mul(1_000_000_000),
-                ),
-            ),
-            last_renewal: None,
-            entity_id: String::new(),
-            token_type: "service".to_owned(),
-            mount_accessor: String::new(),
-            max_ttl: 0,
-            bound_cidrs: Vec::new(),
-            revoking: false,
+            ..TokenEntry::new(
+                TokenType::Service,
+                vec![RESPONSE_WRAPPING_POLICY_NAME.to_owned()],
+                WRAPPING_TOKEN_PATH,
+                "token",
+                now,
+                ttl,
+            )
         };
         let accessor = entry.accessor.clone();
         let token = self.tokens.create(entry, None).await?;

@@ -10,14 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::{TokenEntry, TokenStore, display_name, generate_accessor};
+use super::{TokenEntry, TokenStore, TokenType, display_name};
 use crate::backend::Backend;
-use crate::duration::format_short;
 use crate::error::{Error, Result};
 use crate::fields;
 use crate::logical::{Auth, Operation, Request, Response};
 use crate::policy::PolicyStore;
 use crate::router::{Mounts, Table};
+use crate::ttl::Limits;
 
 pub struct TokenBackend {
     store: Arc<TokenStore>,
@@ -158,44 +158,26 @@ impl TokenBackend {
 
         // TTLs.
         let (default_ttl, sys_max) = self.ttls();
-        let explicit_max = fields::duration(d, "explicit_max_ttl")?.unwrap_or_default();
-        let period = fields::duration(d, "period")?.unwrap_or_default();
+        let limits = Limits {
+            default: default_ttl,
+            max: sys_max,
+            explicit_max: fields::duration(d, "explicit_max_ttl")?.unwrap_or_default(),
+            period: fields::duration(d, "period")?.unwrap_or_default(),
+        };
         let ttl_req = match fields::duration(d, "ttl")? {
             Some(t) => Some(t),
             None => fields::duration(d, "lease")?,
         }
         .filter(|t| !t.is_zero());
-        let eff_max = if !explicit_max.is_zero() && explicit_max < sys_max {
-            explicit_max
+        // A root token asked for no TTL never expires.
+        let ttl = if is_root_token && ttl_req.is_none() && limits.explicit_max.is_zero() {
+            Duration::ZERO
         } else {
-            sys_max
+            let granted = limits.grant(ttl_req);
+            warnings.extend(granted.warning);
+            granted.ttl
         };
-        let ttl = if !period.is_zero() {
-            if !explicit_max.is_zero() && period > explicit_max {
-                explicit_max
-            } else {
-                period
-            }
-        } else {
-            let ttl = match ttl_req {
-                Some(t) => t,
-                None if is_root_token && explicit_max.is_zero() => Duration::ZERO,
-                None => default_ttl,
-            };
-            if ttl > eff_max {
-                if let Some(t) = ttl_req {
-                    warnings.push(format!(
-                        "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                        format_short(t),
-                        format_short(eff_max)
-                    ));
-                }
-                eff_max
-            } else {
-                ttl
-            }
-        };
-        let renewable = fields::bool(d, "renewable")?.unwrap_or(true) && !ttl.is_zero();
+        let renewable = fields::bool(d, "renewable")?.unwrap_or(true);
 
         let meta = fields::string_map(d, "meta")?;
         let name = fields::string(d, "display_name")?.unwrap_or_default();
@@ -205,45 +187,42 @@ impl TokenBackend {
         } else {
             "auth/token/create"
         };
-        let mut entry = TokenEntry {
-            accessor: generate_accessor(),
-            parent: if orphan { String::new() } else { parent_hash },
-            policies: policies.clone(),
-            path: path.into(),
+        let kind = if batch {
+            TokenType::Batch
+        } else {
+            TokenType::Service
+        };
+        let issued = TokenEntry::new(
+            kind,
+            policies.clone(),
+            path,
+            display_name("token", &name),
+            now,
+            ttl,
+        );
+        let entry = TokenEntry {
             meta: meta.filter(|m| !m.is_empty()),
-            display_name: display_name("token", &name),
             num_uses,
-            creation_time: now / 1_000_000_000,
-            issue_time: now,
-            creation_ttl: ttl.as_secs(),
-            explicit_max_ttl: explicit_max.as_secs(),
-            period: period.as_secs(),
-            renewable,
+            explicit_max_ttl: limits.explicit_max.as_secs(),
+            period: limits.period.as_secs(),
+            renewable: issued.renewable && renewable,
             orphan,
-            expire_time: (!ttl.is_zero())
-                .then(|| now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2))),
-            last_renewal: None,
             // A child is still its parent's identity, and bound where its
             // parent is.
+            parent: if orphan { String::new() } else { parent_hash },
             entity_id: if orphan {
                 String::new()
             } else {
                 parent.entity_id.clone()
             },
-            token_type: "service".into(),
-            mount_accessor: String::new(),
-            max_ttl: 0,
             bound_cidrs: if orphan {
                 Vec::new()
             } else {
                 parent.bound_cidrs.clone()
             },
-            revoking: false,
+            ..issued
         };
         let token = if batch {
-            entry.accessor.clear();
-            entry.renewable = false;
-            entry.token_type = "batch".into();
             self.store.create_batch(&entry)?
         } else {
             self.store.create(entry.clone(), id).await?
@@ -327,45 +306,20 @@ impl TokenBackend {
         if role_max > 0 {
             sys_max = sys_max.min(Duration::from_secs(role_max));
         }
-        let default_increment = match current.as_ref().map_or(0, |p| p.ttl) {
-            0 => Duration::from_secs(entry.creation_ttl),
-            t => Duration::from_secs(t),
+        let limits = Limits {
+            default: match current.as_ref().map_or(0, |p| p.ttl) {
+                0 => Duration::from_secs(entry.creation_ttl),
+                t => Duration::from_secs(t),
+            },
+            max: sys_max,
+            explicit_max: Duration::from_secs(entry.explicit_max_ttl),
+            period: Duration::from_secs(entry.period),
         };
         let now = self.store.clock().now_nanos();
-        let mut warnings = Vec::new();
-        let explicit = Duration::from_secs(entry.explicit_max_ttl);
-        let eff_max = if !explicit.is_zero() && explicit < sys_max {
-            explicit
-        } else {
-            sys_max
-        };
         let elapsed = Duration::from_nanos(u64::try_from(now - entry.issue_time).unwrap_or(0));
-        let remaining_max = eff_max.saturating_sub(elapsed);
-        let ttl = if entry.period > 0 {
-            let p = Duration::from_secs(entry.period);
-            if explicit.is_zero() {
-                p
-            } else {
-                p.min(explicit.saturating_sub(elapsed))
-            }
-        } else {
-            let wanted = increment.unwrap_or(default_increment);
-            if wanted > remaining_max {
-                if let Some(inc) = increment {
-                    warnings.push(format!(
-                        "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                        format_short(inc),
-                        format_short(eff_max)
-                    ));
-                }
-                remaining_max
-            } else {
-                wanted
-            }
-        };
-        let ttl = Duration::from_secs(
-            u64::try_from(ttl.as_millis().saturating_add(500) / 1000).unwrap_or(u64::MAX),
-        );
+        let granted = limits.renew(elapsed, increment);
+        let ttl = granted.ttl;
+        let warnings: Vec<String> = granted.warning.into_iter().collect();
         let expire_time = now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2));
         let updated = self.store.renew(hash, expire_time, now).await?;
         let mut resp = Response {
@@ -392,7 +346,7 @@ pub fn auth_of(token: &str, e: &TokenEntry, lease_secs: u64) -> Auth {
         lease_duration: lease_secs,
         renewable: e.renewable,
         entity_id: e.entity_id.clone(),
-        token_type: e.token_type.clone(),
+        token_type: e.token_type,
         orphan: e.orphan,
         num_uses: e.num_uses,
         identity_policies: Vec::new(),

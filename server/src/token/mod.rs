@@ -21,6 +21,26 @@ pub const SERVICE_TOKEN_PREFIX: &str = "s.";
 pub const BATCH_TOKEN_PREFIX: &str = "b.";
 const RANDOM_LEN: usize = 24;
 
+/// Service tokens are stored and can be renewed and revoked; batch tokens
+/// are the entry itself, encrypted, and can be neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    #[default]
+    Service,
+    Batch,
+}
+
+impl TokenType {
+    /// As Vault writes it (`type` in a lookup, `token_type` in `auth`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Service => "service",
+            TokenType::Batch => "batch",
+        }
+    }
+}
+
 /// A token as stored (under the salted hash of its id, which is never
 /// stored). Accessor and metadata are not secret.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -57,8 +77,8 @@ pub struct TokenEntry {
     pub last_renewal: Option<i64>,
     #[serde(default)]
     pub entity_id: String,
-    #[serde(default = "service")]
-    pub token_type: String,
+    #[serde(default)]
+    pub token_type: TokenType,
     /// Mount accessor of the auth method that issued it, for identity.
     #[serde(default)]
     pub mount_accessor: String,
@@ -74,13 +94,55 @@ pub struct TokenEntry {
     pub revoking: bool,
 }
 
-fn service() -> String {
-    "service".into()
-}
-
 impl TokenEntry {
+    /// A new token's entry: issued `now_nanos`, living `ttl` (zero: never
+    /// expires; renewable otherwise, unless it is a batch token), an
+    /// orphan with no uses limit, entity, meta or bounds. Callers set what
+    /// differs with struct update syntax.
+    pub fn new(
+        kind: TokenType,
+        policies: Vec<String>,
+        path: impl Into<String>,
+        display_name: impl Into<String>,
+        now_nanos: i64,
+        ttl: std::time::Duration,
+    ) -> Self {
+        let batch = kind == TokenType::Batch;
+        Self {
+            // A batch token has no accessor: nothing can look it up.
+            accessor: if batch {
+                String::new()
+            } else {
+                generate_accessor()
+            },
+            parent: String::new(),
+            policies,
+            path: path.into(),
+            meta: None,
+            display_name: display_name.into(),
+            num_uses: 0,
+            creation_time: now_nanos / 1_000_000_000,
+            issue_time: now_nanos,
+            creation_ttl: ttl.as_secs(),
+            explicit_max_ttl: 0,
+            period: 0,
+            renewable: !batch && !ttl.is_zero(),
+            orphan: true,
+            expire_time: (!ttl.is_zero()).then(|| {
+                now_nanos.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2))
+            }),
+            last_renewal: None,
+            entity_id: String::new(),
+            token_type: kind,
+            mount_accessor: String::new(),
+            max_ttl: 0,
+            bound_cidrs: Vec::new(),
+            revoking: false,
+        }
+    }
+
     pub fn is_batch(&self) -> bool {
-        self.token_type == "batch"
+        self.token_type == TokenType::Batch
     }
 
     pub fn is_root(&self) -> bool {
@@ -139,7 +201,7 @@ impl TokenEntry {
         m.insert("policies".into(), json!(self.policies));
         m.insert("renewable".into(), json!(self.renewable));
         m.insert("ttl".into(), json!(self.ttl_remaining(now_nanos)));
-        m.insert("type".into(), json!(self.token_type));
+        m.insert("type".into(), json!(self.token_type.as_str()));
         m
     }
 }
