@@ -9,7 +9,9 @@
 //! - `router`: mount table and longest-prefix routing to a `backend::Backend`
 //! - `audit`: audit devices; every request and response is logged before
 //!   the answer leaves
-//! - `token`: token store (salted hashes, trees, expiry) and `auth/token/`
+//! - `token`: token store (salted hashes, trees) and `auth/token/`
+//! - `expiration`: every deadline (token expiry; leases next) and the task
+//!   that revokes what is due
 //! - `policy`: HCL policies -> compiled ACL
 //! - `sys`: the system backend, by feature
 //! - `engines`: secret engines (kv, cubbyhole)
@@ -37,6 +39,7 @@ pub mod duration;
 pub mod engines;
 pub mod envelope;
 pub mod error;
+pub mod expiration;
 pub mod fields;
 #[cfg(test)]
 mod fuzz;

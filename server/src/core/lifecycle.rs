@@ -3,7 +3,8 @@
 //!
 //! 1. cluster identity (`core/cluster/local/info`)
 //! 2. policy store (`sys/policy/`)
-//! 3. token store (`sys/token/`) and its expiry reaper; the keyring's
+//! 3. the expiration manager and its task; the token store (`sys/token/`),
+//!    whose deadlines it holds; the keyring's
 //!    upkeep (`core/keyring-rotation-config`): counts stored, automatic
 //!    rotation
 //! 4. cubbyhole storage (`cubbyhole/`), hooked to token revocation, and
@@ -15,7 +16,7 @@
 //! 7. mount manager with the built-in backends (`sys/`, `auth/token/`,
 //!    `cubbyhole/`, `identity/`), then every mount in the stored tables
 //!
-//! Sealing tears it down in reverse: stop the reaper, drop the graph, then
+//! Sealing tears it down in reverse: stop the expiration task, drop the graph, then
 //! drop the keyring.
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,7 @@ use crate::barrier::{self, View, keyring};
 use crate::engines;
 use crate::engines::cubbyhole::Cubbyhole;
 use crate::error::{Error, Result};
+use crate::expiration::Expiration;
 use crate::identity::{IdentityBackend, IdentityStore};
 use crate::policy::PolicyStore;
 use crate::quotas::Quotas;
@@ -251,9 +253,18 @@ impl Core {
         };
         let policies =
             Arc::new(PolicyStore::load(sys_view.sub("policy/"), self.clock.clone()).await?);
-        let tokens = TokenStore::load(sys_view.sub("token/"), self.clock.clone()).await?;
+        let expiration = Expiration::new(self.clock.clone());
+        let tokens = TokenStore::load(
+            sys_view.sub("token/"),
+            self.clock.clone(),
+            Arc::clone(&expiration),
+        )
+        .await?;
         let (stop, stop_rx) = watch::channel(false);
-        tokio::spawn(Arc::clone(&tokens).run_reaper(stop_rx.clone()));
+        let revocations = Arc::new(super::revocations::Revocations {
+            tokens: Arc::clone(&tokens),
+        });
+        tokio::spawn(Arc::clone(&expiration).run(revocations, stop_rx.clone()));
         let rotation = match AutoRotation::load(Arc::clone(&self.barrier), self.clock.clone()).await
         {
             Ok(r) => r,

@@ -6,6 +6,7 @@
 pub mod handle;
 pub mod lifecycle;
 mod login;
+mod revocations;
 pub mod wrapping;
 
 use std::sync::atomic::{AtomicBool, Ordering};

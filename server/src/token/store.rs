@@ -11,26 +11,25 @@
 //! under the cache's lock), so neither a revoked token nor a spent use
 //! comes back from the cache.
 //!
-//! Expiry: every entry carries its wall-clock deadline. An in-memory index
-//! of deadlines (rebuilt from storage at unseal, so expiry survives a
-//! restart) feeds one reaper task that sleeps until the next deadline and is
-//! woken early when a sooner one arrives. Lookups also refuse expired
-//! entries, so a token is dead on time even if the reaper is late.
+//! Expiry: every entry carries its wall-clock deadline, registered with
+//! the expiration manager (re-registered from storage at unseal, so expiry
+//! survives a restart), whose task revokes the token when it passes.
+//! Lookups also refuse expired entries, so a token is dead on time even if
+//! that task is late.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::sync::Notify;
 
 use super::TokenEntry;
 use crate::barrier::View;
 use crate::barrier::view::to_json;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::expiration::{Expiration, Target};
 use crate::secret::SecretBytes;
 use crate::storage::Op;
 
@@ -46,8 +45,6 @@ const PARENT_PREFIX: &str = "parent/";
 const BATCH_CONTEXT: &str = "batch-token";
 /// Entries kept decrypted in memory; past this the cache starts over.
 const CACHE_LIMIT: usize = 16_384;
-/// The reaper re-checks at least this often, in case the wall clock jumps.
-const MAX_REAPER_SLEEP: Duration = Duration::from_secs(30);
 
 #[derive(Serialize, Deserialize)]
 struct AccessorEntry {
@@ -67,8 +64,7 @@ pub struct TokenStore {
     salt: SecretBytes,
     clock: Clock,
     cache: RwLock<Cache>,
-    expiry: Mutex<BTreeSet<(i64, String)>>,
-    wake: Notify,
+    expiration: Arc<Expiration>,
     /// Serializes read-modify-write of entries (use counts, renewals).
     write: tokio::sync::Mutex<()>,
     hooks: RwLock<Vec<Arc<dyn RevokeHook>>>,
@@ -83,12 +79,8 @@ struct Cache {
     entries: HashMap<String, Arc<TokenEntry>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl TokenStore {
-    pub async fn load(view: View, clock: Clock) -> Result<Arc<Self>> {
+    pub async fn load(view: View, clock: Clock, expiration: Arc<Expiration>) -> Result<Arc<Self>> {
         let salt = match view.get(SALT_PATH).await? {
             Some(s) => SecretBytes::new(s),
             None => {
@@ -102,12 +94,11 @@ impl TokenStore {
             salt,
             clock,
             cache: RwLock::new(Cache::default()),
-            expiry: Mutex::new(BTreeSet::new()),
-            wake: Notify::new(),
+            expiration,
             write: tokio::sync::Mutex::new(()),
             hooks: RwLock::new(Vec::new()),
         });
-        // Rebuild the expiry index from what is stored.
+        // Register the stored deadlines.
         for hash in store.view.list(ID_PREFIX).await? {
             if let Some(entry) = store
                 .view
@@ -115,7 +106,7 @@ impl TokenStore {
                 .await?
             {
                 if let Some(exp) = entry.expire_time {
-                    lock(&store.expiry).insert((exp, hash));
+                    store.expiration.set(Target::Token(hash.into()), Some(exp));
                 }
             }
         }
@@ -188,18 +179,9 @@ impl TokenStore {
         c.entries.insert(hash.to_owned(), Arc::clone(entry));
     }
 
-    fn track_expiry(&self, hash: &str, old: Option<i64>, new: Option<i64>) {
-        let mut idx = lock(&self.expiry);
-        if let Some(o) = old {
-            idx.remove(&(o, hash.to_owned()));
-        }
-        if let Some(n) = new {
-            let sooner = idx.first().is_none_or(|(first, _)| n < *first);
-            idx.insert((n, hash.to_owned()));
-            if sooner {
-                self.wake.notify_one();
-            }
-        }
+    /// Registers `hash`'s deadline (None: it has none, or is gone).
+    fn track_expiry(&self, hash: &str, deadline: Option<i64>) {
+        self.expiration.set(Target::Token(hash.into()), deadline);
     }
 
     /// Stores a new token; returns its id. `id` is a caller-chosen token id
@@ -238,7 +220,7 @@ impl TokenStore {
         }
         let parent = entry.parent.clone();
         self.view.write(ops).await?;
-        self.track_expiry(&hash, None, entry.expire_time);
+        self.track_expiry(&hash, entry.expire_time);
         self.cache_put(&hash, Arc::new(entry));
         // No lock is held across the write (logins create tokens in
         // parallel, and on the file store each write waits for an fsync).
@@ -272,7 +254,7 @@ impl TokenStore {
             return Ok(None);
         }
         if entry.is_expired(self.clock.now_nanos()) {
-            self.wake.notify_one();
+            self.expiration.poke();
             return Ok(None);
         }
         Ok(Some(entry))
@@ -401,16 +383,14 @@ impl TokenStore {
         expire_time: i64,
         renewed_at: i64,
     ) -> Result<Arc<TokenEntry>> {
-        let mut old = None;
         let renewed = self
             .modify(hash, |e| {
-                old = e.expire_time;
                 e.expire_time = Some(expire_time);
                 e.last_renewal = Some(renewed_at);
             })
             .await?
             .ok_or(Error::PermissionDenied)?;
-        self.track_expiry(hash, old, Some(expire_time));
+        self.track_expiry(hash, Some(expire_time));
         Ok(renewed)
     }
 
@@ -493,9 +473,7 @@ impl TokenStore {
         }
         self.view.write(ops).await?;
         self.cache_drop(hash);
-        if let Some(e) = entry {
-            self.track_expiry(hash, e.expire_time, None);
-        }
+        self.track_expiry(hash, None);
         Ok(())
     }
 
@@ -536,61 +514,6 @@ impl TokenStore {
     pub async fn count(&self) -> Result<usize> {
         Ok(self.view.list(ID_PREFIX).await?.len())
     }
-
-    /// Revokes every token whose deadline has passed; returns how many.
-    pub async fn reap_expired(&self) -> Result<usize> {
-        let now = self.clock.now_nanos();
-        let due: Vec<String> = lock(&self.expiry)
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|(_, h)| h.clone())
-            .collect();
-        for h in &due {
-            self.revoke_tree(h).await?;
-            // Stale index entries (already revoked) are dropped here too.
-            lock(&self.expiry).retain(|(_, x)| x != h);
-        }
-        Ok(due.len())
-    }
-
-    fn next_deadline(&self) -> Option<i64> {
-        lock(&self.expiry).first().map(|(t, _)| *t)
-    }
-
-    /// Runs until `stop` fires: revokes tokens as their deadlines pass.
-    pub async fn run_reaper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut moved = self.clock.moved();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            if let Err(e) = self.reap_expired().await {
-                tracing::warn!(error = %e, "token expiry: revocation failed, will retry");
-            }
-            let wait = match self.next_deadline() {
-                Some(t) => {
-                    let now = self.clock.now_nanos();
-                    Duration::from_nanos(u64::try_from(t.saturating_sub(now)).unwrap_or(0))
-                        .min(MAX_REAPER_SLEEP)
-                }
-                None => MAX_REAPER_SLEEP,
-            };
-            let clock_moved = async {
-                match moved.as_mut() {
-                    Some(rx) => {
-                        let _ = rx.changed().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.wake.notified() => {}
-                _ = clock_moved => {}
-                _ = stop.changed() => {}
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -600,7 +523,8 @@ mod tests {
 
     async fn store() -> (Arc<Gate>, Arc<TokenStore>) {
         let (gate, view) = Gate::with_view("sys/token/").await;
-        let store = TokenStore::load(view, Clock::system());
+        let clock = Clock::system();
+        let store = TokenStore::load(view, clock.clone(), Expiration::new(clock));
         (gate, store.await.unwrap())
     }
 
