@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use crate::auth::token_params::TokenParams;
 use crate::error::Result;
+use crate::expiration::leases::LeaseEntry;
 use crate::logical::{Request, Response};
 use crate::token::TokenEntry;
 
@@ -58,6 +59,14 @@ pub trait Backend: Send + Sync + 'static {
     /// user or role is gone). `None`: nothing to check.
     async fn renew_login(&self, _entry: &TokenEntry) -> Result<Option<TokenParams>> {
         Ok(None)
+    }
+
+    /// A lease this mount issued has run out or is revoked: undo its
+    /// secret (drop the database user). The lease is forgotten only once
+    /// this succeeds; a failure is retried with backoff. Mounts that issue
+    /// no leases are never asked.
+    async fn revoke_secret(&self, _lease: &LeaseEntry) -> Result<()> {
+        Ok(())
     }
 
     /// Called once when the mount is disabled, before its storage is

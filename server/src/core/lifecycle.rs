@@ -39,6 +39,7 @@ use crate::engines;
 use crate::engines::cubbyhole::Cubbyhole;
 use crate::error::{Error, Result};
 use crate::expiration::Expiration;
+use crate::expiration::leases::Leases;
 use crate::identity::{IdentityBackend, IdentityStore};
 use crate::policy::PolicyStore;
 use crate::quotas::Quotas;
@@ -261,10 +262,19 @@ impl Core {
         )
         .await?;
         let (stop, stop_rx) = watch::channel(false);
-        let revocations = Arc::new(super::revocations::Revocations {
-            tokens: Arc::clone(&tokens),
-        });
-        tokio::spawn(Arc::clone(&expiration).run(revocations, stop_rx.clone()));
+        let leases = match Leases::load(
+            sys_view.clone(),
+            self.clock.clone(),
+            Arc::clone(&expiration),
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                stop.send_replace(true);
+                return Err(e);
+            }
+        };
         let rotation = match AutoRotation::load(Arc::clone(&self.barrier), self.clock.clone()).await
         {
             Ok(r) => r,
@@ -273,7 +283,7 @@ impl Core {
                 return Err(e.into());
             }
         };
-        tokio::spawn(Arc::clone(&rotation).run(stop_rx));
+        tokio::spawn(Arc::clone(&rotation).run(stop_rx.clone()));
 
         let cubbyhole = Arc::new(Cubbyhole::new(View::new(
             Arc::clone(&self.barrier),
@@ -387,6 +397,14 @@ impl Core {
             stop.send_replace(true);
             return Err(e);
         }
+        // Last, once every mount a lease may go back to is there.
+        let revocations = Arc::new(super::revocations::Revocations {
+            tokens: Arc::clone(&tokens),
+            leases,
+            mounts: Arc::clone(&mounts),
+        });
+        tokens.add_hook(Arc::clone(&revocations) as _);
+        tokio::spawn(Arc::clone(&expiration).run(revocations, stop_rx));
         Ok(Arc::new(Active {
             mounts,
             policies,

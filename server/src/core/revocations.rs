@@ -1,16 +1,52 @@
-//! What the expiration manager calls when a deadline passes: each kind of
-//! target goes back to what issued it.
+//! Revocation, whatever starts it (a deadline, a revoked token): a token
+//! goes back to the token store, a lease to the mount that issued it.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::expiration::leases::Leases;
 use crate::expiration::{Revoker, Target};
+use crate::router::Mounts;
 use crate::token::TokenStore;
+use crate::token::store::RevokeHook;
 
 pub(super) struct Revocations {
     pub(super) tokens: Arc<TokenStore>,
+    pub(super) leases: Arc<Leases>,
+    pub(super) mounts: Arc<Mounts>,
+}
+
+impl Revocations {
+    /// Revokes one lease: the issuing mount undoes its secret, then the
+    /// lease is forgotten. A lease whose mount is gone has nothing left to
+    /// undo.
+    pub(super) async fn revoke_lease(&self, lease_id: &str) -> Result<()> {
+        let Some(lease) = self.leases.get(lease_id).await? else {
+            return Ok(());
+        };
+        let route = self
+            .mounts
+            .by_accessor(&lease.mount_accessor)
+            .and_then(|m| self.mounts.router().route(&m.route_prefix()));
+        match route {
+            Some(r) => r.backend.revoke_secret(&lease).await?,
+            None => tracing::warn!(lease_id, "the mount of a lease is gone; forgetting it"),
+        }
+        self.leases.remove(&lease).await
+    }
+}
+
+/// A token revoked takes the leases it created with it, as in Vault.
+#[async_trait]
+impl RevokeHook for Revocations {
+    async fn token_revoked(&self, token_hash: &str) -> Result<()> {
+        for id in self.leases.of_token(token_hash) {
+            self.revoke_lease(&id).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -19,6 +55,7 @@ impl Revoker for Revocations {
         match target {
             // An expired token goes with its children, as in Vault.
             Target::Token(hash) => self.tokens.revoke_tree(hash).await,
+            Target::Lease(id) => self.revoke_lease(id).await,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The expiration manager: every deadline in the server, and the one task
 //! that acts on them. A service token's expiry is registered here by the
 //! token store (which keeps the deadline in the token's entry, so it is
-//! rebuilt from storage at unseal); the leases of dynamic secrets will be
-//! too.
+//! rebuilt from storage at unseal), and every lease of a secret by the
+//! lease store (leases.rs).
 //!
 //! The index is ordered by deadline, with a map from each target back to
 //! its deadline, so setting, moving and dropping a deadline are O(log n)
@@ -14,6 +14,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub mod leases;
 
 use async_trait::async_trait;
 use tokio::sync::{Notify, watch};
@@ -36,6 +38,8 @@ const BATCH: usize = 256;
 pub enum Target {
     /// A service token, by the hash the token store keeps it under.
     Token(Arc<str>),
+    /// A secret's lease, by its id.
+    Lease(Arc<str>),
 }
 
 /// Ends what a deadline belongs to.

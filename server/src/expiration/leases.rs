@@ -1,0 +1,341 @@
+//! Leases: what a secret engine handed out with a lifetime (a database
+//! user, a RabbitMQ user), kept through the barrier under
+//! `sys/expire/id/<lease id>` until it is revoked, with what the engine
+//! needs to revoke it. Lease ids are Vault's: the request path, then a
+//! random id (`database/creds/app/4rvPxEYmcXGjX7gL2HqwTsMN`).
+//!
+//! Every lease's deadline is registered with the expiration manager
+//! (`Target::Lease`); at unseal the stored leases are read back and
+//! registered again, so a lease that ran out while the server was down is
+//! revoked right away. Leases are also indexed by the token that created
+//! them, in memory, so revoking a token revokes its leases.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Expiration, Target};
+use crate::barrier::View;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// Under the system view: `expire/id/<lease id>` -> LeaseEntry.
+const ID_PREFIX: &str = "expire/id/";
+/// Length of the random part of a lease id (base62), as Vault's.
+const ID_LEN: usize = 24;
+
+/// A lease as stored. `internal` is the engine's own data about the secret
+/// (a username to drop); the secret itself (a password) is not kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseEntry {
+    pub lease_id: String,
+    /// The request path that created it.
+    pub path: String,
+    /// The mount that issued it (leases outlive renames of nothing but
+    /// survive restarts, so the accessor, not the path, finds it).
+    pub mount_accessor: String,
+    /// Hash of the token that created it; empty for none.
+    #[serde(default)]
+    pub token_hash: String,
+    #[serde(default)]
+    pub internal: Map<String, Value>,
+    /// Unix nanoseconds.
+    pub issue_time: i64,
+    pub expire_time: i64,
+    #[serde(default)]
+    pub last_renewal: Option<i64>,
+    pub renewable: bool,
+    /// The role's max TTL in seconds when it set one (0: the mount's).
+    #[serde(default)]
+    pub max_ttl: u64,
+}
+
+impl LeaseEntry {
+    /// Seconds left (0 once past).
+    pub fn ttl_remaining(&self, now_nanos: i64) -> u64 {
+        u64::try_from(self.expire_time.saturating_sub(now_nanos) / 1_000_000_000).unwrap_or(0)
+    }
+}
+
+/// A lease to register: what the engine said, settled by the core.
+pub struct NewLease {
+    pub path: String,
+    pub mount_accessor: String,
+    pub token_hash: String,
+    pub internal: Map<String, Value>,
+    pub ttl: Duration,
+    pub renewable: bool,
+    pub max_ttl: Duration,
+}
+
+pub struct Leases {
+    view: View,
+    clock: Clock,
+    expiration: Arc<Expiration>,
+    /// Token hash -> the ids of the leases it created.
+    by_token: RwLock<HashMap<String, BTreeSet<String>>>,
+}
+
+fn random_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rngs::OsRng;
+    (0..ID_LEN)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn key(lease_id: &str) -> String {
+    format!("{ID_PREFIX}{lease_id}")
+}
+
+impl Leases {
+    /// Reads every stored lease back and registers its deadline.
+    pub async fn load(view: View, clock: Clock, expiration: Arc<Expiration>) -> Result<Arc<Self>> {
+        let leases = Arc::new(Self {
+            view,
+            clock,
+            expiration,
+            by_token: RwLock::new(HashMap::new()),
+        });
+        let mut stack = vec![String::new()];
+        while let Some(dir) = stack.pop() {
+            for child in leases.view.list(&format!("{ID_PREFIX}{dir}")).await? {
+                let id = format!("{dir}{child}");
+                if id.ends_with('/') {
+                    stack.push(id);
+                } else if let Some(e) = leases.view.get_json::<LeaseEntry>(&key(&id)).await? {
+                    leases.index(&e);
+                }
+            }
+        }
+        Ok(leases)
+    }
+
+    fn index(&self, e: &LeaseEntry) {
+        if !e.token_hash.is_empty() {
+            self.by_token
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(e.token_hash.clone())
+                .or_default()
+                .insert(e.lease_id.clone());
+        }
+        self.expiration.set(
+            Target::Lease(e.lease_id.as_str().into()),
+            Some(e.expire_time),
+        );
+    }
+
+    fn unindex(&self, e: &LeaseEntry) {
+        if !e.token_hash.is_empty() {
+            let mut by_token = self.by_token.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(ids) = by_token.get_mut(&e.token_hash) {
+                ids.remove(&e.lease_id);
+                if ids.is_empty() {
+                    by_token.remove(&e.token_hash);
+                }
+            }
+        }
+        self.expiration
+            .set(Target::Lease(e.lease_id.as_str().into()), None);
+    }
+
+    /// Stores and registers a new lease.
+    pub async fn register(&self, new: NewLease) -> Result<LeaseEntry> {
+        let now = self.clock.now_nanos();
+        let entry = LeaseEntry {
+            lease_id: format!("{}/{}", new.path.trim_end_matches('/'), random_id()),
+            path: new.path,
+            mount_accessor: new.mount_accessor,
+            token_hash: new.token_hash,
+            internal: new.internal,
+            issue_time: now,
+            expire_time: now
+                .saturating_add(i64::try_from(new.ttl.as_nanos()).unwrap_or(i64::MAX / 2)),
+            last_renewal: None,
+            renewable: new.renewable,
+            max_ttl: new.max_ttl.as_secs(),
+        };
+        self.view.put_json(&key(&entry.lease_id), &entry).await?;
+        self.index(&entry);
+        Ok(entry)
+    }
+
+    pub async fn get(&self, lease_id: &str) -> Result<Option<LeaseEntry>> {
+        if lease_id.is_empty() || lease_id.ends_with('/') {
+            return Ok(None);
+        }
+        Ok(self.view.get_json::<LeaseEntry>(&key(lease_id)).await?)
+    }
+
+    /// Moves a lease's deadline (a renewal).
+    pub async fn renewed(&self, mut entry: LeaseEntry, ttl: Duration) -> Result<LeaseEntry> {
+        let now = self.clock.now_nanos();
+        entry.expire_time =
+            now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX / 2));
+        entry.last_renewal = Some(now);
+        self.view.put_json(&key(&entry.lease_id), &entry).await?;
+        self.index(&entry);
+        Ok(entry)
+    }
+
+    /// Forgets a lease (revoked, or forced).
+    pub async fn remove(&self, entry: &LeaseEntry) -> Result<()> {
+        self.view.delete(&key(&entry.lease_id)).await?;
+        self.unindex(entry);
+        Ok(())
+    }
+
+    /// The ids of the leases `token_hash` created.
+    pub fn of_token(&self, token_hash: &str) -> Vec<String> {
+        self.by_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token_hash)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every lease id under `prefix` (a path prefix, as `revoke-prefix`
+    /// takes it).
+    pub async fn ids_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let base = prefix.trim_start_matches('/');
+        let mut out = Vec::new();
+        // The prefix may end inside a segment (`database/creds/a` matches
+        // `database/creds/app/...`): list its parent and filter.
+        let (dir, _) = base.rsplit_once('/').map_or(("", base), |(d, r)| (d, r));
+        let dir = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for child in self.view.list(&format!("{ID_PREFIX}{d}")).await? {
+                let id = format!("{d}{child}");
+                if !id.starts_with(base) && !base.starts_with(id.as_str()) {
+                    continue;
+                }
+                if id.ends_with('/') {
+                    stack.push(id);
+                } else if id.starts_with(base) {
+                    out.push(id);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// `LIST sys/leases/lookup/<prefix>`: the immediate children of
+    /// `prefix` (folders end with `/`).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let prefix = prefix.trim_start_matches('/');
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            return Err(Error::invalid("prefix must end with a slash"));
+        }
+        Ok(self.view.list(&format!("{ID_PREFIX}{prefix}")).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::gate::Gate;
+    use std::time::SystemTime;
+
+    async fn leases(clock: &Clock) -> (View, Arc<Expiration>, Arc<Leases>) {
+        let (_, view) = Gate::with_view("sys/").await;
+        let e = Expiration::new(clock.clone());
+        let l = Leases::load(view.clone(), clock.clone(), Arc::clone(&e))
+            .await
+            .unwrap();
+        (view, e, l)
+    }
+
+    fn new(path: &str, token: &str, ttl: u64) -> NewLease {
+        let mut internal = Map::new();
+        internal.insert("username".into(), Value::from("v-app-x"));
+        NewLease {
+            path: path.into(),
+            mount_accessor: "database_1234".into(),
+            token_hash: token.into(),
+            internal,
+            ttl: Duration::from_secs(ttl),
+            renewable: true,
+            max_ttl: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn leases_are_stored_indexed_and_restored() {
+        let clock = Clock::manual(SystemTime::now());
+        let (view, e, l) = leases(&clock).await;
+        let a = l
+            .register(new("database/creds/app", "tok1", 60))
+            .await
+            .unwrap();
+        let b = l
+            .register(new("database/creds/app", "tok1", 120))
+            .await
+            .unwrap();
+        let c = l
+            .register(new("rabbitmq/creds/web", "tok2", 30))
+            .await
+            .unwrap();
+        assert!(a.lease_id.starts_with("database/creds/app/"));
+        assert_eq!(a.lease_id.len(), "database/creds/app/".len() + ID_LEN);
+        assert_eq!(l.get(&a.lease_id).await.unwrap().unwrap(), a);
+        assert_eq!(l.of_token("tok1"), {
+            let mut v = vec![a.lease_id.clone(), b.lease_id.clone()];
+            v.sort();
+            v
+        });
+        assert_eq!(e.len(), 3);
+        assert_eq!(
+            l.ids_under("database/creds/a").await.unwrap().len(),
+            2,
+            "a prefix that ends inside a segment"
+        );
+        assert_eq!(
+            l.ids_under("rabbitmq/").await.unwrap(),
+            [c.lease_id.as_str()]
+        );
+        assert_eq!(l.list("").await.unwrap(), ["database/", "rabbitmq/"]);
+        assert_eq!(l.list("database/creds/").await.unwrap(), ["app/"]);
+        assert!(l.list("database").await.is_err());
+        l.remove(&a).await.unwrap();
+        assert_eq!(l.of_token("tok1"), [b.lease_id.as_str()]);
+
+        // A restart: a new manager reads them back with their deadlines.
+        let e2 = Expiration::new(clock.clone());
+        let l2 = Leases::load(view, clock.clone(), Arc::clone(&e2))
+            .await
+            .unwrap();
+        assert_eq!(e2.len(), 2);
+        assert_eq!(
+            e2.deadline(&Target::Lease(b.lease_id.as_str().into())),
+            Some(b.expire_time)
+        );
+        assert_eq!(l2.of_token("tok2"), [c.lease_id]);
+    }
+
+    #[tokio::test]
+    async fn renewal_moves_the_deadline() {
+        let clock = Clock::manual(SystemTime::now());
+        let (_, e, l) = leases(&clock).await;
+        let a = l.register(new("database/creds/app", "", 60)).await.unwrap();
+        clock.advance(Duration::from_secs(30));
+        let r = l.renewed(a, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(r.ttl_remaining(clock.now_nanos()), 60);
+        assert_eq!(
+            e.deadline(&Target::Lease(r.lease_id.as_str().into())),
+            Some(r.expire_time)
+        );
+        assert_eq!(l.get(&r.lease_id).await.unwrap().unwrap(), r);
+    }
+}
