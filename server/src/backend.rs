@@ -69,6 +69,13 @@ pub trait Backend: Send + Sync + 'static {
         Ok(())
     }
 
+    /// A lease this mount issued is renewed to live `ttl` more (the core
+    /// has settled `ttl` within the role's and the mount's max): extend
+    /// the secret where it lives (a database user's expiry).
+    async fn renew_secret(&self, _lease: &LeaseEntry, _ttl: std::time::Duration) -> Result<()> {
+        Ok(())
+    }
+
     /// Called once when the mount is disabled, before its storage is
     /// dropped.
     async fn cleanup(&self) -> Result<()> {

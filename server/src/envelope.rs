@@ -72,8 +72,8 @@ pub fn envelope(request_id: &str, resp: &Response) -> Vec<u8> {
             None
         },
         request_id,
-        lease_id: "",
-        renewable: false,
+        lease_id: resp.lease.as_ref().map_or("", |l| l.id.as_str()),
+        renewable: resp.lease.as_ref().is_some_and(|l| l.renewable),
         lease_duration: resp.lease_duration,
         data: resp.data.as_ref(),
         wrap_info: resp.wrap_info.as_ref(),

@@ -181,9 +181,46 @@ pub struct Response {
     pub wrap_info: Option<WrapInfo>,
     /// A login: the core turns it into `auth` with a new token.
     pub login: Option<Box<Login>>,
-    /// The envelope's `lease_duration` for data that is not a lease (KV
-    /// v1's refresh interval).
+    /// The envelope's `lease_duration`: a lease's TTL, or for data that is
+    /// not a lease, a refresh interval (KV v1's).
     pub lease_duration: u64,
+    /// A secret with a lifetime, from the backend: the core stores its
+    /// lease (and then fills `lease`), so it is never sent as is.
+    pub secret: Option<Box<SecretLease>>,
+    /// The lease the envelope reports (`lease_id`, `renewable`).
+    pub lease: Option<LeaseInfo>,
+}
+
+/// What a backend says of a secret it hands out with a lifetime (a
+/// database user): the core registers its lease.
+/// `Debug` by hand: `internal` may name what a secret unlocks.
+pub struct SecretLease {
+    /// The TTL the engine asks for (its role's); None: the mount's default.
+    pub ttl: Option<std::time::Duration>,
+    /// The role's max TTL; None: the mount's.
+    pub max_ttl: Option<std::time::Duration>,
+    pub renewable: bool,
+    /// What the engine needs to renew or revoke the secret (a username),
+    /// kept with the lease, never sent.
+    pub internal: Map<String, Value>,
+}
+
+impl std::fmt::Debug for SecretLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretLease")
+            .field("ttl", &self.ttl)
+            .field("max_ttl", &self.max_ttl)
+            .field("renewable", &self.renewable)
+            .field("internal_keys", &self.internal.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A registered lease, as the envelope reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    pub id: String,
+    pub renewable: bool,
 }
 
 /// What a wrapped response hands back instead of its data.
@@ -261,6 +298,7 @@ impl Response {
             && self.raw.is_none()
             && self.wrap_info.is_none()
             && self.login.is_none()
+            && self.lease.is_none()
     }
 }
 
@@ -311,6 +349,8 @@ impl std::fmt::Debug for Response {
             .field("raw", &self.raw)
             .field("wrap_info", &self.wrap_info)
             .field("login", &self.login.is_some())
+            .field("secret", &self.secret)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }

@@ -12,7 +12,8 @@
 //!    read of a backend whose reads change nothing writes its request
 //!    entry with its response entry instead, in one write per device
 //!    (step 9): the answer is still withheld if that fails
-//! 7. backend (only if 2-5 passed; a refusal is audited, then returned)
+//! 7. backend (only if 2-5 passed; a refusal is audited, then returned);
+//!    a secret it hands out with a lifetime gets its lease (leasing.rs)
 //! 8. wrap the response when `X-Vault-Wrap-TTL` asked for it
 //! 9. audit the response: if no device can write it, the answer is a 500
 //! 10. after: a token on its last use is revoked; metrics
@@ -128,7 +129,10 @@ impl Core {
                             Err(e) => Err(e),
                         }
                     }
-                    None => self.wrap_if_asked(active, req, resp).await,
+                    None => match super::leasing::lease_secret(active, req, route, resp).await {
+                        Ok(resp) => self.wrap_if_asked(active, req, resp).await,
+                        Err(e) => Err(e),
+                    },
                 },
                 Err(e) => Err(e),
             },

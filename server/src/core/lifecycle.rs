@@ -344,6 +344,11 @@ impl Core {
             factory,
             self.config.ttl,
         ));
+        let revocations = Arc::new(super::revocations::Revocations {
+            tokens: Arc::clone(&tokens),
+            leases: Arc::clone(&leases),
+            mounts: Arc::clone(&mounts),
+        });
         let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(SysParts {
             mounts: Arc::clone(&mounts),
             policies: Arc::clone(&policies),
@@ -355,6 +360,8 @@ impl Core {
             wrapper: Arc::clone(&wrapper),
             quotas: Arc::clone(&quotas),
             identity: Arc::clone(&identity),
+            leases: Arc::clone(&leases),
+            issuers: Arc::clone(&revocations) as _,
             unauthenticated_metrics: self.config.unauthenticated_metrics,
         }));
         let token_backend: Arc<dyn Backend> = Arc::new(TokenBackend::new(
@@ -398,11 +405,6 @@ impl Core {
             return Err(e);
         }
         // Last, once every mount a lease may go back to is there.
-        let revocations = Arc::new(super::revocations::Revocations {
-            tokens: Arc::clone(&tokens),
-            leases,
-            mounts: Arc::clone(&mounts),
-        });
         tokens.add_hook(Arc::clone(&revocations) as _);
         tokio::spawn(Arc::clone(&expiration).run(revocations, stop_rx));
         Ok(Arc::new(Active {
@@ -413,6 +415,7 @@ impl Core {
             identity,
             quotas,
             wrapper,
+            leases,
             cluster_name: info.name,
             cluster_id: info.id,
             stop,

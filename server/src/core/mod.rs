@@ -4,6 +4,7 @@
 //! handle.rs is the one path every request takes.
 
 pub mod handle;
+mod leasing;
 pub mod lifecycle;
 mod login;
 mod revocations;
@@ -67,6 +68,7 @@ pub struct Active {
     pub identity: Arc<crate::identity::IdentityStore>,
     pub quotas: Arc<crate::quotas::Quotas>,
     pub wrapper: Arc<wrapping::Wrapper>,
+    pub leases: Arc<crate::expiration::leases::Leases>,
     pub cluster_name: String,
     pub cluster_id: String,
     stop: watch::Sender<bool>,

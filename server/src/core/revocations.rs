@@ -5,20 +5,30 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
-use crate::expiration::leases::Leases;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::expiration::leases::{Issuers, LeaseEntry, Leases};
 use crate::expiration::{Revoker, Target};
 use crate::router::Mounts;
+use crate::router::Route;
 use crate::token::TokenStore;
 use crate::token::store::RevokeHook;
 
-pub(super) struct Revocations {
+pub(crate) struct Revocations {
     pub(super) tokens: Arc<TokenStore>,
     pub(super) leases: Arc<Leases>,
     pub(super) mounts: Arc<Mounts>,
 }
 
 impl Revocations {
+    /// The route to the mount that issued `lease`.
+    fn route(&self, lease: &LeaseEntry) -> Option<Arc<Route>> {
+        let m = self.mounts.by_accessor(&lease.mount_accessor)?;
+        let r = self.mounts.router().route(&m.route_prefix())?;
+        (r.prefix == m.route_prefix()).then_some(r)
+    }
+
     /// Revokes one lease: the issuing mount undoes its secret, then the
     /// lease is forgotten. A lease whose mount is gone has nothing left to
     /// undo.
@@ -26,15 +36,31 @@ impl Revocations {
         let Some(lease) = self.leases.get(lease_id).await? else {
             return Ok(());
         };
-        let route = self
-            .mounts
-            .by_accessor(&lease.mount_accessor)
-            .and_then(|m| self.mounts.router().route(&m.route_prefix()));
-        match route {
+        match self.route(&lease) {
             Some(r) => r.backend.revoke_secret(&lease).await?,
             None => tracing::warn!(lease_id, "the mount of a lease is gone; forgetting it"),
         }
         self.leases.remove(&lease).await
+    }
+}
+
+#[async_trait]
+impl Issuers for Revocations {
+    async fn revoke_lease(&self, lease_id: &str) -> Result<()> {
+        Revocations::revoke_lease(self, lease_id).await
+    }
+
+    async fn renew_secret(&self, lease: &LeaseEntry, ttl: Duration) -> Result<()> {
+        match self.route(lease) {
+            Some(r) => r.backend.renew_secret(lease, ttl).await,
+            None => Err(Error::invalid("lease is not renewable: its mount is gone")),
+        }
+    }
+
+    fn mount_ttls(&self, lease: &LeaseEntry) -> Option<(Duration, Duration)> {
+        self.mounts
+            .by_accessor(&lease.mount_accessor)
+            .map(|m| self.mounts.ttls(&m))
     }
 }
 

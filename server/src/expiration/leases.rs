@@ -48,9 +48,30 @@ pub struct LeaseEntry {
     #[serde(default)]
     pub last_renewal: Option<i64>,
     pub renewable: bool,
+    /// The TTL it was granted, in seconds: what a renewal without an
+    /// increment extends it by.
+    #[serde(default)]
+    pub ttl: u64,
     /// The role's max TTL in seconds when it set one (0: the mount's).
     #[serde(default)]
     pub max_ttl: u64,
+}
+
+/// What the lease endpoints need of the mounts behind leases (core's
+/// revocations.rs provides it).
+#[async_trait::async_trait]
+pub trait Issuers: Send + Sync {
+    /// Undoes the lease's secret through the mount that issued it, then
+    /// forgets the lease; a lease that is gone is not an error.
+    async fn revoke_lease(&self, lease_id: &str) -> Result<()>;
+
+    /// Asks the issuing mount to let the secret live `ttl` more (a
+    /// database moves its expiry).
+    async fn renew_secret(&self, lease: &LeaseEntry, ttl: Duration) -> Result<()>;
+
+    /// The default and max TTL of the mount that issued a lease, if it is
+    /// still there.
+    fn mount_ttls(&self, lease: &LeaseEntry) -> Option<(Duration, Duration)>;
 }
 
 impl LeaseEntry {
@@ -144,6 +165,11 @@ impl Leases {
             .set(Target::Lease(e.lease_id.as_str().into()), None);
     }
 
+    /// Now, by the clock leases are timed with (Unix nanoseconds).
+    pub fn now(&self) -> i64 {
+        self.clock.now_nanos()
+    }
+
     /// Stores and registers a new lease.
     pub async fn register(&self, new: NewLease) -> Result<LeaseEntry> {
         let now = self.clock.now_nanos();
@@ -158,6 +184,7 @@ impl Leases {
                 .saturating_add(i64::try_from(new.ttl.as_nanos()).unwrap_or(i64::MAX / 2)),
             last_renewal: None,
             renewable: new.renewable,
+            ttl: new.ttl.as_secs(),
             max_ttl: new.max_ttl.as_secs(),
         };
         self.view.put_json(&key(&entry.lease_id), &entry).await?;
@@ -181,6 +208,17 @@ impl Leases {
         self.view.put_json(&key(&entry.lease_id), &entry).await?;
         self.index(&entry);
         Ok(entry)
+    }
+
+    /// Every stored lease (tidy).
+    pub async fn all(&self) -> Result<Vec<LeaseEntry>> {
+        let mut out = Vec::new();
+        for id in self.ids_under("").await? {
+            if let Some(e) = self.get(&id).await? {
+                out.push(e);
+            }
+        }
+        Ok(out)
     }
 
     /// Forgets a lease (revoked, or forced).

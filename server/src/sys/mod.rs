@@ -1,12 +1,14 @@
 //! The system backend (`sys/`), split by feature: mounts and auth methods
 //! (mounts.rs), policies (policies.rs), capabilities (capabilities.rs),
 //! keyring (keys.rs), UI helpers (ui.rs), metrics (metrics.rs), audit
-//! devices (audit.rs), response wrapping (wrapping.rs). The seal
+//! devices (audit.rs), response wrapping (wrapping.rs), leases
+//! (leases.rs). The seal
 //! endpoints, which must work while sealed, are in http/sys_seal.rs.
 
 mod audit;
 mod capabilities;
 mod keys;
+mod leases;
 mod metrics;
 mod mounts;
 mod policies;
@@ -41,6 +43,8 @@ pub struct SysBackend {
     wrapper: Arc<Wrapper>,
     quotas: Arc<crate::quotas::Quotas>,
     identity: Arc<crate::identity::IdentityStore>,
+    leases: Arc<crate::expiration::leases::Leases>,
+    issuers: Arc<dyn crate::expiration::leases::Issuers>,
     unauthenticated_metrics: bool,
 }
 
@@ -56,6 +60,8 @@ pub struct SysParts {
     pub wrapper: Arc<Wrapper>,
     pub quotas: Arc<crate::quotas::Quotas>,
     pub identity: Arc<crate::identity::IdentityStore>,
+    pub leases: Arc<crate::expiration::leases::Leases>,
+    pub issuers: Arc<dyn crate::expiration::leases::Issuers>,
     pub unauthenticated_metrics: bool,
 }
 
@@ -72,6 +78,8 @@ impl SysBackend {
             wrapper: p.wrapper,
             quotas: p.quotas,
             identity: p.identity,
+            leases: p.leases,
+            issuers: p.issuers,
             unauthenticated_metrics: p.unauthenticated_metrics,
         }
     }
@@ -151,6 +159,9 @@ impl Backend for SysBackend {
             "audit" | "audit-hash" => self.handle_audit(req, &rel).await,
             "wrapping" => self.handle_wrapping(req, &rel).await,
             "quotas" => self.handle_quotas(req, &rel).await,
+            "leases" | "renew" | "revoke" | "revoke-prefix" | "revoke-force" => {
+                self.handle_leases(req, &rel).await
+            }
             // Authorized and audited here; the HTTP layer seals once the
             // request is answered.
             "seal" if rel == "seal" => match op {

@@ -16,6 +16,7 @@ mod bao_cli;
 mod hardening;
 mod http_api;
 mod kv_bao;
+mod leases;
 mod mounts;
 mod persistence;
 mod policies;
