@@ -254,6 +254,23 @@ impl SysBackend {
                 // method enabled (and the request can be repeated), never
                 // its tokens alive without it.
                 let gone = self.mounts.get(table, sub);
+                // A secrets engine's leases are revoked first (their
+                // database users dropped): if one cannot be, the mount
+                // stays, as in Vault.
+                if let Some(entry) = gone.as_ref().filter(|e| e.table == Table::Mounts) {
+                    let ids = self.leases.ids_under(&entry.route_prefix()).await?;
+                    for id in &ids {
+                        self.issuers.revoke_lease(id).await.map_err(|e| {
+                            Error::invalid(format!(
+                                "failed to revoke the leases of {}: {e}",
+                                entry.path
+                            ))
+                        })?;
+                    }
+                    if !ids.is_empty() {
+                        tracing::info!(path = %entry.path, revoked = ids.len(), "secrets engine leases revoked");
+                    }
+                }
                 if let Some(entry) = gone.filter(|e| e.table == Table::Auth && !e.builtin) {
                     let revoked = self.tokens.revoke_issued_by(&entry.accessor).await?;
                     self.identity.drop_mount(&entry.accessor).await?;

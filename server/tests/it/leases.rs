@@ -244,3 +244,43 @@ async fn leases_end_on_time_with_their_token_and_survive_a_restart() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_secrets_engine_revokes_its_leases_first() {
+    let s = TestServer::dev().await;
+    let kv = json!({"type": "kv", "options": {"version": "2"}});
+    assert_eq!(
+        call(&s, "POST", "sys/mounts/other", Some("root"), Some(kv))
+            .await
+            .status,
+        204
+    );
+    let mine = lease(&s, "secret/creds/app", "", 600).await;
+    let active = s.core.active().unwrap();
+    let other = active.mounts.get(Table::Mounts, "other/").unwrap();
+    let theirs = active
+        .leases
+        .register(NewLease {
+            path: "other/creds/app".into(),
+            mount_accessor: other.accessor.clone(),
+            token_hash: String::new(),
+            internal: Map::new(),
+            ttl: Duration::from_secs(600),
+            renewable: false,
+            max_ttl: Duration::ZERO,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&s, "DELETE", "sys/mounts/other", Some("root"), None)
+            .await
+            .status,
+        204
+    );
+    assert!(gone(&s, &theirs.lease_id).await);
+    assert!(
+        !gone(&s, &mine.lease_id).await,
+        "another mount's lease was revoked"
+    );
+    s.stop().await;
+}
