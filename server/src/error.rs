@@ -56,6 +56,10 @@ pub enum Error {
     /// names the devices and what is wrong with them; it holds no secret.
     #[error("failed to setup audit table: {0}")]
     AuditSetup(String),
+    /// A service behind a mount (a database) failed: 500 with its message,
+    /// which the engine has already freed of secrets.
+    #[error("{0}")]
+    Upstream(String),
     /// The request was not answered within `max_request_duration` (its
     /// work goes on in the background). Vault's words for it.
     #[error("context deadline exceeded")]
@@ -86,7 +90,7 @@ impl Error {
             Error::ForbiddenMsg(m) | Error::InvalidRequest(m) | Error::UnsupportedMediaType(m) => {
                 vec![m.clone()]
             }
-            Error::InvalidRequestWrapped(m) => vec![wrapped(m)],
+            Error::InvalidRequestWrapped(m) | Error::Upstream(m) => vec![wrapped(m)],
             Error::UnsupportedPath => vec![wrapped("unsupported path")],
             Error::UnsupportedOperation => vec![wrapped("unsupported operation")],
             Error::NotFound | Error::MethodNotAllowed => vec![],

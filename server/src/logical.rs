@@ -72,6 +72,8 @@ pub struct Request {
     /// Set by the router: the mount's effective default lease TTL (what a
     /// KV v1 read reports as its lease duration).
     pub mount_default_ttl: Duration,
+    /// Set by the router: the mount's effective max lease TTL.
+    pub mount_max_ttl: Duration,
 }
 
 impl std::fmt::Debug for Request {
@@ -105,6 +107,7 @@ impl Request {
             token_hash: None,
             root_privs: false,
             mount_default_ttl: Duration::ZERO,
+            mount_max_ttl: Duration::ZERO,
         }
     }
 

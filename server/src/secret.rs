@@ -97,6 +97,23 @@ impl From<&str> for SecretString {
 }
 
 /// Constant-time equality of two byte strings (length is not hidden).
+/// `#[serde(with = "crate::secret::stored")]`: a secret kept as a plain
+/// string inside an entry that only ever reaches storage through the
+/// barrier (a database config's password). Nothing else may serialize one.
+pub mod stored {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::SecretString;
+
+    pub fn serialize<S: Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+        String::deserialize(d).map(SecretString::new)
+    }
+}
+
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }

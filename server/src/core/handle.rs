@@ -217,7 +217,7 @@ impl Core {
             return Err(Error::NoRoute(req.path.clone()));
         };
         req.mount_point = route.prefix.clone();
-        req.mount_default_ttl = active.mounts.ttls(&route.entry).0;
+        (req.mount_default_ttl, req.mount_max_ttl) = active.mounts.ttls(&route.entry);
         let rel = req.rel_path().to_owned();
 
         if req.operation == Operation::Update {

@@ -2,6 +2,7 @@
 //! uses to build one for a mount of a given type.
 
 pub mod cubbyhole;
+pub mod database;
 pub mod kv;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::router::mounts::Factory;
 pub fn factory(clock: Clock) -> Factory {
     Arc::new(move |entry, view| match entry.mount_type.as_str() {
         "kv" => Some(kv::new(entry, view, clock.clone())),
+        "database" => Some(Ok(database::new(view, clock.clone()))),
         _ => None,
     })
 }

@@ -18,7 +18,9 @@ pub fn status(e: &Error) -> u16 {
         Error::TooLarge => 413,
         Error::UnsupportedMediaType(_) => 415,
         Error::RateLimited(_) => 429,
-        Error::AuditSetup(_) | Error::RequestTimeout | Error::Internal(_) => 500,
+        Error::AuditSetup(_) | Error::RequestTimeout | Error::Upstream(_) | Error::Internal(_) => {
+            500
+        }
     }
 }
 

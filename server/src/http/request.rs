@@ -195,6 +195,7 @@ pub fn build(
         token_hash: None,
         root_privs: false,
         mount_default_ttl: std::time::Duration::ZERO,
+        mount_max_ttl: std::time::Duration::ZERO,
     })
 }
 

@@ -13,6 +13,7 @@ mod auth_jwt;
 mod auth_kubernetes;
 mod auth_userpass;
 mod bao_cli;
+mod database;
 mod hardening;
 mod http_api;
 mod kv_bao;

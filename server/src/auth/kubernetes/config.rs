@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::jwt::PublicKey;
@@ -84,26 +84,13 @@ impl PodEnv {
     }
 }
 
-/// Stores a secret as a plain string inside the barrier-encrypted entry.
-mod secret_field {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(s: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(s.expose())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-        String::deserialize(d).map(SecretString::new)
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 pub struct Config {
     pub kubernetes_host: String,
     #[serde(default)]
     pub kubernetes_ca_cert: String,
     /// Empty: none set.
-    #[serde(default, with = "secret_field")]
+    #[serde(default, with = "crate::secret::stored")]
     pub token_reviewer_jwt: SecretString,
     #[serde(default)]
     pub pem_keys: Vec<String>,

@@ -1,0 +1,117 @@
+//! `database/config/:name`: a database connection (plugin, URL, the
+//! privileged username and password, which roles may use it). A write
+//! updates the fields it gives, as Vault's; a read never returns the
+//! password. Fields the endpoint does not take are ignored, as Vault's
+//! framework does on a 204.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::plugin::PLUGINS;
+use crate::error::{Error, Result};
+use crate::fields;
+use crate::secret::SecretString;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DbConfig {
+    pub plugin_name: String,
+    #[serde(default)]
+    pub plugin_version: String,
+    pub connection_url: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default, with = "crate::secret::stored")]
+    pub password: SecretString,
+    /// Role names, or `*` for every role.
+    #[serde(default)]
+    pub allowed_roles: Vec<String>,
+    #[serde(default)]
+    pub password_policy: String,
+    #[serde(default)]
+    pub root_rotation_statements: Vec<String>,
+}
+
+impl DbConfig {
+    /// A write: the fields given, over `existing` if there is one; and
+    /// whether to check the connection (`verify_connection`, default true).
+    pub fn from_write(existing: Option<DbConfig>, d: &Map<String, Value>) -> Result<(Self, bool)> {
+        let plugin_name = fields::string(d, "plugin_name")?
+            .filter(|p| !p.is_empty())
+            .or_else(|| existing.as_ref().map(|c| c.plugin_name.clone()))
+            .ok_or_else(|| Error::invalid("empty plugin name"))?;
+        if !PLUGINS.contains(&plugin_name.as_str()) {
+            return Err(Error::invalid(format!(
+                "error creating database object: plugin not found in the catalog: {plugin_name}"
+            )));
+        }
+        let connection_url = fields::string(d, "connection_url")?
+            .or_else(|| existing.as_ref().map(|c| c.connection_url.clone()))
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Error::invalid("error creating database object: connection_url cannot be empty")
+            })?;
+        let keep = |field: &str, old: Option<String>| -> Result<String> {
+            Ok(fields::string(d, field)?.or(old).unwrap_or_default())
+        };
+        let c = DbConfig {
+            username: keep("username", existing.as_ref().map(|c| c.username.clone()))?,
+            password: match fields::string(d, "password")? {
+                Some(p) => SecretString::new(p),
+                None => existing
+                    .as_ref()
+                    .map(|c| c.password.clone())
+                    .unwrap_or_else(|| SecretString::new(String::new())),
+            },
+            allowed_roles: match fields::string_list(d, "allowed_roles")? {
+                Some(r) => r,
+                None => existing
+                    .as_ref()
+                    .map(|c| c.allowed_roles.clone())
+                    .unwrap_or_default(),
+            },
+            password_policy: keep(
+                "password_policy",
+                existing.as_ref().map(|c| c.password_policy.clone()),
+            )?,
+            plugin_version: keep(
+                "plugin_version",
+                existing.as_ref().map(|c| c.plugin_version.clone()),
+            )?,
+            root_rotation_statements: match fields::string_list(d, "root_rotation_statements")? {
+                Some(r) => r,
+                None => existing
+                    .as_ref()
+                    .map(|c| c.root_rotation_statements.clone())
+                    .unwrap_or_default(),
+            },
+            plugin_name,
+            connection_url,
+        };
+        let verify = fields::bool(d, "verify_connection")?.unwrap_or(true);
+        Ok((c, verify))
+    }
+
+    /// The read shape: no password.
+    pub fn to_read(&self) -> Map<String, Value> {
+        let v = json!({
+            "allowed_roles": self.allowed_roles,
+            "connection_details": {
+                "connection_url": self.connection_url,
+                "username": self.username,
+            },
+            "password_policy": self.password_policy,
+            "plugin_name": self.plugin_name,
+            "plugin_version": self.plugin_version,
+            "root_credentials_rotate_statements": self.root_rotation_statements,
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// May `role` use this connection?
+    pub fn allows(&self, role: &str) -> bool {
+        self.allowed_roles.iter().any(|r| r == "*" || r == role)
+    }
+}

@@ -1,0 +1,368 @@
+//! The `database` secrets engine: connections (`config/:name`), roles
+//! (`roles/:name`) and credentials (`creds/:role`): a new database user
+//! for each read, with a lease; revoking the lease drops the user, renewing
+//! it moves the user's expiry in the database. OpenBao's paths, fields and
+//! answers. Plugins: plugin.rs (PostgreSQL so far).
+//!
+//! What a lease keeps (`internal`): the username, the role and the
+//! connection's name, so the user can be dropped even after the role is
+//! deleted (with the default statements then). Passwords are never kept.
+
+mod config;
+mod plugin;
+mod postgres;
+mod role;
+pub mod template;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::backend::Backend;
+use crate::barrier::View;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::expiration::leases::LeaseEntry;
+use crate::logical::{Operation, Request, Response, SecretLease};
+use crate::ttl::Limits;
+
+use config::DbConfig;
+use plugin::{Plugin, PluginError, Statements};
+use role::Role;
+
+/// `config/<name>` -> DbConfig.
+const CONFIG_PREFIX: &str = "config/";
+/// `role/<name>` -> Role.
+const ROLE_PREFIX: &str = "role/";
+
+pub struct Database {
+    view: View,
+    clock: Clock,
+    /// Open connections by config name; dropped when the config changes.
+    connections: tokio::sync::Mutex<HashMap<String, Arc<dyn Plugin>>>,
+}
+
+pub fn new(view: View, clock: Clock) -> Arc<dyn Backend> {
+    Arc::new(Database {
+        view,
+        clock,
+        connections: tokio::sync::Mutex::new(HashMap::new()),
+    })
+}
+
+/// A plugin's failure as the client sees it, without `secret` in it.
+fn upstream(e: PluginError, secret: &str) -> Error {
+    Error::Upstream(redact(&e.0, secret))
+}
+
+/// `msg` without `secret`, whole or in part: a database quotes the token
+/// it choked on (`syntax error at or near "..."`), which may be a piece of
+/// an unquoted password cut at a `-`.
+fn redact(msg: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return msg.to_owned();
+    }
+    let whole = msg.replace(secret, "[redacted]");
+    let mut out = String::with_capacity(whole.len());
+    let mut parts = whole.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('"');
+        // Odd pieces are inside quotes.
+        if i % 2 == 0 && !part.is_empty() && secret.contains(part) {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+fn internal_str<'a>(lease: &'a LeaseEntry, key: &str) -> &'a str {
+    lease
+        .internal
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+impl Database {
+    async fn config(&self, name: &str) -> Result<Option<DbConfig>> {
+        Ok(self
+            .view
+            .get_json::<DbConfig>(&format!("{CONFIG_PREFIX}{name}"))
+            .await?)
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<Role>> {
+        Ok(self
+            .view
+            .get_json::<Role>(&format!("{ROLE_PREFIX}{name}"))
+            .await?)
+    }
+
+    /// The connection of config `name`, opened if need be.
+    async fn connection(&self, name: &str) -> Result<(Arc<dyn Plugin>, DbConfig)> {
+        let config = self.config(name).await?.ok_or_else(|| {
+            Error::invalid(format!(
+                "error getting database connection: no database named {name:?}"
+            ))
+        })?;
+        let mut open = self.connections.lock().await;
+        if let Some(p) = open.get(name) {
+            return Ok((Arc::clone(p), config));
+        }
+        let url =
+            plugin::connection_url(&config.connection_url, &config.username, &config.password);
+        let p: Arc<dyn Plugin> = plugin::open(&config.plugin_name, url)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "plugin not found in the catalog: {}",
+                    config.plugin_name
+                ))
+            })?
+            .into();
+        open.insert(name.to_owned(), Arc::clone(&p));
+        Ok((p, config))
+    }
+
+    async fn drop_connection(&self, name: &str) {
+        if let Some(p) = self.connections.lock().await.remove(name) {
+            p.reset().await;
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Response> {
+        let keys = self.view.list(prefix).await?;
+        if keys.is_empty() {
+            return Err(Error::NotFound);
+        }
+        Ok(Response::list(keys))
+    }
+
+    async fn handle_config(&self, req: &Request, name: &str) -> Result<Response> {
+        let key = format!("{CONFIG_PREFIX}{name}");
+        match req.operation {
+            Operation::Read => self
+                .config(name)
+                .await?
+                .map(|c| Response::data(c.to_read()))
+                .ok_or(Error::NotFound),
+            Operation::Create | Operation::Update => {
+                let (config, verify) = DbConfig::from_write(self.config(name).await?, &req.data)?;
+                if verify {
+                    let url = plugin::connection_url(
+                        &config.connection_url,
+                        &config.username,
+                        &config.password,
+                    );
+                    let p = plugin::open(&config.plugin_name, url).ok_or_else(|| {
+                        Error::invalid(format!(
+                            "plugin not found in the catalog: {}",
+                            config.plugin_name
+                        ))
+                    })?;
+                    p.verify().await.map_err(|e| {
+                        Error::invalid(format!(
+                            "error creating database object: {}",
+                            upstream(e, config.password.expose())
+                        ))
+                    })?;
+                    p.reset().await;
+                }
+                self.view.put_json(&key, &config).await?;
+                self.drop_connection(name).await;
+                Ok(Response::empty())
+            }
+            Operation::Delete => {
+                self.view.delete(&key).await?;
+                self.drop_connection(name).await;
+                Ok(Response::empty())
+            }
+            _ => Err(Error::UnsupportedOperation),
+        }
+    }
+
+    async fn handle_role(&self, req: &Request, name: &str) -> Result<Response> {
+        let key = format!("{ROLE_PREFIX}{name}");
+        match req.operation {
+            Operation::Read => self
+                .role(name)
+                .await?
+                .map(|r| Response::data(r.to_read()))
+                .ok_or(Error::NotFound),
+            Operation::Create | Operation::Update => {
+                let role = Role::from_write(self.role(name).await?, &req.data)?;
+                self.view.put_json(&key, &role).await?;
+                Ok(Response::empty())
+            }
+            Operation::Delete => {
+                self.view.delete(&key).await?;
+                Ok(Response::empty())
+            }
+            _ => Err(Error::UnsupportedOperation),
+        }
+    }
+
+    /// `creds/:role`: a new user, valid for the role's TTL (within the
+    /// mount's max), and its lease.
+    async fn creds(&self, req: &Request, name: &str) -> Result<Response> {
+        if req.operation != Operation::Read {
+            return Err(Error::UnsupportedOperation);
+        }
+        let role = self
+            .role(name)
+            .await?
+            .ok_or_else(|| Error::invalid(format!("unknown role: {name}")))?;
+        let (plugin, config) = self.connection(&role.db_name).await?;
+        if !config.allows(name) {
+            return Err(Error::invalid(format!("{name:?} is not an allowed role")));
+        }
+        let (default_ttl, max_ttl) = role.ttls();
+        let limits = Limits {
+            default: req.mount_default_ttl,
+            max: max_ttl.map_or(req.mount_max_ttl, |m| m.min(req.mount_max_ttl)),
+            explicit_max: Duration::ZERO,
+            period: Duration::ZERO,
+        };
+        let ttl = limits.grant(default_ttl).ttl;
+        let now = OffsetDateTime::from(self.clock.now());
+        let display = req
+            .token_entry
+            .as_ref()
+            .map_or("token", |t| t.display_name.as_str());
+        let username = template::username(display, name, now, template::POSTGRES_MAX_NAME);
+        let password = template::password();
+        let expiration = template::expiration(now + ttl);
+        plugin
+            .new_user(&role.statements(), &username, &password, &expiration)
+            .await
+            .map_err(|e| upstream(e, &password))?;
+        let mut data = Map::new();
+        data.insert("password".into(), json!(password));
+        data.insert("username".into(), json!(username));
+        let mut internal = Map::new();
+        internal.insert("username".into(), json!(username));
+        internal.insert("role".into(), json!(name));
+        internal.insert("db_name".into(), json!(role.db_name));
+        Ok(Response {
+            data: Some(data),
+            secret: Some(Box::new(SecretLease {
+                ttl: Some(ttl),
+                max_ttl,
+                renewable: true,
+                internal,
+            })),
+            ..Default::default()
+        })
+    }
+
+    /// The statements and connection a lease's user is renewed or
+    /// revoked with: its role's, or the defaults once the role is gone.
+    async fn for_lease(&self, lease: &LeaseEntry) -> Result<(Arc<dyn Plugin>, Statements)> {
+        let statements = match self.role(internal_str(lease, "role")).await? {
+            Some(r) => r.statements(),
+            None => Statements::default(),
+        };
+        let (plugin, _) = self.connection(internal_str(lease, "db_name")).await?;
+        Ok((plugin, statements))
+    }
+}
+
+#[async_trait]
+impl Backend for Database {
+    async fn handle(&self, req: &mut Request) -> Result<Response> {
+        let rel = req.rel_path().to_owned();
+        let op = req.operation;
+        match rel.as_str() {
+            "config" | "config/" if op == Operation::List => self.list(CONFIG_PREFIX).await,
+            "roles" | "roles/" if op == Operation::List => self.list(ROLE_PREFIX).await,
+            r => {
+                let (kind, name) = r.split_once('/').unwrap_or((r, ""));
+                if name.is_empty() || name.contains('/') {
+                    return Err(Error::UnsupportedPath);
+                }
+                match kind {
+                    "config" => self.handle_config(req, name).await,
+                    "roles" => self.handle_role(req, name).await,
+                    "creds" => self.creds(req, name).await,
+                    "reset" if matches!(op, Operation::Update | Operation::Create) => {
+                        self.config(name)
+                            .await?
+                            .ok_or_else(|| Error::invalid(format!("no database named {name:?}")))?;
+                        self.drop_connection(name).await;
+                        Ok(Response::empty())
+                    }
+                    _ => Err(Error::UnsupportedPath),
+                }
+            }
+        }
+    }
+
+    async fn exists(&self, req: &Request) -> Result<Option<bool>> {
+        let rel = req.rel_path();
+        if let Some(name) = rel.strip_prefix("config/") {
+            return Ok(Some(self.config(name).await?.is_some()));
+        }
+        if let Some(name) = rel.strip_prefix("roles/") {
+            return Ok(Some(self.role(name).await?.is_some()));
+        }
+        Ok(None)
+    }
+
+    async fn revoke_secret(&self, lease: &LeaseEntry) -> Result<()> {
+        let username = internal_str(lease, "username");
+        if username.is_empty() {
+            return Ok(());
+        }
+        let (plugin, statements) = self.for_lease(lease).await?;
+        plugin
+            .revoke_user(&statements, username)
+            .await
+            .map_err(|e| upstream(e, ""))
+    }
+
+    async fn renew_secret(&self, lease: &LeaseEntry, ttl: Duration) -> Result<()> {
+        let (plugin, statements) = self.for_lease(lease).await?;
+        let expiration = template::expiration(OffsetDateTime::from(self.clock.now()) + ttl);
+        plugin
+            .renew_user(&statements, internal_str(lease, "username"), &expiration)
+            .await
+            .map_err(|e| upstream(e, ""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_whole_and_in_quoted_pieces() {
+        let pw = "HBoiwEp4g2sV2nZ9-AbC";
+        assert_eq!(
+            redact(
+                "syntax error at or near \"HBoiwEp4g2sV2nZ9\" (SQLSTATE 42601)",
+                pw
+            ),
+            "syntax error at or near \"[redacted]\" (SQLSTATE 42601)"
+        );
+        assert_eq!(redact(&format!("bad {pw} here"), pw), "bad [redacted] here");
+        assert_eq!(
+            redact("role \"v-root-app-x\" already exists", pw),
+            "role \"v-root-app-x\" already exists"
+        );
+        assert_eq!(redact("x \"\" y", pw), "x \"\" y");
+        assert_eq!(
+            redact("near \"A\"", pw),
+            "near \"[redacted]\"",
+            "one letter of it too"
+        );
+        assert_eq!(redact("as is", ""), "as is");
+    }
+}

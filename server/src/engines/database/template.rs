@@ -1,0 +1,149 @@
+//! The text a role's statements and usernames are made from.
+//!
+//! Statements: `{{name}}` (and `{{username}}`), `{{password}}` and
+//! `{{expiration}}` are replaced, as Vault does, by plain substitution.
+//!
+//! Usernames: Vault's default template for PostgreSQL,
+//! `v-{{.DisplayName | truncate 8}}-{{.RoleName | truncate 8}}-{{random 20}}-{{unix_time}}`
+//! cut to 63 characters (the longest role name PostgreSQL keeps).
+
+use rand::Rng;
+use time::OffsetDateTime;
+
+/// Base62, as Vault's `random`.
+const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// PostgreSQL's NAMEDATALEN - 1.
+pub const POSTGRES_MAX_NAME: usize = 63;
+
+pub fn random(n: usize) -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..n)
+        .map(|_| ALPHANUMERIC[rng.gen_range(0..ALPHANUMERIC.len())] as char)
+        .collect()
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A new database username for a role, from the token's display name.
+pub fn username(display_name: &str, role: &str, now: OffsetDateTime, max: usize) -> String {
+    let name = format!(
+        "v-{}-{}-{}-{}",
+        truncate(display_name, 8),
+        truncate(role, 8),
+        random(20),
+        now.unix_timestamp()
+    );
+    truncate(&name, max).to_owned()
+}
+
+/// A password as Vault's default policy makes them: 20 characters of
+/// letters, digits and `-`, at least one of each kind of letter and digit.
+pub fn password() -> String {
+    const CHARSET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+    let mut rng = rand::rngs::OsRng;
+    loop {
+        let p: String = (0..20)
+            .map(|_| CHARSET[rng.gen_range(0..CHARSET.len())] as char)
+            .collect();
+        if p.chars().any(|c| c.is_ascii_lowercase())
+            && p.chars().any(|c| c.is_ascii_uppercase())
+            && p.chars().any(|c| c.is_ascii_digit())
+        {
+            return p;
+        }
+    }
+}
+
+/// `2006-01-02 15:04:05-0700`, the timestamp Vault fills `{{expiration}}`
+/// with (UTC).
+pub fn expiration(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}+0000",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// A statement with its placeholders filled.
+pub fn fill(statement: &str, name: &str, password: &str, expiration: &str) -> String {
+    statement
+        .replace("{{name}}", name)
+        .replace("{{username}}", name)
+        .replace("{{password}}", password)
+        .replace("{{expiration}}", expiration)
+}
+
+/// A role's statements, each split at `;` into the statements it holds
+/// (Vault accepts both one statement per list item and several per item).
+pub fn split(statements: &[String]) -> Vec<String> {
+    statements
+        .iter()
+        .flat_map(|s| s.split(';'))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_have_vaults_shape() {
+        let now = OffsetDateTime::from_unix_timestamp(1_796_306_103).unwrap();
+        let u = username("token", "app", now, POSTGRES_MAX_NAME);
+        let parts: Vec<&str> = u.split('-').collect();
+        assert_eq!(parts[..3], ["v", "token", "app"]);
+        assert_eq!(parts[3].len(), 20);
+        assert_eq!(parts[4], "1796306103");
+        let long = username("a-very-long-display-name", "a-very-long-role-name", now, 63);
+        assert!(long.starts_with("v-a-very-l-a-very-l-"));
+        assert!(long.len() <= 63);
+        assert_eq!(
+            username("ü".repeat(20).as_str(), "r", now, 63)
+                .chars()
+                .nth(2),
+            Some('ü')
+        );
+    }
+
+    #[test]
+    fn passwords_and_expirations() {
+        for _ in 0..100 {
+            let p = password();
+            assert_eq!(p.len(), 20);
+            assert!(p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        }
+        let at = OffsetDateTime::from_unix_timestamp(1_796_306_103).unwrap();
+        assert_eq!(expiration(at), "2026-12-03 13:55:03+0000");
+    }
+
+    #[test]
+    fn statements_are_split_and_filled() {
+        let s = vec![
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';\n GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{{username}}\";".to_owned(),
+            " ".to_owned(),
+        ];
+        let parts = split(&s);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(
+            fill(&parts[0], "v-x", "pw", "2026-01-01 00:00:00+0000"),
+            "CREATE ROLE \"v-x\" WITH LOGIN PASSWORD 'pw' VALID UNTIL '2026-01-01 00:00:00+0000'"
+        );
+        assert_eq!(
+            fill(&parts[1], "v-x", "", ""),
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"v-x\""
+        );
+    }
+}

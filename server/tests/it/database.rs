@@ -1,0 +1,353 @@
+//! The `database` engine against a real PostgreSQL (started by
+//! `scripts/services`, with the superuser `arca_test_admin`): every test
+//! is a login with the credentials Arca minted. After revoke, after
+//! expiry, after the token that made them is revoked, the login fails;
+//! renewal moves the database-side expiry; bad SQL leaves no user behind;
+//! a revocation that fails while the database is unreachable is retried,
+//! across a restart, until the user is gone.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arca_server::clock::Clock;
+use arca_server::storage::DynBackend;
+use arca_server::storage::file::FileBackend;
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, call};
+
+const ADMIN: &str = "arca_test_admin";
+const ADMIN_PASSWORD: &str = "arca-test-admin";
+const URL: &str = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable";
+const CREATE: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; GRANT pg_read_all_data TO \"{{name}}\";";
+
+/// A connection as `user`, or why not.
+async fn login(user: &str, password: &str) -> Result<tokio_postgres::Client, String> {
+    let conn = format!(
+        "host=127.0.0.1 port=5432 dbname=postgres user={user} password={password} connect_timeout=5"
+    );
+    match tokio_postgres::connect(&conn, tokio_postgres::NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            Ok(client)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn admin() -> tokio_postgres::Client {
+    login(ADMIN, ADMIN_PASSWORD)
+        .await
+        .expect("PostgreSQL with role arca_test_admin (scripts/services sets it up)")
+}
+
+/// `rolvaliduntil` of `user` as Unix seconds; None if there is no such role.
+async fn valid_until(user: &str) -> Option<i64> {
+    let row = admin()
+        .await
+        .query_opt(
+            "SELECT extract(epoch FROM rolvaliduntil)::bigint FROM pg_roles WHERE rolname = $1",
+            &[&user],
+        )
+        .await
+        .unwrap()?;
+    Some(row.get::<_, Option<i64>>(0).unwrap_or(0))
+}
+
+async fn post(s: &TestServer, path: &str, body: Value) -> crate::common::Answer {
+    call(s, "POST", path, Some("root"), Some(body)).await
+}
+
+/// Enables `database/` with a connection `pg` and a role `app`.
+async fn setup(s: &TestServer) {
+    let r = post(s, "sys/mounts/database", json!({"type": "database"})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let config = json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+                        "username": ADMIN, "password": ADMIN_PASSWORD, "allowed_roles": "*"});
+    let r = post(s, "database/config/pg", config).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let role = json!({"db_name": "pg", "creation_statements": CREATE,
+                      "default_ttl": "1h", "max_ttl": "24h"});
+    assert_eq!(post(s, "database/roles/app", role).await.status, 204);
+}
+
+/// `database/creds/app`: (lease id, username, password).
+async fn creds(s: &TestServer, token: &str) -> (String, String, String) {
+    let r = call(s, "GET", "database/creds/app", Some(token), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let d = &r.body["data"];
+    (
+        r.body["lease_id"].as_str().unwrap().to_owned(),
+        d["username"].as_str().unwrap().to_owned(),
+        d["password"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minted_credentials_log_in_until_revoked() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+
+    // The config reads back without its password.
+    let r = call(&s, "GET", "database/config/pg", Some("root"), None).await;
+    assert_eq!(
+        r.body["data"]["connection_details"],
+        json!({"connection_url": URL, "username": ADMIN})
+    );
+    assert!(!r.raw.contains(ADMIN_PASSWORD));
+    let r = call(&s, "GET", "database/roles/app", Some("root"), None).await;
+    assert_eq!(r.body["data"]["default_ttl"], 3600);
+    assert_eq!(r.body["data"]["credential_type"], "password");
+
+    let r = call(&s, "GET", "database/creds/app", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["lease_duration"], 3600);
+    assert_eq!(r.body["renewable"], true);
+    let lease = r.body["lease_id"].as_str().unwrap().to_owned();
+    assert!(lease.starts_with("database/creds/app/"), "{lease}");
+    let user = r.body["data"]["username"].as_str().unwrap().to_owned();
+    let password = r.body["data"]["password"].as_str().unwrap().to_owned();
+    assert!(user.starts_with("v-root-app-"), "{user}");
+
+    // The user logs in, and can do what the role granted.
+    let c = login(&user, &password).await.unwrap();
+    let who: String = c
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(who, user);
+    c.query_one("SELECT count(*) FROM pg_catalog.pg_class", &[])
+        .await
+        .unwrap();
+    assert!(
+        c.simple_query("CREATE TABLE arca_should_not_exist (x int)")
+            .await
+            .is_err()
+    );
+    let until = valid_until(&user).await.unwrap();
+    assert!((until - (now() + 3600)).abs() < 60, "VALID UNTIL {until}");
+
+    // Renewal moves the expiry in the database.
+    let r = post(
+        &s,
+        "sys/leases/renew",
+        json!({"lease_id": lease, "increment": "2h"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["lease_duration"], 7200);
+    let until = valid_until(&user).await.unwrap();
+    assert!((until - (now() + 7200)).abs() < 60, "VALID UNTIL {until}");
+
+    // Revoked: the user is gone and cannot log in.
+    assert_eq!(
+        post(&s, "sys/leases/revoke", json!({"lease_id": lease}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(valid_until(&user).await, None);
+    assert!(login(&user, &password).await.is_err());
+
+    // The CLI reads credentials as it reads anything.
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, err) = crate::common::bao(
+        &s.url(),
+        Some("root"),
+        home.path(),
+        &["read", "-format=json", "database/creds/app"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let user = v["data"]["username"].as_str().unwrap();
+    login(user, v["data"]["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    let (code, _, err) = crate::common::bao(
+        &s.url(),
+        Some("root"),
+        home.path(),
+        &["lease", "revoke", "-prefix", "database/creds/app"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        valid_until(user).await,
+        None,
+        "revoke -prefix left the user"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_die_on_expiry_and_with_their_token() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    // Expiry: once the TTL has passed, the lease is revoked.
+    let (_, user, password) = creds(&s, "root").await;
+    login(&user, &password).await.unwrap();
+    s.advance(Duration::from_secs(3601));
+    let mut dropped = false;
+    for _ in 0..300 {
+        if valid_until(&user).await.is_none() {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(dropped, "the user outlived its lease");
+    assert!(login(&user, &password).await.is_err());
+
+    // A token's credentials go with it.
+    let r = post(&s, "auth/token/create", json!({"ttl": "24h"})).await;
+    let token = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let (_, user, password) = creds(&s, &token).await;
+    assert!(user.starts_with("v-token-app-"), "{user}");
+    login(&user, &password).await.unwrap();
+    assert_eq!(
+        post(&s, "auth/token/revoke", json!({"token": token}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        valid_until(&user).await,
+        None,
+        "the token's user outlived it"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sql_fails_and_leaves_no_user() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let count = || async {
+        admin()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-root-broken-%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let before = count().await;
+    // The first statement works, the second does not: the transaction
+    // takes the first back.
+    let role = json!({"db_name": "pg", "creation_statements": [
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}'",
+        "GRANT nonexistent_role_xyz TO \"{{name}}\"",
+    ]});
+    assert_eq!(post(&s, "database/roles/broken", role).await.status, 204);
+    let r = call(&s, "GET", "database/creds/broken", Some("root"), None).await;
+    assert_eq!(r.status, 500, "{}", r.raw);
+    let msg = r.errors().join(" ");
+    assert!(
+        msg.contains("role \"nonexistent_role_xyz\" does not exist"),
+        "{msg}"
+    );
+    assert_eq!(count().await, before, "a half-made user was left");
+    // Errors never carry the statement's password.
+    let role = json!({"db_name": "pg", "creation_statements":
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD {{password}}"});
+    assert_eq!(post(&s, "database/roles/broken", role).await.status, 204);
+    let r = call(&s, "GET", "database/creds/broken", Some("root"), None).await;
+    assert_eq!(r.status, 500, "{}", r.raw);
+    // PostgreSQL names the token it choked on: a piece of the password.
+    assert!(
+        r.errors()[0].contains(" at or near \"[redacted]\""),
+        "{}",
+        r.raw
+    );
+    // Unknown role, role not allowed, bad config.
+    let r = call(&s, "GET", "database/creds/nope", Some("root"), None).await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (400, vec!["unknown role: nope".to_owned()])
+    );
+    let strict = json!({"allowed_roles": "other"});
+    assert_eq!(post(&s, "database/config/pg", strict).await.status, 204);
+    let r = call(&s, "GET", "database/creds/app", Some("root"), None).await;
+    assert_eq!(r.errors(), ["\"app\" is not an allowed role"]);
+    let dead = json!({"plugin_name": "postgresql-database-plugin", "username": ADMIN,
+                      "password": ADMIN_PASSWORD,
+                      "connection_url": URL.replace("5432", "1")});
+    let r = post(&s, "database/config/down", dead).await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert!(
+        r.errors()[0].starts_with("error creating database object: "),
+        "{}",
+        r.raw
+    );
+    assert!(!r.raw.contains(ADMIN_PASSWORD));
+    let r = post(
+        &s,
+        "database/config/x",
+        json!({"plugin_name": "nope", "connection_url": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_that_fails_is_retried_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(SystemTime::now());
+    let backend: DynBackend = Arc::new(FileBackend::open(dir.path()).unwrap());
+    let s = TestServer::dev_on(Arc::clone(&backend), clock.clone()).await;
+    setup(&s).await;
+    let (lease, user, password) = creds(&s, "root").await;
+    login(&user, &password).await.unwrap();
+
+    // The database becomes unreachable (the config now points nowhere).
+    let away = json!({"connection_url": URL.replace("5432", "1"), "verify_connection": false});
+    assert_eq!(post(&s, "database/config/pg", away).await.status, 204);
+    let r = post(&s, "sys/leases/revoke", json!({"lease_id": lease})).await;
+    assert_eq!(r.status, 500, "{}", r.raw);
+    let r = post(&s, "sys/leases/lookup", json!({"lease_id": lease})).await;
+    assert_eq!(r.status, 200, "the lease was forgotten: {}", r.raw);
+    // It expires while the database is away: the revocation fails again
+    // and the lease stays.
+    s.advance(Duration::from_secs(3601));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(valid_until(&user).await.is_some());
+    let r = post(&s, "sys/leases/lookup", json!({"lease_id": lease})).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+
+    // Arca restarts; the database comes back: the user is dropped.
+    let key = s.unseal_key.clone();
+    s.core.seal().await;
+    s.stop().await;
+    let s = TestServer::restart_on(backend, clock, &key).await;
+    let back = json!({"connection_url": URL});
+    assert_eq!(post(&s, "database/config/pg", back).await.status, 204);
+    let mut dropped = false;
+    for _ in 0..300 {
+        s.advance(Duration::from_secs(2));
+        if valid_until(&user).await.is_none() {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        dropped,
+        "the revocation was not retried once the database was back"
+    );
+    assert!(login(&user, &password).await.is_err());
+    let r = post(&s, "sys/leases/lookup", json!({"lease_id": lease})).await;
+    assert_eq!(r.errors(), ["invalid lease"]);
+    s.stop().await;
+}
