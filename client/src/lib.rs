@@ -22,6 +22,7 @@ pub mod error;
 pub mod hcl;
 pub mod keyring;
 pub mod kv;
+pub mod lease;
 pub mod mounts;
 pub mod policy;
 pub mod seal;

@@ -25,6 +25,7 @@ mod kv_path;
 mod kv_put;
 mod kv_rollback;
 mod kv_undelete;
+mod lease;
 mod list;
 mod login;
 mod mount_flags;
@@ -160,6 +161,9 @@ const SPECS: &[&Spec] = &[
     &kv_metadata_put::SPEC,
     &kv_metadata_patch::SPEC,
     &kv_metadata_delete::SPEC,
+    &lease::LOOKUP,
+    &lease::RENEW,
+    &lease::REVOKE,
 ];
 
 const GROUPS: &[CommandGroup] = &[
@@ -220,6 +224,15 @@ const GROUPS: &[CommandGroup] = &[
                the secret (secret/metadata/foo) can cause confusion:\n\n      \
                $ arca kv metadata get secret/foo\n\n  \
                Please see the individual subcommand help for detailed usage information.",
+    },
+    CommandGroup {
+        name: "lease",
+        synopsis: "Interact with leases",
+        help: "Usage: arca lease <subcommand> [options] [args]\n\n  \
+               This command groups subcommands for interacting with leases. Users can revoke\n  \
+               or renew leases.\n\n  \
+               Renew a lease:\n\n      $ arca lease renew database/creds/readonly/2f6a614c...\n\n  \
+               Revoke a lease:\n\n      $ arca lease revoke database/creds/readonly/2f6a614c...",
     },
     CommandGroup {
         name: "operator",
@@ -339,7 +352,8 @@ fn group_help(group: &CommandGroup) -> String {
 /// the same command lines are accepted and refused.
 fn output_flags(spec: &Spec) -> &'static [Flag] {
     match spec.name {
-        "kv metadata delete" => &[],
+        "kv metadata delete" | "lease revoke" => &[],
+        "lease lookup" => FORMAT_ONLY,
         "kv undelete" | "kv destroy" | "kv list" | "kv rollback" | "kv metadata get"
         | "kv metadata put" | "kv metadata patch" => FORMAT_ONLY,
         _ => OUTPUT_FLAGS,
@@ -507,6 +521,9 @@ async fn dispatch(name: &str, ctx: &mut Ctx<'_>) -> Result<i32> {
         "kv metadata put" => kv_metadata_put::run(ctx).await?.exit_code(),
         "kv metadata patch" => kv_metadata_patch::run(ctx).await?.exit_code(),
         "kv metadata delete" => kv_metadata_delete::run(ctx).await?.exit_code(),
+        "lease lookup" => lease::lookup(ctx).await?.exit_code(),
+        "lease renew" => lease::renew(ctx).await?.exit_code(),
+        "lease revoke" => lease::revoke(ctx).await?.exit_code(),
         // Unreachable: every SPECS entry has an arm above (a test checks it).
         other => return Err(Error::Usage(format!("unknown command {other:?}"))),
     };

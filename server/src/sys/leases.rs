@@ -41,6 +41,7 @@ fn lookup_data(e: &LeaseEntry, now: i64) -> Map<String, Value> {
         "last_renewal".into(),
         e.last_renewal.map_or(Value::Null, nanos_to_rfc3339),
     );
+    m.insert("path".into(), json!(e.path));
     m.insert("renewable".into(), json!(e.renewable));
     m.insert("ttl".into(), json!(e.ttl_remaining(now)));
     m

@@ -351,3 +351,84 @@ async fn a_revocation_that_fails_is_retried_across_a_restart() {
     assert_eq!(r.errors(), ["invalid lease"]);
     s.stop().await;
 }
+
+/// Arca's own CLI against a server: (exit code, stdout + stderr).
+async fn arca(addr: &str, args: &[&str]) -> (i32, String) {
+    let mut argv: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    argv.insert(args.len().min(2), format!("-address={addr}"));
+    let mut io = arca_cli::Io::memory(&[("HOME", "/nonexistent"), ("VAULT_TOKEN", "root")], b"");
+    let code = arca_cli::execute(argv, &mut io).await;
+    (code, io.stdout_text() + &io.stderr_text())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_arca_cli_looks_up_renews_and_revokes_leases() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let (lease, user, _) = creds(&s, "root").await;
+    let addr = s.url();
+
+    let (code, out) = arca(&addr, &["lease", "lookup", &lease]).await;
+    assert_eq!(code, 0, "{out}");
+    // As bao prints it: the ttl as a duration.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("ttl ") && l.ends_with(" 1h")),
+        "{out}"
+    );
+    for row in [
+        "expire_time",
+        "issue_time",
+        "last_renewal",
+        "path",
+        "renewable",
+        "ttl",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(row)),
+            "{row} missing: {out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("path") && l.ends_with("database/creds/app")),
+        "{out}"
+    );
+
+    let (code, out) = arca(&addr, &["lease", "renew", "-increment=2h", &lease]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("lease_duration") && l.ends_with("2h")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("lease_id") && l.ends_with(&lease)),
+        "{out}"
+    );
+
+    let (code, out) = arca(&addr, &["lease", "revoke", "-force", &lease]).await;
+    assert_eq!(
+        (code, out.trim()),
+        (1, "Specifying -force requires also specifying -prefix")
+    );
+    let (code, out) = arca(&addr, &["lease", "revoke", &lease]).await;
+    assert_eq!(
+        (code, out.trim()),
+        (0, "All revocation operations queued successfully!")
+    );
+    assert_eq!(valid_until(&user).await, None);
+    let (code, out) = arca(&addr, &["lease", "lookup", &lease]).await;
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("error looking up lease id") && out.contains("invalid lease"),
+        "{out}"
+    );
+
+    let (_, user, _) = creds(&s, "root").await;
+    let (code, out) = arca(&addr, &["lease", "revoke", "-prefix", "database/creds/"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(valid_until(&user).await, None);
+    s.stop().await;
+}

@@ -72,6 +72,7 @@ async fn lookup_list_renew_and_revoke_answer_as_openbao() {
             "id",
             "issue_time",
             "last_renewal",
+            "path",
             "renewable",
             "ttl"
         ]
