@@ -527,6 +527,10 @@ impl Serialize for ResponseOut<'_> {
                 if let Some(auth) = &resp.auth {
                     m.serialize_entry("auth", &ResponseAuth { auth, policy: p })?;
                 }
+                // A leased secret: its lease id, in clear, as Vault logs it.
+                if let Some(lease) = &resp.lease {
+                    m.serialize_entry("secret", &serde_json::json!({"lease_id": lease.id}))?;
+                }
                 if let Some(data) = &resp.data {
                     m.serialize_entry(
                         "data",
@@ -815,6 +819,17 @@ mod tests {
             wrapped_accessor: "inner".into(),
         });
         responses.push(ok);
+        let mut leased = Response::data(
+            json!({"username": "v-root-app-x", "password": "pw"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        leased.lease = Some(crate::logical::LeaseInfo {
+            id: "database/creds/app/abc".into(),
+            renewable: true,
+        });
+        responses.push(leased);
         responses.push(Response {
             auth: Some(Auth {
                 client_token: "s.new".into(),

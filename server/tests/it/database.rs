@@ -432,3 +432,38 @@ async fn the_arca_cli_looks_up_renews_and_revokes_leases() {
     assert_eq!(valid_until(&user).await, None);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_has_the_lease_and_no_credential() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let audit = json!({"type": "file", "options": {"file_path": log.display().to_string()}});
+    assert_eq!(
+        call(&s, "PUT", "sys/audit/file", Some("root"), Some(audit))
+            .await
+            .status,
+        204
+    );
+    let (lease, user, password) = creds(&s, "root").await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(&password), "a password in the audit log");
+    assert!(
+        !text.contains(&user),
+        "a username in clear in the audit log"
+    );
+    let entry: Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["type"] == "response" && e["request"]["path"] == "database/creds/app")
+        .unwrap();
+    assert_eq!(entry["response"]["secret"], json!({"lease_id": lease}));
+    assert!(
+        entry["response"]["data"]["password"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:")
+    );
+    s.stop().await;
+}
