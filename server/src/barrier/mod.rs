@@ -277,6 +277,19 @@ impl Barrier {
         Ok(self.backend.list(prefix).await?)
     }
 
+    /// A page of the entries under `prefix` (see `Backend::entries`),
+    /// still sealed: each opens with `open_value(key, value)`, wherever
+    /// the caller wants the work done.
+    pub async fn entries_sealed(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        self.keyring()?;
+        Ok(self.backend.entries(prefix, after, limit).await?)
+    }
+
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         self.keyring()?;
         Ok(self.backend.delete_prefix(prefix).await?)

@@ -68,6 +68,29 @@ impl View {
         self.barrier.list(&self.full(prefix)).await
     }
 
+    /// A page of up to `limit` entries under `prefix` at any depth, in key
+    /// order, after the key `after`; keys are relative to the view. The
+    /// values are sealed: `open_value(key, value)` opens each.
+    pub async fn entries_sealed(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let after = after.map(|a| self.full(a));
+        let page = self
+            .barrier
+            .entries_sealed(&self.full(prefix), after.as_deref(), limit)
+            .await?;
+        Ok(page
+            .into_iter()
+            .map(|(mut k, v)| {
+                k.drain(..self.prefix.len());
+                (k, v)
+            })
+            .collect())
+    }
+
     /// Atomic batch; keys are relative to the view.
     pub async fn write(&self, ops: Vec<Op>) -> Result<()> {
         let ops = ops

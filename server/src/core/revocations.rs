@@ -81,7 +81,7 @@ impl Revoker for Revocations {
         match target {
             // An expired token goes with its children, as in Vault.
             Target::Token(hash) => self.tokens.revoke_tree(hash).await,
-            Target::Lease(id) => self.revoke_lease(id).await,
+            Target::Lease(key) => self.revoke_lease(&self.leases.id(key)).await,
         }
     }
 }

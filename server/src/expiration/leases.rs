@@ -10,6 +10,7 @@
 //! revoked right away. Leases are also indexed by the token that created
 //! them, in memory, so revoking a token revokes its leases.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Expiration, Target};
+use super::{Expiration, LeaseKey, Target};
 use crate::barrier::View;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -25,7 +26,7 @@ use crate::error::{Error, Result};
 /// Under the system view: `expire/id/<lease id>` -> LeaseEntry.
 const ID_PREFIX: &str = "expire/id/";
 /// Length of the random part of a lease id (base62), as Vault's.
-const ID_LEN: usize = 24;
+pub(crate) const ID_LEN: usize = 24;
 
 /// A lease as stored. `internal` is the engine's own data about the secret
 /// (a username to drop); the secret itself (a password) is not kept.
@@ -56,6 +57,29 @@ pub struct LeaseEntry {
     #[serde(default)]
     pub max_ttl: u64,
 }
+
+/// What restoring a lease at unseal reads of it (borrowed from the
+/// stored JSON where it can be).
+#[derive(Deserialize)]
+struct LeaseHead<'a> {
+    #[serde(borrow)]
+    lease_id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    token_hash: Cow<'a, str>,
+    expire_time: i64,
+}
+
+/// A lease read back, as the indexes take it.
+struct Restored {
+    key: LeaseKey,
+    token_hash: Option<String>,
+    expire_time: i64,
+}
+
+/// Leases read back per storage read at unseal...
+const LOAD_PAGE: usize = 4096;
+/// ...and pages being decoded at once.
+const DECODING: usize = 3;
 
 /// What the lease endpoints need of the mounts behind leases (core's
 /// revocations.rs provides it).
@@ -96,8 +120,27 @@ pub struct Leases {
     view: View,
     clock: Clock,
     expiration: Arc<Expiration>,
-    /// Token hash -> the ids of the leases it created.
-    by_token: RwLock<HashMap<String, BTreeSet<String>>>,
+    /// Token hash -> the leases it created.
+    by_token: RwLock<HashMap<String, BTreeSet<LeaseKey>, foldhash::fast::RandomState>>,
+    /// The paths of lease ids, interned (`LeaseKey::path`). Paths are few
+    /// (a mount's roles); they are kept for the life of the process.
+    paths: RwLock<Paths>,
+}
+
+#[derive(Default)]
+struct Paths {
+    ids: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+    names: Vec<Arc<str>>,
+}
+
+/// Splits a lease id into its path and its random part, if it has the
+/// usual shape (`<path>/<24 base62 characters>`).
+fn split_id(lease_id: &str) -> Option<(&str, [u8; ID_LEN])> {
+    let (path, rand) = lease_id.rsplit_once('/')?;
+    let rand: [u8; ID_LEN] = rand.as_bytes().try_into().ok()?;
+    rand.iter()
+        .all(u8::is_ascii_alphanumeric)
+        .then_some((path, rand))
 }
 
 fn random_id() -> String {
@@ -120,49 +163,153 @@ impl Leases {
             view,
             clock,
             expiration,
-            by_token: RwLock::new(HashMap::new()),
+            by_token: RwLock::new(HashMap::default()),
+            paths: RwLock::new(Paths::default()),
         });
-        let mut stack = vec![String::new()];
-        while let Some(dir) = stack.pop() {
-            for child in leases.view.list(&format!("{ID_PREFIX}{dir}")).await? {
-                let id = format!("{dir}{child}");
-                if id.ends_with('/') {
-                    stack.push(id);
-                } else if let Some(e) = leases.view.get_json::<LeaseEntry>(&key(&id)).await? {
-                    leases.index(&e);
-                }
-            }
+        // Three stages, so that a restore keeps every core busy: a task
+        // reads the leases a page at a time (one storage read each); each
+        // page is opened and decoded (of each lease only what the indexes
+        // need) by a task of its own, a few at once; this task fills the
+        // indexes, page by page in order. The deadlines go to the
+        // expiration manager at the end, merged in one pass.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(DECODING);
+        let reader = tokio::spawn(Arc::clone(&leases).read_pages(tx));
+        let mut deadlines = Vec::new();
+        while let Some(task) = rx.recv().await {
+            let page = task
+                .await
+                .map_err(|e| Error::Internal(format!("reading the leases back: {e}")))??;
+            leases.index_restored(page, &mut deadlines);
         }
+        reader
+            .await
+            .map_err(|e| Error::Internal(format!("reading the leases back: {e}")))??;
+        leases.expiration.set_all(deadlines);
         Ok(leases)
     }
 
+    /// The reading stage of `load`: hands on a decoding task per page.
+    async fn read_pages(
+        self: Arc<Self>,
+        tx: tokio::sync::mpsc::Sender<tokio::task::JoinHandle<Result<Vec<Restored>>>>,
+    ) -> Result<()> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .view
+                .entries_sealed(ID_PREFIX, after.as_deref(), LOAD_PAGE)
+                .await?;
+            let full = page.len() == LOAD_PAGE;
+            after = page.last().map(|(k, _)| k.clone());
+            let task = tokio::spawn(Arc::clone(&self).decode(page));
+            if tx.send(task).await.is_err() || !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Opens a page of stored leases and decodes what the indexes need.
+    async fn decode(self: Arc<Self>, page: Vec<(String, Vec<u8>)>) -> Result<Vec<Restored>> {
+        let mut restored = Vec::with_capacity(page.len());
+        for (k, sealed) in page {
+            let plain = self.view.open_value(&k, &sealed)?;
+            let head = serde_json::from_slice::<LeaseHead<'_>>(&plain)
+                .map_err(|_| Error::Internal(format!("the stored lease {k} cannot be read")))?;
+            restored.push(Restored {
+                key: self.key(&head.lease_id),
+                token_hash: (!head.token_hash.is_empty()).then(|| head.token_hash.into_owned()),
+                expire_time: head.expire_time,
+            });
+        }
+        Ok(restored)
+    }
+
+    /// Indexes a decoded page by token; its deadlines go to `deadlines`.
+    fn index_restored(&self, page: Vec<Restored>, deadlines: &mut Vec<(Target, i64)>) {
+        let mut by_token = self.by_token.write().unwrap_or_else(|p| p.into_inner());
+        for r in page {
+            if let Some(token_hash) = r.token_hash {
+                match by_token.get_mut(token_hash.as_str()) {
+                    Some(keys) => {
+                        keys.insert(r.key);
+                    }
+                    None => {
+                        by_token.insert(token_hash, BTreeSet::from([r.key]));
+                    }
+                }
+            }
+            deadlines.push((Target::Lease(r.key), r.expire_time));
+        }
+    }
+
+    /// The index key of a lease id, interning its path.
+    pub fn key(&self, lease_id: &str) -> LeaseKey {
+        let (path, rand) = split_id(lease_id).unwrap_or((lease_id, [0; ID_LEN]));
+        if let Some(&n) = self
+            .paths
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .ids
+            .get(path)
+        {
+            return LeaseKey { path: n, rand };
+        }
+        let mut paths = self.paths.write().unwrap_or_else(|p| p.into_inner());
+        let n = match paths.ids.get(path) {
+            Some(&n) => n,
+            None => {
+                // Four billion distinct paths are not reached: they are a
+                // mount's role paths, or odd ids read back from storage.
+                let n = u32::try_from(paths.names.len()).unwrap_or(u32::MAX);
+                let name: Arc<str> = path.into();
+                paths.names.push(Arc::clone(&name));
+                paths.ids.insert(name, n);
+                n
+            }
+        };
+        LeaseKey { path: n, rand }
+    }
+
+    /// The lease id an index key stands for.
+    pub fn id(&self, key: &LeaseKey) -> String {
+        let paths = self.paths.read().unwrap_or_else(|p| p.into_inner());
+        let path = paths.names.get(key.path as usize).map_or("", |p| p);
+        if key.rand == [0; ID_LEN] {
+            return path.to_owned();
+        }
+        let mut id = String::with_capacity(path.len() + 1 + ID_LEN);
+        id.push_str(path);
+        id.push('/');
+        // Only ids whose random part is ASCII are split (`split_id`).
+        id.extend(key.rand.iter().map(|&b| char::from(b)));
+        id
+    }
+
     fn index(&self, e: &LeaseEntry) {
+        let key = self.key(&e.lease_id);
         if !e.token_hash.is_empty() {
             self.by_token
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .entry(e.token_hash.clone())
                 .or_default()
-                .insert(e.lease_id.clone());
+                .insert(key);
         }
-        self.expiration.set(
-            Target::Lease(e.lease_id.as_str().into()),
-            Some(e.expire_time),
-        );
+        self.expiration.set(Target::Lease(key), Some(e.expire_time));
     }
 
     fn unindex(&self, e: &LeaseEntry) {
+        let key = self.key(&e.lease_id);
         if !e.token_hash.is_empty() {
             let mut by_token = self.by_token.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(ids) = by_token.get_mut(&e.token_hash) {
-                ids.remove(&e.lease_id);
-                if ids.is_empty() {
+            if let Some(keys) = by_token.get_mut(&e.token_hash) {
+                keys.remove(&key);
+                if keys.is_empty() {
                     by_token.remove(&e.token_hash);
                 }
             }
         }
-        self.expiration
-            .set(Target::Lease(e.lease_id.as_str().into()), None);
+        self.expiration.set(Target::Lease(key), None);
     }
 
     /// Now, by the clock leases are timed with (Unix nanoseconds).
@@ -234,7 +381,11 @@ impl Leases {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(token_hash)
-            .map(|ids| ids.iter().cloned().collect())
+            .map(|keys| {
+                let mut ids: Vec<String> = keys.iter().map(|k| self.id(k)).collect();
+                ids.sort_unstable();
+                ids
+            })
             .unwrap_or_default()
     }
 
@@ -356,10 +507,64 @@ mod tests {
             .unwrap();
         assert_eq!(e2.len(), 2);
         assert_eq!(
-            e2.deadline(&Target::Lease(b.lease_id.as_str().into())),
+            e2.deadline(&Target::Lease(l2.key(&b.lease_id))),
             Some(b.expire_time)
         );
         assert_eq!(l2.of_token("tok2"), [c.lease_id]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restore_reads_every_page() {
+        let clock = Clock::manual(SystemTime::now());
+        let (view, _, l) = leases(&clock).await;
+        let n = 2 * LOAD_PAGE + 3;
+        let mut last = None;
+        for i in 0..n {
+            let path = if i % 2 == 0 {
+                "database/creds/app"
+            } else {
+                "rabbitmq/creds/web"
+            };
+            let tok = if i % 3 == 0 { "" } else { "tok" };
+            last = Some(l.register(new(path, tok, 60 + i as u64)).await.unwrap());
+        }
+        let e2 = Expiration::new(clock.clone());
+        let l2 = Leases::load(view, clock.clone(), Arc::clone(&e2))
+            .await
+            .unwrap();
+        assert_eq!(e2.len(), n);
+        assert_eq!(l2.of_token("tok").len(), n - n.div_ceil(3));
+        let last = last.unwrap();
+        assert_eq!(
+            e2.deadline(&Target::Lease(l2.key(&last.lease_id))),
+            Some(last.expire_time)
+        );
+    }
+
+    #[tokio::test]
+    async fn index_keys_stand_for_their_ids() {
+        let clock = Clock::manual(SystemTime::now());
+        let (_, _, l) = leases(&clock).await;
+        let usual = format!("database/creds/app/{}", random_id());
+        let same_path = format!("database/creds/app/{}", random_id());
+        let k = l.key(&usual);
+        assert_eq!(l.id(&k), usual);
+        assert_eq!(l.key(&same_path).path, k.path, "one path, interned once");
+        assert_ne!(l.key(&same_path), k);
+        // Ids of other shapes are kept whole.
+        for odd in [
+            "x",
+            "a/b",
+            "database/creds/app/short",
+            "database/creds/app/ééééééééééééé",
+            "database/creds/app/0123456789012345678901234",
+            "database/creds/app/01234567890123456789012-",
+            "",
+        ] {
+            let k = l.key(odd);
+            assert_eq!(l.id(&k), odd);
+            assert_eq!(l.key(odd), k);
+        }
     }
 
     #[tokio::test]
@@ -371,7 +576,7 @@ mod tests {
         let r = l.renewed(a, Duration::from_secs(60)).await.unwrap();
         assert_eq!(r.ttl_remaining(clock.now_nanos()), 60);
         assert_eq!(
-            e.deadline(&Target::Lease(r.lease_id.as_str().into())),
+            e.deadline(&Target::Lease(l.key(&r.lease_id))),
             Some(r.expire_time)
         );
         assert_eq!(l.get(&r.lease_id).await.unwrap().unwrap(), r);

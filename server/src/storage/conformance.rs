@@ -38,6 +38,23 @@ pub async fn run(b: &dyn Backend) {
     let mut under = b.keys_under("foo/").await.unwrap();
     under.sort();
     assert_eq!(under, vec!["foo/bar", "foo/baz/quux", "foo/baz/qux"]);
+    // Entries under a prefix, in key order, a page at a time.
+    let page = b.entries("foo/", None, 2).await.unwrap();
+    let keys: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, vec!["foo/bar", "foo/baz/quux"]);
+    let rest = b.entries("foo/", Some("foo/baz/quux"), 2).await.unwrap();
+    let keys: Vec<&str> = rest.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, vec!["foo/baz/qux"]);
+    assert!(
+        b.entries("foo/", Some("foo/baz/qux"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(b.entries("nope/", None, 10).await.unwrap().is_empty());
+    for (k, v) in page.iter().chain(&rest) {
+        assert_eq!(b.get(k).await.unwrap().as_ref(), Some(v), "{k}");
+    }
     b.delete_prefix("foo/").await.unwrap();
     assert!(b.list("foo/").await.unwrap().is_empty());
     assert_eq!(b.get("foo").await.unwrap(), Some(b"baz".to_vec()));

@@ -21,6 +21,9 @@ use super::{Backend, Error, Op, Result, immediate_children};
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 /// File name inside the configured directory.
 pub const DB_FILE: &str = "arca.db";
+/// redb's page cache. Its default (1 GiB) would grow the server by the size
+/// of the data it reads; past this, reads go to the OS page cache.
+const CACHE_BYTES: usize = 64 << 20;
 /// Upper bound of batches folded into one transaction, so one commit never
 /// holds acknowledgements back for long.
 const MAX_GROUP: usize = 256;
@@ -47,7 +50,9 @@ impl FileBackend {
             .map_err(|e| Error::Backend(format!("creating {}: {e}", dir.display())))?;
         restrict_permissions(dir);
         let path = dir.join(DB_FILE);
-        let db = Database::create(&path)
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
             .map_err(|e| Error::Backend(format!("opening {}: {e}", path.display())))?;
         restrict_permissions(&path);
         // Make sure the table exists so read transactions can open it.
@@ -170,6 +175,38 @@ impl Backend for FileBackend {
 
     async fn keys_under(&self, prefix: &str) -> Result<Vec<String>> {
         self.scan(prefix)
+    }
+
+    async fn entries(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        use std::ops::Bound;
+        // One read transaction for the page.
+        let txn = self.db.begin_read().map_err(backend_err)?;
+        let table = txn.open_table(ENTRIES).map_err(backend_err)?;
+        let start = after.map_or(Bound::Included(prefix), Bound::Excluded);
+        let mut page = Vec::new();
+        for item in table
+            .range::<&str>((start, Bound::Unbounded))
+            .map_err(backend_err)?
+        {
+            if page.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(backend_err)?;
+            let k = k.value();
+            if !k.starts_with(prefix) {
+                if k < prefix {
+                    continue;
+                }
+                break;
+            }
+            page.push((k.to_owned(), v.value().to_vec()));
+        }
+        Ok(page)
     }
 }
 

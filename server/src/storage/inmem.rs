@@ -61,6 +61,24 @@ impl Backend for InmemBackend {
             .take_while(|k| k.starts_with(prefix))
             .collect())
     }
+
+    async fn entries(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        use std::ops::Bound;
+        let map = self.map.read().map_err(poisoned)?;
+        let start = after.map_or(Bound::Included(prefix), Bound::Excluded);
+        Ok(map
+            .range::<str, _>((start, Bound::Unbounded))
+            .skip_while(|(k, _)| k.as_str() < prefix)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
 }
 
 #[cfg(test)]

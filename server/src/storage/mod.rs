@@ -56,6 +56,32 @@ pub trait Backend: Send + Sync + 'static {
     /// Every key under `prefix`, at any depth (used to drop a mount whole).
     async fn keys_under(&self, prefix: &str) -> Result<Vec<String>>;
 
+    /// Up to `limit` entries under `prefix`, at any depth, in key order,
+    /// starting after the key `after` (from the first with None): a page
+    /// of a scan that reads a whole prefix back without a read per key.
+    async fn entries(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut keys = self.keys_under(prefix).await?;
+        keys.sort_unstable();
+        let mut page = Vec::new();
+        for key in keys {
+            if page.len() >= limit {
+                break;
+            }
+            if after.is_some_and(|a| key.as_str() <= a) {
+                continue;
+            }
+            if let Some(value) = self.get(&key).await? {
+                page.push((key, value));
+            }
+        }
+        Ok(page)
+    }
+
     /// Deletes every key under `prefix`, atomically.
     async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         let ops = self
