@@ -469,11 +469,19 @@ impl Core {
 
 async fn create_root_token(tokens: &TokenStore, id: Option<String>) -> Result<String> {
     let now = tokens.clock().now_nanos();
+    // A root token with an id of the operator's choosing (dev mode's
+    // `-dev-root-token-id`) is made as Vault makes it, through token
+    // create: named `token`, with that path.
+    let (path, display_name) = if id.is_some() {
+        ("auth/token/create", "token")
+    } else {
+        ("auth/token/root", "root")
+    };
     let entry = TokenEntry::new(
         TokenType::Service,
         vec!["root".into()],
-        "auth/token/root",
-        "root",
+        path,
+        display_name,
         now,
         std::time::Duration::ZERO,
     );

@@ -103,7 +103,7 @@ async fn file_device_logs_hmacs_and_blocks_when_it_cannot_write() {
     assert_eq!(req["request"]["remote_address"], "127.0.0.1");
     assert!(req["request"]["remote_port"].as_u64().unwrap() > 0);
     assert_eq!(req["auth"]["policies"], json!(["root"]));
-    assert_eq!(req["auth"]["display_name"], "root");
+    assert_eq!(req["auth"]["display_name"], "token");
     assert_eq!(req["auth"]["token_type"], "service");
     let token_hmac = req["auth"]["client_token"].as_str().unwrap();
     assert!(token_hmac.starts_with("hmac-sha256:"));
