@@ -114,7 +114,7 @@ async fn minted_credentials_log_in_until_revoked() {
     assert!(lease.starts_with("database/creds/app/"), "{lease}");
     let user = r.body["data"]["username"].as_str().unwrap().to_owned();
     let password = r.body["data"]["password"].as_str().unwrap().to_owned();
-    assert!(user.starts_with("v-root-app-"), "{user}");
+    assert!(user.starts_with("v-token-app-"), "{user}");
 
     // The user logs in, and can do what the role granted.
     let c = login(&user, &password).await.unwrap();
@@ -235,7 +235,7 @@ async fn bad_sql_fails_and_leaves_no_user() {
         admin()
             .await
             .query_one(
-                "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-root-broken-%'",
+                "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-token-broken-%'",
                 &[],
             )
             .await

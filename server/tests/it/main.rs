@@ -14,6 +14,8 @@ mod auth_kubernetes;
 mod auth_userpass;
 mod bao_cli;
 mod database;
+mod database_mariadb;
+mod database_redis;
 mod hardening;
 mod http_api;
 mod kv_bao;

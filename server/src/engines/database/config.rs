@@ -17,7 +17,12 @@ pub struct DbConfig {
     pub plugin_name: String,
     #[serde(default)]
     pub plugin_version: String,
+    /// For the SQL plugins; Redis takes `host` and `port` instead.
+    #[serde(default)]
     pub connection_url: String,
+    /// The plugin's own connection fields as written (`DETAIL_FIELDS`).
+    #[serde(default)]
+    pub details: Map<String, Value>,
     #[serde(default)]
     pub username: String,
     #[serde(default, with = "crate::secret::stored")]
@@ -31,7 +36,36 @@ pub struct DbConfig {
     pub root_rotation_statements: Vec<String>,
 }
 
+/// Connection fields a plugin takes besides the URL and credentials, kept
+/// as written and shown back under `connection_details`.
+const DETAIL_FIELDS: &[&str] = &[
+    "host",
+    "port",
+    "tls",
+    "insecure_tls",
+    "ca_cert",
+    "max_open_connections",
+    "max_idle_connections",
+    "max_connection_lifetime",
+    "username_template",
+    "disable_escaping",
+];
+
 impl DbConfig {
+    /// A plugin field: a string, number or bool as written.
+    pub fn detail(&self, field: &str) -> Option<&Value> {
+        self.details.get(field).filter(|v| !v.is_null())
+    }
+
+    /// A plugin field read as a string (`"6379"` and `6379` alike).
+    pub fn detail_str(&self, field: &str) -> Option<String> {
+        match self.detail(field)? {
+            Value::String(s) => Some(s.clone()),
+            v @ (Value::Number(_) | Value::Bool(_)) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+
     /// A write: the fields given, over `existing` if there is one; and
     /// whether to check the connection (`verify_connection`, default true).
     pub fn from_write(existing: Option<DbConfig>, d: &Map<String, Value>) -> Result<(Self, bool)> {
@@ -46,10 +80,24 @@ impl DbConfig {
         }
         let connection_url = fields::string(d, "connection_url")?
             .or_else(|| existing.as_ref().map(|c| c.connection_url.clone()))
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                Error::invalid("error creating database object: connection_url cannot be empty")
-            })?;
+            .unwrap_or_default();
+        let mut details = existing
+            .as_ref()
+            .map(|c| c.details.clone())
+            .unwrap_or_default();
+        for field in DETAIL_FIELDS {
+            match d.get(*field) {
+                Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => {
+                    details.insert((*field).to_owned(), v.clone());
+                }
+                Some(Value::Null) | None => {}
+                Some(_) => {
+                    return Err(Error::invalid(format!(
+                        "error creating database object: {field} must be a string, number or boolean"
+                    )));
+                }
+            }
+        }
         let keep = |field: &str, old: Option<String>| -> Result<String> {
             Ok(fields::string(d, field)?.or(old).unwrap_or_default())
         };
@@ -86,19 +134,24 @@ impl DbConfig {
             },
             plugin_name,
             connection_url,
+            details,
         };
+        super::plugin::check(&c)
+            .map_err(|e| Error::invalid(format!("error creating database object: {e}")))?;
         let verify = fields::bool(d, "verify_connection")?.unwrap_or(true);
         Ok((c, verify))
     }
 
     /// The read shape: no password.
     pub fn to_read(&self) -> Map<String, Value> {
+        let mut details = self.details.clone();
+        if !self.connection_url.is_empty() {
+            details.insert("connection_url".into(), json!(self.connection_url));
+        }
+        details.insert("username".into(), json!(self.username));
         let v = json!({
             "allowed_roles": self.allowed_roles,
-            "connection_details": {
-                "connection_url": self.connection_url,
-                "username": self.username,
-            },
+            "connection_details": details,
             "password_policy": self.password_policy,
             "plugin_name": self.plugin_name,
             "plugin_version": self.plugin_version,

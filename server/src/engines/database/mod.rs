@@ -9,8 +9,10 @@
 //! deleted (with the default statements then). Passwords are never kept.
 
 mod config;
+mod mysql;
 mod plugin;
 mod postgres;
+mod redis;
 mod role;
 pub mod template;
 
@@ -60,27 +62,55 @@ fn upstream(e: PluginError, secret: &str) -> Error {
 }
 
 /// `msg` without `secret`, whole or in part: a database quotes the token
-/// it choked on (`syntax error at or near "..."`), which may be a piece of
-/// an unquoted password cut at a `-`.
+/// it choked on (`syntax error at or near "..."`, `near '...' at line 1`),
+/// which may be a piece of an unquoted password cut at a `-`. Any run of
+/// six or more characters of the secret goes, and any quoted piece that is
+/// a part of it.
 fn redact(msg: &str, secret: &str) -> String {
     if secret.is_empty() {
         return msg.to_owned();
     }
-    let whole = msg.replace(secret, "[redacted]");
-    let mut out = String::with_capacity(whole.len());
-    let mut parts = whole.split('"');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    for (i, part) in parts.enumerate() {
-        out.push('"');
-        // Odd pieces are inside quotes.
-        if i % 2 == 0 && !part.is_empty() && secret.contains(part) {
-            out.push_str("[redacted]");
+    const RUN: usize = 6;
+    let mut whole = String::with_capacity(msg.len());
+    let mut i = 0;
+    while i < msg.len() {
+        // The longest run of the secret starting here.
+        let mut len = 0;
+        for end in (i + 1..=msg.len()).rev() {
+            if msg.is_char_boundary(end) && secret.contains(&msg[i..end]) {
+                len = end - i;
+                break;
+            }
+        }
+        if len >= RUN.min(secret.len()) {
+            whole.push_str("[redacted]");
+            i += len;
         } else {
-            out.push_str(part);
+            let step = msg[i..].chars().next().map_or(1, char::len_utf8);
+            whole.push_str(&msg[i..i + step]);
+            i += step;
         }
     }
+    let mut out = String::with_capacity(whole.len());
+    let mut rest = whole.as_str();
+    // Quoted pieces, in either quote.
+    while let Some(open) = rest.find(['"', '\'']) {
+        let q = rest[open..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(q) else {
+            break;
+        };
+        let piece = &rest[..close];
+        if !piece.is_empty() && secret.contains(piece) {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(piece);
+        }
+        out.push(q);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -118,15 +148,8 @@ impl Database {
         if let Some(p) = open.get(name) {
             return Ok((Arc::clone(p), config));
         }
-        let url =
-            plugin::connection_url(&config.connection_url, &config.username, &config.password);
-        let p: Arc<dyn Plugin> = plugin::open(&config.plugin_name, url)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "plugin not found in the catalog: {}",
-                    config.plugin_name
-                ))
-            })?
+        let p: Arc<dyn Plugin> = plugin::open(&config)
+            .map_err(|e| Error::invalid(format!("error getting database connection: {e}")))?
             .into();
         open.insert(name.to_owned(), Arc::clone(&p));
         Ok((p, config))
@@ -157,16 +180,8 @@ impl Database {
             Operation::Create | Operation::Update => {
                 let (config, verify) = DbConfig::from_write(self.config(name).await?, &req.data)?;
                 if verify {
-                    let url = plugin::connection_url(
-                        &config.connection_url,
-                        &config.username,
-                        &config.password,
-                    );
-                    let p = plugin::open(&config.plugin_name, url).ok_or_else(|| {
-                        Error::invalid(format!(
-                            "plugin not found in the catalog: {}",
-                            config.plugin_name
-                        ))
+                    let p = plugin::open(&config).map_err(|e| {
+                        Error::invalid(format!("error creating database object: {e}"))
                     })?;
                     p.verify().await.map_err(|e| {
                         Error::invalid(format!(
@@ -237,7 +252,7 @@ impl Database {
             .token_entry
             .as_ref()
             .map_or("token", |t| t.display_name.as_str());
-        let username = template::username(display, name, now, template::POSTGRES_MAX_NAME);
+        let username = plugin.username(display, name, now);
         let password = template::password();
         let expiration = template::expiration(now + ttl);
         plugin
@@ -364,5 +379,14 @@ mod tests {
             "one letter of it too"
         );
         assert_eq!(redact("as is", ""), "as is");
+        // MariaDB quotes the rest of the statement from where it choked.
+        assert_eq!(
+            redact(
+                "near '-AbC' at line 1 and near 'Ep4g2sV2nZ9-AbC;\nGRANT x' at line 2",
+                pw
+            ),
+            "near '[redacted]' at line 1 and near '[redacted];\nGRANT x' at line 2"
+        );
+        assert_eq!(redact("ünïcode 'x' \"y", pw), "ünïcode 'x' \"y");
     }
 }

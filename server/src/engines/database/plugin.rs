@@ -2,7 +2,10 @@
 //! Vault's `plugin_name`.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
+use super::config::DbConfig;
+use super::template::{self, NameShape};
 use crate::secret::SecretString;
 
 /// A plugin's failure: the database's message, never a statement (they
@@ -21,6 +24,14 @@ pub struct Statements {
 
 #[async_trait]
 pub trait Plugin: Send + Sync {
+    /// How this database's usernames are made.
+    fn name_shape(&self) -> NameShape;
+
+    /// A new username for `role`, asked for by a token named `display`.
+    fn username(&self, display: &str, role: &str, now: OffsetDateTime) -> String {
+        template::username(display, role, now, self.name_shape())
+    }
+
     /// Can the server be reached with the configured credentials?
     async fn verify(&self) -> Result<(), PluginError>;
 
@@ -50,7 +61,47 @@ pub trait Plugin: Send + Sync {
 }
 
 /// The plugins Arca has.
-pub const PLUGINS: &[&str] = &["postgresql-database-plugin"];
+pub const PLUGINS: &[&str] = &[
+    "postgresql-database-plugin",
+    "mysql-database-plugin",
+    "mysql-aurora-database-plugin",
+    "mysql-rds-database-plugin",
+    "mysql-legacy-database-plugin",
+    "redis-database-plugin",
+    "valkey-database-plugin",
+];
+
+/// The plugins that speak to Redis (and Valkey, its fork).
+fn is_redis(name: &str) -> bool {
+    matches!(name, "redis-database-plugin" | "valkey-database-plugin")
+}
+
+/// What a plugin needs of a config, checked at write.
+pub fn check(config: &DbConfig) -> Result<(), String> {
+    if is_redis(&config.plugin_name) {
+        if config.detail_str("host").is_none_or(|h| h.is_empty()) {
+            return Err("host cannot be empty".into());
+        }
+        let port = config.detail_str("port").unwrap_or_default();
+        if port.is_empty() {
+            return Err("port cannot be empty".into());
+        }
+        if port.parse::<u16>().is_err() {
+            return Err(format!("invalid port {port:?}"));
+        }
+        if config
+            .detail("tls")
+            .is_some_and(|t| t == true || t == "true")
+        {
+            return Err("tls is not supported by Arca's redis plugin yet".into());
+        }
+        return Ok(());
+    }
+    if config.connection_url.is_empty() {
+        return Err("connection_url cannot be empty".into());
+    }
+    Ok(())
+}
 
 /// Percent-encodes what goes into a URL's user info.
 fn userinfo(s: &str) -> String {
@@ -74,11 +125,33 @@ pub fn connection_url(template: &str, username: &str, password: &SecretString) -
     )
 }
 
-/// The plugin named `name`, for a connection URL.
-pub fn open(name: &str, url: SecretString) -> Option<Box<dyn Plugin>> {
-    match name {
-        "postgresql-database-plugin" => Some(Box::new(super::postgres::Postgres::new(url))),
-        _ => None,
+/// The connection a config describes (opened on first use).
+pub fn open(config: &DbConfig) -> Result<Box<dyn Plugin>, String> {
+    let legacy = matches!(
+        config.plugin_name.as_str(),
+        "mysql-aurora-database-plugin"
+            | "mysql-rds-database-plugin"
+            | "mysql-legacy-database-plugin"
+    );
+    match config.plugin_name.as_str() {
+        "postgresql-database-plugin" => Ok(Box::new(super::postgres::Postgres::new(
+            connection_url(&config.connection_url, &config.username, &config.password),
+        ))),
+        "mysql-database-plugin"
+        | "mysql-aurora-database-plugin"
+        | "mysql-rds-database-plugin"
+        | "mysql-legacy-database-plugin" => Ok(Box::new(super::mysql::Mysql::new(
+            &config.connection_url,
+            &config.username,
+            &config.password,
+            if legacy {
+                template::MYSQL_LEGACY_NAME
+            } else {
+                template::MYSQL_NAME
+            },
+        )?)),
+        name if is_redis(name) => Ok(Box::new(super::redis::Redis::new(config)?)),
+        other => Err(format!("plugin not found in the catalog: {other}")),
     }
 }
 

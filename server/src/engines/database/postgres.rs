@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use tokio_postgres::NoTls;
 
 use super::plugin::{Plugin, PluginError, Statements};
-use super::template::{fill, split};
+use super::template::{self, NameShape, fill, split};
 use crate::secret::SecretString;
 
 /// Vault's default renewal: move the expiry.
@@ -107,6 +107,10 @@ impl Postgres {
 
 #[async_trait]
 impl Plugin for Postgres {
+    fn name_shape(&self) -> NameShape {
+        template::POSTGRES_NAME
+    }
+
     async fn verify(&self) -> Result<(), PluginError> {
         let guard = self.client().await?;
         match guard.as_ref() {

@@ -29,16 +29,80 @@ fn truncate(s: &str, n: usize) -> &str {
     }
 }
 
+/// How a plugin's usernames are made (Vault's default template for it):
+/// `v-<display name>-<role>-<20 random>-<unix time>`, each name cut to its
+/// length (0: left out), the whole cut to `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct NameShape {
+    pub display: usize,
+    pub role: usize,
+    pub unix_time: bool,
+    pub max: usize,
+    pub upper: bool,
+    pub sep: char,
+}
+
+/// PostgreSQL: names up to NAMEDATALEN - 1.
+pub const POSTGRES_NAME: NameShape = NameShape {
+    display: 8,
+    role: 8,
+    unix_time: true,
+    max: POSTGRES_MAX_NAME,
+    upper: false,
+    sep: '-',
+};
+/// MySQL 5.7+ and MariaDB: 32 characters.
+pub const MYSQL_NAME: NameShape = NameShape {
+    display: 10,
+    role: 10,
+    unix_time: true,
+    max: 32,
+    upper: false,
+    sep: '-',
+};
+/// Older MySQL, RDS and Aurora: 16 characters.
+pub const MYSQL_LEGACY_NAME: NameShape = NameShape {
+    display: 0,
+    role: 4,
+    unix_time: false,
+    max: 16,
+    upper: false,
+    sep: '-',
+};
+/// Redis ACL users, as OpenBao's plugin makes them:
+/// `V_<DISPLAY>_<ROLE>_<RANDOM>_<TIME>`.
+pub const REDIS_NAME: NameShape = NameShape {
+    display: 64,
+    role: 64,
+    unix_time: true,
+    max: usize::MAX,
+    upper: true,
+    sep: '_',
+};
+
 /// A new database username for a role, from the token's display name.
-pub fn username(display_name: &str, role: &str, now: OffsetDateTime, max: usize) -> String {
-    let name = format!(
-        "v-{}-{}-{}-{}",
-        truncate(display_name, 8),
-        truncate(role, 8),
-        random(20),
-        now.unix_timestamp()
-    );
-    truncate(&name, max).to_owned()
+pub fn username(display_name: &str, role: &str, now: OffsetDateTime, shape: NameShape) -> String {
+    let mut name = String::from("v");
+    if shape.display > 0 {
+        name.push(shape.sep);
+        name.push_str(truncate(display_name, shape.display));
+    }
+    if shape.role > 0 {
+        name.push(shape.sep);
+        name.push_str(truncate(role, shape.role));
+    }
+    name.push(shape.sep);
+    name.push_str(&random(20));
+    if shape.unix_time {
+        name.push(shape.sep);
+        name.push_str(&now.unix_timestamp().to_string());
+    }
+    let name = truncate(&name, shape.max);
+    if shape.upper {
+        name.to_uppercase()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// A password as Vault's default policy makes them: 20 characters of
@@ -102,20 +166,35 @@ mod tests {
     #[test]
     fn usernames_have_vaults_shape() {
         let now = OffsetDateTime::from_unix_timestamp(1_796_306_103).unwrap();
-        let u = username("token", "app", now, POSTGRES_MAX_NAME);
+        let u = username("token", "app", now, POSTGRES_NAME);
         let parts: Vec<&str> = u.split('-').collect();
         assert_eq!(parts[..3], ["v", "token", "app"]);
         assert_eq!(parts[3].len(), 20);
         assert_eq!(parts[4], "1796306103");
-        let long = username("a-very-long-display-name", "a-very-long-role-name", now, 63);
+        let long = username(
+            "a-very-long-display-name",
+            "a-very-long-role-name",
+            now,
+            POSTGRES_NAME,
+        );
         assert!(long.starts_with("v-a-very-l-a-very-l-"));
         assert!(long.len() <= 63);
         assert_eq!(
-            username("ü".repeat(20).as_str(), "r", now, 63)
+            username("ü".repeat(20).as_str(), "r", now, POSTGRES_NAME)
                 .chars()
                 .nth(2),
             Some('ü')
         );
+        let m = username("token", "readonly-app", now, MYSQL_NAME);
+        assert!(m.starts_with("v-token-readonly-a-"), "{m}");
+        assert_eq!(m.len(), 32);
+        let l = username("token", "readonly", now, MYSQL_LEGACY_NAME);
+        assert!(l.starts_with("v-read-"), "{l}");
+        assert_eq!(l.len(), 16);
+        let r = username("token", "cache", now, REDIS_NAME);
+        assert!(r.starts_with("V_TOKEN_CACHE_"), "{r}");
+        assert!(r.ends_with("_1796306103"));
+        assert_eq!(r, r.to_uppercase());
     }
 
     #[test]
