@@ -4,6 +4,7 @@
 pub mod cubbyhole;
 pub mod database;
 pub mod kv;
+pub mod rabbitmq;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ pub fn factory(clock: Clock) -> Factory {
     Arc::new(move |entry, view| match entry.mount_type.as_str() {
         "kv" => Some(kv::new(entry, view, clock.clone())),
         "database" => Some(Ok(database::new(view, clock.clone()))),
+        "rabbitmq" => Some(rabbitmq::new(view)),
         _ => None,
     })
 }

@@ -22,7 +22,7 @@ const URL: &str = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgre
 const CREATE: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; GRANT pg_read_all_data TO \"{{name}}\";";
 
 /// A connection as `user`, or why not.
-async fn login(user: &str, password: &str) -> Result<tokio_postgres::Client, String> {
+pub(crate) async fn login(user: &str, password: &str) -> Result<tokio_postgres::Client, String> {
     let conn = format!(
         "host=127.0.0.1 port=5432 dbname=postgres user={user} password={password} connect_timeout=5"
     );
@@ -42,7 +42,7 @@ async fn admin() -> tokio_postgres::Client {
 }
 
 /// `rolvaliduntil` of `user` as Unix seconds; None if there is no such role.
-async fn valid_until(user: &str) -> Option<i64> {
+pub(crate) async fn valid_until(user: &str) -> Option<i64> {
     let row = admin()
         .await
         .query_opt(
