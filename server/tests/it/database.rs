@@ -467,3 +467,36 @@ async fn the_audit_log_has_the_lease_and_no_credential() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_share_the_connection_pool() {
+    let s = std::sync::Arc::new(TestServer::dev().await);
+    setup(&s).await;
+    let pool = json!({"max_open_connections": 2});
+    assert_eq!(post(&s, "database/config/pg", pool).await.status, 204);
+    let r = call(&s, "GET", "database/config/pg", Some("root"), None).await;
+    assert_eq!(
+        r.body["data"]["connection_details"]["max_open_connections"],
+        2
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let s = std::sync::Arc::clone(&s);
+        tasks.push(tokio::spawn(async move { creds(&s, "root").await }));
+    }
+    let mut users = std::collections::HashSet::new();
+    for t in tasks {
+        let (_, user, password) = t.await.unwrap();
+        login(&user, &password).await.unwrap();
+        users.insert(user);
+    }
+    assert_eq!(users.len(), 12);
+    let r = post(&s, "sys/leases/revoke-prefix/database/creds/app", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    for u in &users {
+        assert_eq!(valid_until(u).await, None);
+    }
+    if let Ok(s) = std::sync::Arc::try_unwrap(s) {
+        s.stop().await;
+    }
+}

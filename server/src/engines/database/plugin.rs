@@ -136,6 +136,11 @@ pub fn open(config: &DbConfig) -> Result<Box<dyn Plugin>, String> {
     match config.plugin_name.as_str() {
         "postgresql-database-plugin" => Ok(Box::new(super::postgres::Postgres::new(
             connection_url(&config.connection_url, &config.username, &config.password),
+            config
+                .detail_str("max_open_connections")
+                .and_then(|n| n.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(super::postgres::DEFAULT_MAX_OPEN),
         ))),
         "mysql-database-plugin"
         | "mysql-aurora-database-plugin"

@@ -1,12 +1,15 @@
 //! `postgresql-database-plugin`: users made, renewed and dropped on a
 //! PostgreSQL server with the role's statements (or Vault's defaults),
-//! through one connection per config, opened on first use and opened again
-//! after it fails. A role's creation statements run in one transaction:
+//! through a pool of connections per config (`max_open_connections`,
+//! default 4 as Vault's), opened on first use; a connection that broke is
+//! not put back. A role's creation statements run in one transaction:
 //! if one fails, none has happened (and the rollback statements run), so
 //! no half-made user is left.
 //!
 //! Errors name what the server said, never the statement: the statements
 //! carry the new password.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_postgres::NoTls;
@@ -24,7 +27,49 @@ const DEFAULT_REVOKE: &str = "DROP OWNED BY \"{{name}}\"; DROP ROLE IF EXISTS \"
 pub struct Postgres {
     /// The connection URL with `{{username}}`/`{{password}}` filled in.
     url: SecretString,
-    client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    /// Connections not in use.
+    idle: std::sync::Mutex<Vec<tokio_postgres::Client>>,
+    /// One permit per connection that may be open.
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+/// Vault's default `max_open_connections`.
+pub const DEFAULT_MAX_OPEN: usize = 4;
+
+/// A connection taken from the pool; it goes back when dropped, unless it
+/// broke.
+struct Pooled<'a> {
+    pool: &'a Postgres,
+    client: Option<tokio_postgres::Client>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = tokio_postgres::Client;
+    fn deref(&self) -> &Self::Target {
+        // Set from creation until drop.
+        self.client.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.client.as_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if !c.is_closed() {
+                self.pool
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(c);
+            }
+        }
+    }
 }
 
 fn db_error(e: &tokio_postgres::Error) -> PluginError {
@@ -43,32 +88,48 @@ fn db_error(e: &tokio_postgres::Error) -> PluginError {
 }
 
 impl Postgres {
-    pub fn new(url: SecretString) -> Self {
+    pub fn new(url: SecretString, max_open: usize) -> Self {
         Self {
             url,
-            client: tokio::sync::Mutex::new(None),
+            idle: std::sync::Mutex::new(Vec::new()),
+            open: Arc::new(tokio::sync::Semaphore::new(max_open.max(1))),
         }
     }
 
-    /// The open connection, opening one if there is none (or it broke).
-    async fn client(
-        &self,
-    ) -> Result<tokio::sync::MutexGuard<'_, Option<tokio_postgres::Client>>, PluginError> {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_none_or(|c| c.is_closed()) {
-            let (client, connection) = tokio_postgres::connect(self.url.expose(), NoTls)
-                .await
-                .map_err(|e| {
-                    PluginError(format!("error verifying connection: {}", db_error(&e).0))
-                })?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "database connection closed");
+    /// A connection: an idle one, or a new one if fewer than the maximum
+    /// are open (else wait for one).
+    async fn client(&self) -> Result<Pooled<'_>, PluginError> {
+        let permit = Arc::clone(&self.open)
+            .acquire_owned()
+            .await
+            .map_err(|_| PluginError("the connection pool is closed".into()))?;
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match idle {
+                Some(c) if c.is_closed() => continue,
+                Some(c) => {
+                    return Ok(Pooled {
+                        pool: self,
+                        client: Some(c),
+                        _permit: permit,
+                    });
                 }
-            });
-            *guard = Some(client);
+                None => break,
+            }
         }
-        Ok(guard)
+        let (client, connection) = tokio_postgres::connect(self.url.expose(), NoTls)
+            .await
+            .map_err(|e| PluginError(format!("error verifying connection: {}", db_error(&e).0)))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "database connection closed");
+            }
+        });
+        Ok(Pooled {
+            pool: self,
+            client: Some(client),
+            _permit: permit,
+        })
     }
 
     /// Runs `statements` (filled in) in one transaction.
@@ -79,10 +140,7 @@ impl Postgres {
         password: &str,
         expiration: &str,
     ) -> Result<(), PluginError> {
-        let mut guard = self.client().await?;
-        let Some(client) = guard.as_mut() else {
-            return Err(PluginError("no connection".into()));
-        };
+        let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| db_error(&e))?;
         for s in split(statements) {
             tx.batch_execute(&fill(&s, name, password, expiration))
@@ -93,10 +151,7 @@ impl Postgres {
     }
 
     async fn role_exists(&self, name: &str) -> Result<bool, PluginError> {
-        let guard = self.client().await?;
-        let Some(client) = guard.as_ref() else {
-            return Err(PluginError("no connection".into()));
-        };
+        let client = self.client().await?;
         let row = client
             .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
             .await
@@ -112,19 +167,18 @@ impl Plugin for Postgres {
     }
 
     async fn verify(&self) -> Result<(), PluginError> {
-        let guard = self.client().await?;
-        match guard.as_ref() {
-            Some(c) => c
-                .simple_query("SELECT 1")
-                .await
-                .map(|_| ())
-                .map_err(|e| db_error(&e)),
-            None => Err(PluginError("no connection".into())),
-        }
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| db_error(&e))
     }
 
     async fn reset(&self) {
-        *self.client.lock().await = None;
+        // Idle connections close now; the engine drops this pool on a
+        // reset, so those in use close when their requests end.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     async fn new_user(
