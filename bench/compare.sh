@@ -23,7 +23,11 @@
 #            "login-k8s", "login-jwt", "login-userpass": a fresh server for
 #            each, so no workload runs against the tokens of another); see
 #            "Login suite" below and bench/README.md
-#   all      core kv persist login
+#   dynamic  dev servers, DYNAMIC_WORKLOADS (db_creds: GET database/creds/app,
+#            a new PostgreSQL user and a lease per request) against the local
+#            PostgreSQL of scripts/services (DB_URL, DB_USER, DB_PASSWORD); the
+#            minted users are dropped (psql) before and after each server
+#   all      core kv persist login (not dynamic: it needs PostgreSQL)
 #
 # Identical for both servers: the requests (workload.lua), the NKEYS secrets
 # k0..k<N-1> written before the load (64-character values; kv_read reads them
@@ -99,6 +103,7 @@ WORKLOADS=${WORKLOADS:-"sys_health token_lookup_self"}
 KV_WORKLOADS=${KV_WORKLOADS:-"kv_read kv_write"}
 PERSIST_WORKLOADS=${PERSIST_WORKLOADS:-"kv_write kv_read"}
 LOGIN_WORKLOADS=${LOGIN_WORKLOADS:-"approle_login k8s_login jwt_login userpass_login"}
+DYNAMIC_WORKLOADS=${DYNAMIC_WORKLOADS:-"db_creds"}
 export LOGIN_TOKEN_TTL=${LOGIN_TOKEN_TTL:-10m} LOGIN_TOKEN_TYPE=${LOGIN_TOKEN_TYPE:-service}
 KV_AUDIT=${KV_AUDIT:-"off on"}
 PERSIST_AUDIT=${PERSIST_AUDIT:-off}
@@ -152,14 +157,15 @@ for s in $SUITE; do
     kv) for a in $KV_AUDIT; do VARIANTS+=("kv$(audit_suffix "$a")"); done ;;
     persist) for a in $PERSIST_AUDIT; do VARIANTS+=("persist$(audit_suffix "$a")"); done ;;
     login) add_login ;;
-    *) die "unknown SUITE $s (core, kv, persist, login, all)" ;;
+    dynamic) VARIANTS+=(dynamic) ;;
+    *) die "unknown SUITE $s (core, kv, persist, login, dynamic, all)" ;;
   esac
 done
 [ ${#VARIANTS[@]} -gt 0 ] || die "nothing to run"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS is a positive number, not $ROUNDS"
 variant_workloads() {
   case $1 in core) echo "$WORKLOADS" ;; kv*) echo "$KV_WORKLOADS" ;; persist*) echo "$PERSIST_WORKLOADS" ;;
-    login-*) echo "${1#login-}_login" ;; esac
+    login-*) echo "${1#login-}_login" ;; dynamic) echo "$DYNAMIC_WORKLOADS" ;; esac
 }
 
 mkdir -p "$OUT"
@@ -277,6 +283,15 @@ run_wrk() {
       wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s -s "$HERE/workload.lua" "$addr" > "$wlog" 2>&1 ; } 2> "$cpuf"
 }
 
+# drop_db_users: the PostgreSQL users the dynamic suite minted (both servers
+# name them v-token-app-...), so that every server starts from the same
+# catalog.
+drop_db_users() {
+  PGPASSWORD=${DB_PASSWORD:-arca-test-admin} psql -q -h 127.0.0.1 -U "${DB_USER:-arca_test_admin}" -d postgres \
+    -c "DO \$\$ DECLARE r record; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-token-app-%' LOOP EXECUTE format('DROP ROLE %I', r.rolname); END LOOP; END \$\$;" \
+    >/dev/null 2>&1 || log "could not drop the minted PostgreSQL users"
+}
+
 # ---- one server, one variant ------------------------------------------------------
 # run_one VARIANT SERVER
 run_one() {
@@ -286,6 +301,10 @@ run_one() {
   local audit=0; [[ $v == *-audit ]] && audit=1
   local mode=dev; [[ $v == persist* ]] && mode=persist
   local login=0; [[ $v == login-k8s ]] && login=1
+  if [ "$v" = dynamic ]; then
+    command -v psql >/dev/null || die "the dynamic suite needs psql and PostgreSQL (scripts/services)"
+    drop_db_users
+  fi
   local port; [ "$s" = arca ] && port=$ARCA_PORT || port=$BAO_PORT
   local addr="http://127.0.0.1:$port" token=root
   rm -rf "$dir"; mkdir -p "$dir/raw" "$wdir"
@@ -468,6 +487,7 @@ PY
   printf ',"load1_end":%s}\n' "$(cut -d' ' -f1 /proc/loadavg)" >> "$facts"
   stop_pid "$SPID"; stop_pid "$LAUNCH_PID"
   if [ -n "$RPID" ]; then stop_pid "$RPID"; stop_pid "$RLAUNCH"; RPID=""; fi
+  [ "$v" != dynamic ] || drop_db_users
   [ -z "$afile" ] || rm -f "$afile"
   rm -rf "$wdir"
 }

@@ -198,6 +198,9 @@ JWT_AUDIENCE = "vault"
 JWT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 REVIEWER_TOKEN = "bench-token-reviewer-credential"
 LOGIN_WORKLOADS = ("approle_login", "userpass_login", "k8s_login", "jwt_login")
+# The dynamic suite's PostgreSQL (scripts/services starts it and makes the
+# superuser arca_test_admin).
+DEFAULT_DB_URL = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable"
 
 
 def b64url(b):
@@ -467,6 +470,21 @@ def cmd_prepare(addr, token):
                 die(f"POST transit/keys/k -> {st} {doc}")
 
     checks = []
+    if "db_creds" in wanted:
+        ensure_mount(c, "database", "database")
+        must(c, "POST", "database/config/pg", {
+            "plugin_name": "postgresql-database-plugin",
+            "connection_url": os.environ.get("DB_URL", DEFAULT_DB_URL),
+            "username": os.environ.get("DB_USER", "arca_test_admin"),
+            "password": os.environ.get("DB_PASSWORD", "arca-test-admin"),
+            "allowed_roles": "*"})
+        must(c, "POST", "database/roles/app", {
+            "db_name": "pg", "default_ttl": "1h", "max_ttl": "24h",
+            "creation_statements": "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+                                   "VALID UNTIL '{{expiration}}';"})
+        st, doc = c.call("GET", "database/creds/app")
+        ok = st == 200 and bool(((doc or {}).get("data") or {}).get("username")) and bool((doc or {}).get("lease_id"))
+        checks.append(("db_creds", st, ok, doc))
     if wanted & set(LOGIN_WORKLOADS):
         creds, checks = setup_logins(c, wanted)
         out = os.environ.get("LOGIN_OUT")

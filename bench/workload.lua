@@ -2,7 +2,7 @@
 -- reference harness's lib/workload.lua, so figures can be cross-checked).
 --
 -- wrk hands no arguments to done(), so everything comes from the environment:
---   BENCH_MODE      sys_health | token_lookup_self | kv_read | kv_write | transit_encrypt
+--   BENCH_MODE      sys_health | token_lookup_self | kv_read | kv_write | transit_encrypt | db_creds
 --                   | approle_login | userpass_login | k8s_login | jwt_login
 --   BENCH_TOKEN     sent as X-Vault-Token (not sent for sys_health)
 --   BENCH_NKEYS     distinct keys the KV workloads spread over (default 1000)
@@ -22,6 +22,8 @@
 --   kv_write           POST /v1/<mount>/data/w<i>, i uniform in [0, NKEYS),
 --                      body {"data":{"value":"<i as 64 zero-padded digits>"}}
 --   transit_encrypt    POST /v1/transit/encrypt/k, 64-byte plaintext
+--   db_creds           GET  /v1/database/creds/app (a new PostgreSQL user and a
+--                      lease per request)
 --   approle_login      POST /v1/auth/approle/login {"role_id":...,"secret_id":...}
 --   userpass_login     POST /v1/auth/userpass/login/<user> {"password":...}
 --   k8s_login          POST /v1/auth/kubernetes/login {"role":...,"jwt":...}
@@ -70,6 +72,8 @@ function init(args)
     end
   elseif mode == "transit_encrypt" then
     reqs[1] = wrk.format("POST", "/v1/transit/encrypt/k", jh, '{"plaintext":"' .. PLAINTEXT_B64 .. '"}')
+  elseif mode == "db_creds" then
+    reqs[1] = wrk.format("GET", "/v1/database/creds/app", h)
   elseif mode == "token_lookup_self" then
     reqs[1] = wrk.format("GET", "/v1/auth/token/lookup-self", h)
   elseif mode == "approle_login" then
