@@ -46,6 +46,13 @@ pub trait Backend: Send + Sync + 'static {
         false
     }
 
+    /// Whether this request may answer with a leased secret (a read of
+    /// `creds/`): lease-count quotas are checked before such a request
+    /// reaches the backend, so nothing is made when one is full.
+    fn may_lease(&self, _req: &Request) -> bool {
+        false
+    }
+
     /// Whether the target of a write already exists, which decides between
     /// the `create` and `update` capabilities. `None`: the path makes no
     /// such distinction and writes are updates.

@@ -51,6 +51,9 @@ pub enum Error {
     /// Over a rate-limit quota; the path that was refused.
     #[error("request path {0:?}: rate limit quota exceeded")]
     RateLimited(String),
+    /// A lease-count quota is full: 429, Vault's words.
+    #[error("lease count quota exceeded")]
+    LeaseCountExceeded,
     /// The audit table holds devices but none of them could be set up, so
     /// the server will not unseal (it would serve unaudited). The message
     /// names the devices and what is wrong with them; it holds no secret.
@@ -98,6 +101,7 @@ impl Error {
             | Error::TooLarge
             | Error::BadJson(_)
             | Error::RateLimited(_)
+            | Error::LeaseCountExceeded
             | Error::AuditSetup(_)
             | Error::RequestTimeout => vec![self.to_string()],
             Error::Internal(_) => vec!["internal error".into()],

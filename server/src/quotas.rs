@@ -9,6 +9,13 @@
 //! Rules are stored under the system view; the buckets live in memory
 //! (one per rule and client, dropped once idle), keyed by the core clock
 //! so tests move time instead of sleeping.
+//!
+//! Lease-count quotas (`sys/quotas/lease-count/:name`, which Vault keeps
+//! for its Enterprise edition): at most `max_leases` live leases under a
+//! path. A request that would make one more (a backend says which may,
+//! `Backend::may_lease`) is refused with 429 `lease count quota exceeded`
+//! before the backend makes anything; requests in flight hold a slot, so
+//! concurrent ones cannot overshoot.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +30,8 @@ use crate::error::{Error, Result};
 
 /// `rate-limit/<name>` -> RateLimit.
 const RULE_PREFIX: &str = "rate-limit/";
+/// `lease-count/<name>` -> LeaseCount.
+const LEASE_RULE_PREFIX: &str = "lease-count/";
 /// The quota configuration (exempt paths).
 const CONFIG_KEY: &str = "config";
 /// Past this many buckets, idle ones are swept.
@@ -81,6 +90,57 @@ impl RateLimit {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseCount {
+    pub name: String,
+    /// "" = every path.
+    pub path: String,
+    pub max_leases: u64,
+}
+
+impl LeaseCount {
+    /// Vault's read shape, with the live count.
+    pub fn to_api(&self, counter: u64) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("counter".into(), json!(counter));
+        m.insert("inheritable".into(), json!(self.path.is_empty()));
+        m.insert("max_leases".into(), json!(self.max_leases));
+        m.insert("name".into(), json!(self.name));
+        m.insert("path".into(), json!(self.path));
+        m.insert("role".into(), json!(""));
+        m.insert("type".into(), json!("lease-count"));
+        m
+    }
+
+    fn applies_to(&self, path: &str) -> bool {
+        let rule = self.path.trim_end_matches('/');
+        rule.is_empty()
+            || path == rule
+            || path
+                .strip_prefix(rule)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// A slot held by a request that may make a lease under a lease-count
+/// rule; given back when dropped (by then the lease, if any, counts).
+pub struct LeaseSlot {
+    inflight: Arc<Mutex<HashMap<String, u64>>>,
+    rule: String,
+}
+
+impl Drop for LeaseSlot {
+    fn drop(&mut self) {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = inflight.get_mut(&self.rule) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                inflight.remove(&self.rule);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QuotaConfig {
     pub rate_limit_exempt_paths: Vec<String>,
@@ -107,6 +167,9 @@ pub struct Quotas {
     rules: RwLock<Arc<Vec<RateLimit>>>,
     config: RwLock<Arc<QuotaConfig>>,
     buckets: Mutex<HashMap<(String, IpAddr), Bucket>>,
+    lease_rules: RwLock<Arc<Vec<LeaseCount>>>,
+    /// Requests in flight that hold a slot, by lease-count rule.
+    inflight: Arc<Mutex<HashMap<String, u64>>>,
     write: tokio::sync::Mutex<()>,
 }
 
@@ -121,6 +184,15 @@ impl Quotas {
                 rules.push(r);
             }
         }
+        let mut lease_rules = Vec::new();
+        for name in view.list(LEASE_RULE_PREFIX).await? {
+            if let Some(r) = view
+                .get_json::<LeaseCount>(&format!("{LEASE_RULE_PREFIX}{name}"))
+                .await?
+            {
+                lease_rules.push(r);
+            }
+        }
         let config = view
             .get_json::<QuotaConfig>(CONFIG_KEY)
             .await?
@@ -131,9 +203,12 @@ impl Quotas {
             rules: RwLock::new(Arc::new(Vec::new())),
             config: RwLock::new(Arc::new(config)),
             buckets: Mutex::new(HashMap::new()),
+            lease_rules: RwLock::new(Arc::new(Vec::new())),
+            inflight: Arc::new(Mutex::new(HashMap::new())),
             write: tokio::sync::Mutex::new(()),
         };
         q.publish(rules);
+        q.publish_lease_rules(lease_rules);
         Ok(q)
     }
 
@@ -145,6 +220,92 @@ impl Quotas {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    fn publish_lease_rules(&self, mut rules: Vec<LeaseCount>) {
+        rules.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.name.cmp(&b.name)));
+        *self.lease_rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
+    }
+
+    fn lease_rules(&self) -> Arc<Vec<LeaseCount>> {
+        Arc::clone(&self.lease_rules.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// For a request to `path` that may make a lease: a slot under the
+    /// most specific lease-count rule that covers it, or 429 when that
+    /// rule's leases and the requests in flight reach its maximum.
+    /// `count_under` counts the live leases under a path.
+    pub fn reserve_lease(
+        &self,
+        path: &str,
+        count_under: impl Fn(&str) -> u64,
+    ) -> Result<Option<LeaseSlot>> {
+        let rules = self.lease_rules();
+        let Some(rule) = rules.iter().find(|r| r.applies_to(path)) else {
+            return Ok(None);
+        };
+        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        let pending = inflight.get(&rule.name).copied().unwrap_or(0);
+        if count_under(&rule.path).saturating_add(pending) >= rule.max_leases {
+            return Err(Error::LeaseCountExceeded);
+        }
+        *inflight.entry(rule.name.clone()).or_default() += 1;
+        Ok(Some(LeaseSlot {
+            inflight: Arc::clone(&self.inflight),
+            rule: rule.name.clone(),
+        }))
+    }
+
+    pub fn lease_rule(&self, name: &str) -> Option<LeaseCount> {
+        self.lease_rules().iter().find(|r| r.name == name).cloned()
+    }
+
+    pub fn lease_rule_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.lease_rules().iter().map(|r| r.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// Creates or replaces a lease-count rule; two may not cover the same
+    /// path.
+    pub async fn put_lease_rule(&self, rule: LeaseCount) -> Result<()> {
+        let _guard = self.write.lock().await;
+        let current = self.lease_rules();
+        if let Some(clash) = current
+            .iter()
+            .find(|r| r.name != rule.name && r.path == rule.path)
+        {
+            return Err(Error::invalid(format!(
+                "quota rule with similar properties exists under the name {:?}",
+                clash.name
+            )));
+        }
+        self.view
+            .put_json(&format!("{LEASE_RULE_PREFIX}{}", rule.name), &rule)
+            .await?;
+        let mut next: Vec<LeaseCount> = current
+            .iter()
+            .filter(|r| r.name != rule.name)
+            .cloned()
+            .collect();
+        next.push(rule);
+        self.publish_lease_rules(next);
+        Ok(())
+    }
+
+    pub async fn delete_lease_rule(&self, name: &str) -> Result<()> {
+        let _guard = self.write.lock().await;
+        self.view
+            .delete(&format!("{LEASE_RULE_PREFIX}{name}"))
+            .await?;
+        let next: Vec<LeaseCount> = self
+            .lease_rules()
+            .iter()
+            .filter(|r| r.name != name)
+            .cloned()
+            .collect();
+        self.publish_lease_rules(next);
+        Ok(())
     }
 
     fn rules(&self) -> Arc<Vec<RateLimit>> {

@@ -117,7 +117,29 @@ impl Core {
             audit.log(&record).await?;
         }
         let allowed_ok = allowed.is_ok();
+        // A request that may make a lease holds a slot of the lease-count
+        // quota over its path until its lease is registered (or it made
+        // none); a full quota refuses it before the backend makes anything.
+        let mut quota_refusal = None;
+        let _lease_slot = match (&allowed, &checked.route) {
+            (Ok(()), Some(route)) if route.backend.may_lease(req) => {
+                match active
+                    .quotas
+                    .reserve_lease(&req.path, |p| active.leases.count_under(p))
+                {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        quota_refusal = Some(e);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let result = match (allowed, &checked.route) {
+            (Ok(()), Some(_)) if quota_refusal.is_some() => {
+                Err(quota_refusal.take().unwrap_or(Error::LeaseCountExceeded))
+            }
             (Ok(()), Some(route)) => match route.backend.handle(req).await {
                 Ok(mut resp) => match resp.login.take() {
                     Some(login) => {

@@ -125,6 +125,8 @@ pub struct Leases {
     /// The paths of lease ids, interned (`LeaseKey::path`). Paths are few
     /// (a mount's roles); they are kept for the life of the process.
     paths: RwLock<Paths>,
+    /// Live leases per interned path (lease-count quotas, metrics).
+    counts: std::sync::Mutex<HashMap<u32, u64>>,
 }
 
 #[derive(Default)]
@@ -165,6 +167,7 @@ impl Leases {
             expiration,
             by_token: RwLock::new(HashMap::default()),
             paths: RwLock::new(Paths::default()),
+            counts: std::sync::Mutex::new(HashMap::new()),
         });
         // Three stages, so that a restore keeps every core busy: a task
         // reads the leases a page at a time (one storage read each); each
@@ -227,7 +230,9 @@ impl Leases {
     /// Indexes a decoded page by token; its deadlines go to `deadlines`.
     fn index_restored(&self, page: Vec<Restored>, deadlines: &mut Vec<(Target, i64)>) {
         let mut by_token = self.by_token.write().unwrap_or_else(|p| p.into_inner());
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         for r in page {
+            *counts.entry(r.key.path).or_default() += 1;
             if let Some(token_hash) = r.token_hash {
                 match by_token.get_mut(token_hash.as_str()) {
                     Some(keys) => {
@@ -295,7 +300,14 @@ impl Leases {
                 .or_default()
                 .insert(key);
         }
-        self.expiration.set(Target::Lease(key), Some(e.expire_time));
+        if !self.expiration.set(Target::Lease(key), Some(e.expire_time)) {
+            *self
+                .counts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(key.path)
+                .or_default() += 1;
+        }
     }
 
     fn unindex(&self, e: &LeaseEntry) {
@@ -309,7 +321,49 @@ impl Leases {
                 }
             }
         }
-        self.expiration.set(Target::Lease(key), None);
+        if self.expiration.set(Target::Lease(key), None) {
+            if let Some(n) = self
+                .counts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&key.path)
+            {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// How many leases live under `prefix` (by path segments: `database`
+    /// covers `database/creds/app`, not `database2/...`; "" covers all).
+    pub fn count_under(&self, prefix: &str) -> u64 {
+        let prefix = prefix.trim_matches('/');
+        let paths = self.paths.read().unwrap_or_else(|p| p.into_inner());
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts
+            .iter()
+            .filter(|(path, _)| {
+                paths.names.get(**path as usize).is_some_and(|p| {
+                    prefix.is_empty()
+                        || p.as_ref() == prefix
+                        || p.strip_prefix(prefix).is_some_and(|r| r.starts_with('/'))
+                })
+            })
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// Live leases by the path they were issued on, for every path that
+    /// has some, sorted.
+    pub fn counts_by_path(&self) -> Vec<(String, u64)> {
+        let paths = self.paths.read().unwrap_or_else(|p| p.into_inner());
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, u64)> = counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(path, n)| Some((paths.names.get(*path as usize)?.to_string(), *n)))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Now, by the clock leases are timed with (Unix nanoseconds).
@@ -532,12 +586,32 @@ mod tests {
         let l2 = Leases::load(view, clock.clone(), Arc::clone(&e2))
             .await
             .unwrap();
-        assert_eq!(e2.len(), n);
-        assert_eq!(l2.of_token("tok").len(), n - n.div_ceil(3));
         let last = last.unwrap();
         assert_eq!(
             e2.deadline(&Target::Lease(l2.key(&last.lease_id))),
             Some(last.expire_time)
+        );
+        assert_eq!(e2.len(), n);
+        assert_eq!(l2.of_token("tok").len(), n - n.div_ceil(3));
+        // The counts by path come back too (lease-count quotas).
+        assert_eq!(l2.count_under(""), n as u64);
+        assert_eq!(l2.count_under("database"), n.div_ceil(2) as u64);
+        assert_eq!(l2.count_under("rabbitmq/creds/web/"), (n / 2) as u64);
+        assert_eq!(l2.count_under("data"), 0, "by whole segments");
+        let one = l2.get(&last.lease_id).await.unwrap().unwrap();
+        l2.remove(&one).await.unwrap();
+        l2.remove(&one).await.unwrap();
+        assert_eq!(
+            l2.count_under(""),
+            n as u64 - 1,
+            "a lease removed twice counts once"
+        );
+        assert_eq!(
+            l2.counts_by_path(),
+            [
+                ("database/creds/app".to_owned(), n.div_ceil(2) as u64 - 1),
+                ("rabbitmq/creds/web".to_owned(), (n / 2) as u64)
+            ]
         );
     }
 

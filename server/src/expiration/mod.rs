@@ -84,22 +84,33 @@ impl Index {
     /// Sets (or with None drops) `target`'s deadline; true when it is now
     /// the earliest.
     fn set(&mut self, target: Target, deadline: Option<i64>) -> bool {
+        self.set_reporting(target, deadline).0
+    }
+
+    /// `set`, also telling whether `target` had a deadline before.
+    fn set_reporting(&mut self, target: Target, deadline: Option<i64>) -> (bool, bool) {
         let Some(at) = deadline else {
-            if let Some(old) = self.by_target.remove(&target) {
-                self.by_time.remove(&(old, target.clone()));
-            }
+            let had = match self.by_target.remove(&target) {
+                Some(old) => {
+                    self.by_time.remove(&(old, target.clone()));
+                    true
+                }
+                None => false,
+            };
             self.backoff.remove(&target);
-            return false;
+            return (false, had);
         };
-        if let Some(old) = self.by_target.insert(target.clone(), at) {
-            if old == at {
-                return false;
+        let had = match self.by_target.insert(target.clone(), at) {
+            Some(old) if old == at => return (false, true),
+            Some(old) => {
+                self.by_time.remove(&(old, target.clone()));
+                true
             }
-            self.by_time.remove(&(old, target.clone()));
-        }
+            None => false,
+        };
         let sooner = self.by_time.first().is_none_or(|(first, _)| at < *first);
         self.by_time.insert((at, target));
-        sooner
+        (sooner, had)
     }
 
     /// Sets many deadlines; true when the earliest moved sooner. The new
@@ -165,10 +176,13 @@ impl Expiration {
     }
 
     /// Sets `target`'s deadline (Unix nanoseconds), or drops it with None.
-    pub fn set(&self, target: Target, deadline: Option<i64>) {
-        if self.lock().set(target, deadline) {
+    /// Returns whether `target` had a deadline before.
+    pub fn set(&self, target: Target, deadline: Option<i64>) -> bool {
+        let (sooner, had) = self.lock().set_reporting(target, deadline);
+        if sooner {
             self.wake.notify_one();
         }
+        had
     }
 
     /// Sets many deadlines at once (a restore), taking the lock once.

@@ -17,7 +17,7 @@ pub fn status(e: &Error) -> u16 {
         Error::UnsupportedOperation | Error::MethodNotAllowed => 405,
         Error::TooLarge => 413,
         Error::UnsupportedMediaType(_) => 415,
-        Error::RateLimited(_) => 429,
+        Error::RateLimited(_) | Error::LeaseCountExceeded => 429,
         Error::AuditSetup(_) | Error::RequestTimeout | Error::Upstream(_) | Error::Internal(_) => {
             500
         }

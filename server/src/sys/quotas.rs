@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::fields;
 use crate::logical::{Operation, Request, Response};
-use crate::quotas::{QuotaConfig, RateLimit};
+use crate::quotas::{LeaseCount, QuotaConfig, RateLimit};
 
 use super::SysBackend;
 
@@ -47,6 +47,9 @@ impl SysBackend {
                 }
                 _ => Err(Error::UnsupportedOperation),
             };
+        }
+        if let Some(name) = rest.strip_prefix("lease-count") {
+            return self.handle_lease_count(req, name.trim_matches('/')).await;
         }
         let Some(name) = rest.strip_prefix("rate-limit") else {
             return Err(Error::UnsupportedPath);
@@ -119,6 +122,68 @@ impl SysBackend {
                         interval,
                         block_interval,
                         role: String::new(),
+                    })
+                    .await?;
+                Ok(Response::empty())
+            }
+            _ => Err(Error::UnsupportedOperation),
+        }
+    }
+
+    /// `sys/quotas/lease-count[/:name]`: at most `max_leases` live leases
+    /// under `path` (a mount, a path in one, or everything).
+    async fn handle_lease_count(&self, req: &Request, name: &str) -> Result<Response> {
+        let op = req.operation;
+        if name.is_empty() {
+            return match op {
+                Operation::List => {
+                    let names = self.quotas.lease_rule_names();
+                    if names.is_empty() {
+                        return Err(Error::NotFound);
+                    }
+                    Ok(Response::list(names))
+                }
+                _ => Err(Error::UnsupportedOperation),
+            };
+        }
+        match op {
+            Operation::Read => {
+                let r = self.quotas.lease_rule(name).ok_or(Error::NotFound)?;
+                let counter = self.leases.count_under(&r.path);
+                Ok(Response::data(r.to_api(counter)))
+            }
+            Operation::Delete => {
+                self.quotas.delete_lease_rule(name).await?;
+                Ok(Response::empty())
+            }
+            Operation::Create | Operation::Update => {
+                let d = &req.data;
+                let old = self.quotas.lease_rule(name);
+                let max_leases = match fields::int(d, "max_leases")? {
+                    Some(n) => n,
+                    None => old.as_ref().map_or(0, |r| r.max_leases as i64),
+                };
+                let max_leases = u64::try_from(max_leases)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::invalid("'max_leases' is invalid"))?;
+                let path = match fields::string(d, "path")? {
+                    Some(p) => p.trim_start_matches('/').to_owned(),
+                    None => old.as_ref().map(|r| r.path.clone()).unwrap_or_default(),
+                };
+                if !path.is_empty() && self.mounts.router().route(&path).is_none() {
+                    return Err(Error::invalid(format!("invalid mount path {path:?}")));
+                }
+                if fields::string(d, "role")?.is_some_and(|r| !r.is_empty()) {
+                    return Err(Error::invalid(
+                        "role-based lease count quotas are not supported by Arca",
+                    ));
+                }
+                self.quotas
+                    .put_lease_rule(LeaseCount {
+                        name: name.to_owned(),
+                        path,
+                        max_leases,
                     })
                     .await?;
                 Ok(Response::empty())

@@ -500,3 +500,110 @@ async fn concurrent_reads_share_the_connection_pool() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_count_quota_stops_new_credentials_before_they_are_made() {
+    let s = std::sync::Arc::new(TestServer::dev().await);
+    setup(&s).await;
+    let r = post(
+        &s,
+        "sys/quotas/lease-count/db",
+        json!({"path": "database/creds/app", "max_leases": 3}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let made = || async {
+        admin()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-token-qu-app-%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    // A token of its own names the users this test makes.
+    let r = post(&s, "auth/token/create", json!({"display_name": "quota"})).await;
+    let token = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let before = made().await;
+
+    // Eight at once against a quota of three: three users, five 429s.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (s, token) = (std::sync::Arc::clone(&s), token.clone());
+        tasks.push(tokio::spawn(async move {
+            call(&s, "GET", "database/creds/app", Some(&token), None).await
+        }));
+    }
+    let mut leases = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            200 => leases.push(r.body["lease_id"].as_str().unwrap().to_owned()),
+            429 => {
+                assert_eq!(r.errors(), ["lease count quota exceeded"]);
+                refused += 1;
+            }
+            other => panic!("{other}: {}", r.raw),
+        }
+    }
+    assert_eq!((leases.len(), refused), (3, 5));
+    assert_eq!(made().await - before, 3, "a refused request made a user");
+    let r = call(&s, "GET", "sys/quotas/lease-count/db", Some("root"), None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"counter": 3, "inheritable": false, "max_leases": 3, "name": "db",
+               "path": "database/creds/app", "role": "", "type": "lease-count"})
+    );
+    let r = call(&s, "LIST", "sys/quotas/lease-count", Some("root"), None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["db"]));
+    // What makes no lease goes on.
+    let r = call(&s, "GET", "database/roles/app", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+
+    // A revoked lease frees its place.
+    let r = post(&s, "sys/leases/revoke", json!({"lease_id": leases[0]})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = call(&s, "GET", "database/creds/app", Some(&token), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = call(&s, "GET", "database/creds/app", Some(&token), None).await;
+    assert_eq!(r.status, 429, "{}", r.raw);
+
+    // Bad rules change nothing; a deleted rule no longer counts.
+    for (body, says) in [
+        (
+            json!({"path": "database/", "max_leases": 0}),
+            "'max_leases' is invalid",
+        ),
+        (
+            json!({"path": "nope/", "max_leases": 5}),
+            "invalid mount path \"nope/\"",
+        ),
+    ] {
+        let r = post(&s, "sys/quotas/lease-count/other", body).await;
+        assert_eq!((r.status, r.errors()), (400, vec![says.to_owned()]));
+    }
+    let r = call(
+        &s,
+        "DELETE",
+        "sys/quotas/lease-count/db",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = call(&s, "GET", "database/creds/app", Some(&token), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(
+        post(&s, "auth/token/revoke", json!({"token": token}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(made().await, before, "the token's users outlived it");
+    if let Ok(s) = std::sync::Arc::try_unwrap(s) {
+        s.stop().await;
+    }
+}

@@ -320,6 +320,10 @@ impl Backend for Database {
         }
     }
 
+    fn may_lease(&self, req: &Request) -> bool {
+        req.operation == Operation::Read && req.rel_path().starts_with("creds/")
+    }
+
     async fn exists(&self, req: &Request) -> Result<Option<bool>> {
         let rel = req.rel_path();
         if let Some(name) = rel.strip_prefix("config/") {
