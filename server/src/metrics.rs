@@ -24,6 +24,16 @@ pub struct Gauges {
     pub mounts: usize,
     pub policies: usize,
     pub key_term: u32,
+    /// Live leases of secrets by mount path, sorted.
+    pub leases_by_mount: Vec<(String, u64)>,
+    pub expiration: crate::expiration::Stats,
+}
+
+impl Gauges {
+    /// Leases of secrets and tokens (tokens carry leases too in Vault).
+    pub fn num_leases(&self) -> u64 {
+        self.leases_by_mount.iter().map(|(_, n)| n).sum::<u64>() + self.tokens as u64
+    }
 }
 
 impl Metrics {
@@ -90,7 +100,34 @@ impl Metrics {
             &mut out,
             "vault_expire_num_leases",
             "Number of leases (token leases included).",
-            g.tokens as f64,
+            g.num_leases() as f64,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vault_expire_leases_by_mount Live leases of secrets by mount.\n# TYPE vault_expire_leases_by_mount gauge"
+        );
+        for (mount, n) in &g.leases_by_mount {
+            let _ = writeln!(
+                out,
+                "vault_expire_leases_by_mount{{mount_point=\"{}\"}} {n}",
+                escape(mount)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP vault_expire_revocations Revocations done by the expiration manager.\n# TYPE vault_expire_revocations counter\nvault_expire_revocations {}",
+            g.expiration.revoked
+        );
+        let _ = writeln!(
+            out,
+            "# HELP vault_expire_revocation_failures Failed revocation attempts (each is retried with backoff).\n# TYPE vault_expire_revocation_failures counter\nvault_expire_revocation_failures {}",
+            g.expiration.failed
+        );
+        gauge(
+            &mut out,
+            "vault_expire_num_irrevocable_leases",
+            "Leases whose revocation failed and waits for a retry.",
+            g.expiration.retrying as f64,
         );
 
         let _ = writeln!(

@@ -352,6 +352,11 @@ impl Leases {
             .sum()
     }
 
+    /// The expiration manager's figures (`sys/metrics`).
+    pub fn expiration_stats(&self) -> super::Stats {
+        self.expiration.stats()
+    }
+
     /// Live leases by the path they were issued on, for every path that
     /// has some, sorted.
     pub fn counts_by_path(&self) -> Vec<(String, u64)> {

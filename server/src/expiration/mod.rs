@@ -158,6 +158,22 @@ pub struct Expiration {
     clock: Clock,
     index: Mutex<Index>,
     wake: Notify,
+    /// Revocations done (`revoke_due`), and failed attempts.
+    revoked: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+/// What `sys/metrics` reports of the expiration manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Deadlines held (tokens and leases).
+    pub deadlines: usize,
+    /// Revocations done since start.
+    pub revoked: u64,
+    /// Failed revocation attempts since start.
+    pub failed: u64,
+    /// Targets whose revocation failed and waits for a retry now.
+    pub retrying: usize,
 }
 
 impl Expiration {
@@ -166,6 +182,8 @@ impl Expiration {
             clock,
             index: Mutex::new(Index::default()),
             wake: Notify::new(),
+            revoked: std::sync::atomic::AtomicU64::new(0),
+            failed: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -195,6 +213,17 @@ impl Expiration {
     /// The deadline of `target`, if it has one.
     pub fn deadline(&self, target: &Target) -> Option<i64> {
         self.lock().by_target.get(target).copied()
+    }
+
+    pub fn stats(&self) -> Stats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let index = self.lock();
+        Stats {
+            deadlines: index.by_target.len(),
+            revoked: self.revoked.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            retrying: index.backoff.len(),
+        }
     }
 
     /// How many deadlines are held.
@@ -230,6 +259,8 @@ impl Expiration {
             for target in due {
                 match revoker.revoke(&target).await {
                     Ok(()) => {
+                        self.revoked
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         // Unless it was given a new deadline meanwhile.
                         let mut idx = self.lock();
                         if idx.by_target.get(&target).is_some_and(|at| *at <= now) {
@@ -238,6 +269,8 @@ impl Expiration {
                         revoked += 1;
                     }
                     Err(e) => {
+                        self.failed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tracing::warn!(target = ?target, error = %e, "revocation failed; will retry");
                         let mut idx = self.lock();
                         let wait = idx

@@ -21,6 +21,16 @@ impl SysBackend {
             .and_then(|v| v.as_str())
             .unwrap_or("");
         let routes = self.mounts.router().all();
+        // Leases by the mount their path routes to.
+        let mut by_mount: std::collections::BTreeMap<String, u64> = Default::default();
+        for (path, n) in self.leases.counts_by_path() {
+            let mount = self
+                .mounts
+                .router()
+                .route(&path)
+                .map_or_else(|| "(gone)".to_owned(), |r| r.prefix.clone());
+            *by_mount.entry(mount).or_default() += n;
+        }
         let gauges = Gauges {
             sealed: false,
             initialized: true,
@@ -28,6 +38,8 @@ impl SysBackend {
             mounts: self.mounts.list(Table::Mounts).len() + self.mounts.list(Table::Auth).len(),
             policies: self.policies.list().await?.len(),
             key_term: self.barrier.key_status()?.term,
+            leases_by_mount: by_mount.into_iter().collect(),
+            expiration: self.leases.expiration_stats(),
         };
         match format {
             "prometheus" => Ok(Response {
@@ -57,7 +69,16 @@ impl SysBackend {
                         {"Name": "vault.token.count", "Value": gauges.tokens},
                         {"Name": "vault.core.mount_table.num_entries", "Value": gauges.mounts},
                         {"Name": "vault.policy.count", "Value": gauges.policies},
+                        {"Name": "vault.expire.num_leases", "Value": gauges.num_leases()},
+                        {"Name": "vault.expire.num_irrevocable_leases", "Value": gauges.expiration.retrying},
                     ],
+                    "Counters": [
+                        {"Name": "vault.expire.revocations", "Count": gauges.expiration.revoked},
+                        {"Name": "vault.expire.revocation_failures", "Count": gauges.expiration.failed},
+                    ],
+                    "Leases": gauges.leases_by_mount.iter()
+                        .map(|(m, n)| (m.clone(), json!(n)))
+                        .collect::<serde_json::Map<String, serde_json::Value>>(),
                     "Routes": per_mount,
                 });
                 Ok(Response {

@@ -325,6 +325,17 @@ async fn a_revocation_that_fails_is_retried_across_a_restart() {
     assert!(valid_until(&user).await.is_some());
     let r = post(&s, "sys/leases/lookup", json!({"lease_id": lease})).await;
     assert_eq!(r.status, 200, "{}", r.raw);
+    // sys/metrics shows it: a lease on database/, failed attempts, one
+    // lease waiting for a retry.
+    let m = metric_lines(&s).await;
+    assert!(
+        m.contains("vault_expire_leases_by_mount{mount_point=\"database/\"} 1\n"),
+        "{m}"
+    );
+    assert!(m.contains("vault_expire_num_irrevocable_leases 1\n"), "{m}");
+    assert!(!m.contains("vault_expire_revocation_failures 0\n"), "{m}");
+    let r = call(&s, "GET", "sys/metrics", Some("root"), None).await;
+    assert_eq!(r.body["Leases"], json!({"database/": 1}), "{}", r.raw);
 
     // Arca restarts; the database comes back: the user is dropped.
     let key = s.unseal_key.clone();
@@ -349,7 +360,29 @@ async fn a_revocation_that_fails_is_retried_across_a_restart() {
     assert!(login(&user, &password).await.is_err());
     let r = post(&s, "sys/leases/lookup", json!({"lease_id": lease})).await;
     assert_eq!(r.errors(), ["invalid lease"]);
+    let m = metric_lines(&s).await;
+    assert!(m.contains("vault_expire_num_irrevocable_leases 0\n"), "{m}");
+    assert!(m.contains("vault_expire_revocations 1\n"), "{m}");
+    assert!(!m.contains("vault_expire_leases_by_mount{"), "{m}");
     s.stop().await;
+}
+
+/// `sys/metrics?format=prometheus`, the lines about expiration.
+async fn metric_lines(s: &TestServer) -> String {
+    let r = call(
+        s,
+        "GET",
+        "sys/metrics?format=prometheus",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    r.raw
+        .lines()
+        .filter(|l| l.starts_with("vault_expire"))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Arca's own CLI against a server: (exit code, stdout + stderr).
