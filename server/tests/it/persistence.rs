@@ -303,3 +303,161 @@ async fn sighup_reopens_audit_files_and_sigterm_stops() {
     let status = status.expect("SIGTERM stops the server");
     assert!(status.success(), "clean exit: {status:?}");
 }
+
+/// PostgreSQL's view of a user: Some(exists).
+async fn pg_user_exists(user: &str) -> bool {
+    crate::database::valid_until(user).await.is_some()
+}
+
+/// Leases outstanding at a `kill -9` of the real binary (real PostgreSQL
+/// behind them): after restart and unseal they are all there; those that
+/// ran out while the server was down are revoked right after unseal, the
+/// others on time, and the database users go with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_survive_kill_9_and_expire_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let config = dir.path().join("arca.hcl");
+    std::fs::write(
+        &config,
+        format!(
+            "storage \"file\" {{\n  path = \"{}\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\napi_addr = \"http://127.0.0.1:{port}\"\ndisable_mlock = true\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let server = start(&config, port, &log).await;
+    let (_, init) = req(
+        port,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
+    let keys: Vec<String> = serde_json::from_value(init["keys"].clone()).unwrap();
+    let root = init["root_token"].as_str().unwrap().to_owned();
+    unseal(port, &keys).await;
+    let t = Some(root.as_str());
+    let ok = |(s, v): (u16, Value)| {
+        assert!(s == 200 || s == 204, "{s}: {v}");
+        v
+    };
+    ok(req(
+        port,
+        "POST",
+        "sys/mounts/database",
+        t,
+        Some(json!({"type": "database"})),
+    )
+    .await);
+    ok(req(port, "POST", "database/config/pg", t, Some(json!({
+        "plugin_name": "postgresql-database-plugin",
+        "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
+        "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "*"}))).await);
+    let create =
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+    for (role, ttl) in [("kill9short", "3s"), ("kill9later", "12s")] {
+        ok(req(
+            port,
+            "POST",
+            &format!("database/roles/{role}"),
+            t,
+            Some(json!({"db_name": "pg", "creation_statements": create, "default_ttl": ttl})),
+        )
+        .await);
+    }
+    // Two groups of three: one runs out while the server is down.
+    let mut short = Vec::new();
+    let mut later = Vec::new();
+    for i in 0..6 {
+        let role = if i % 2 == 0 {
+            "kill9short"
+        } else {
+            "kill9later"
+        };
+        let v = ok(req(port, "GET", &format!("database/creds/{role}"), t, None).await);
+        let lease = v["lease_id"].as_str().unwrap().to_owned();
+        let user = v["data"]["username"].as_str().unwrap().to_owned();
+        assert!(pg_user_exists(&user).await);
+        if i % 2 == 0 {
+            short.push((lease, user))
+        } else {
+            later.push((lease, user))
+        }
+    }
+
+    // kill -9, and the server stays down past the short TTL.
+    drop(server);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let server = start(&config, port, &log).await;
+    unseal(port, &keys).await;
+    // The later group is all there, with its deadline.
+    let mut deadlines = Vec::new();
+    for (lease, user) in &later {
+        let v = ok(req(
+            port,
+            "PUT",
+            "sys/leases/lookup",
+            t,
+            Some(json!({"lease_id": lease})),
+        )
+        .await);
+        let ttl = v["data"]["ttl"].as_u64().unwrap();
+        assert!((1..=12).contains(&ttl), "ttl {ttl}");
+        deadlines.push(
+            time::OffsetDateTime::parse(
+                v["data"]["expire_time"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap(),
+        );
+        assert!(pg_user_exists(user).await, "{user} went early");
+    }
+    // The short group ran out while the server was down: revoked right
+    // after unseal.
+    let gone_within = |users: Vec<String>, secs: u64| async move {
+        for _ in 0..secs * 10 {
+            let mut all = true;
+            for u in &users {
+                all &= !pg_user_exists(u).await;
+            }
+            if all {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    assert!(
+        gone_within(short.iter().map(|(_, u)| u.clone()).collect(), 3).await,
+        "leases that ran out while the server was down outlived the unseal"
+    );
+    for (lease, _) in &short {
+        let (s, _) = req(
+            port,
+            "PUT",
+            "sys/leases/lookup",
+            t,
+            Some(json!({"lease_id": lease})),
+        )
+        .await;
+        assert_eq!(s, 400, "{lease} is still there");
+    }
+    // The later group: revoked on time, not before.
+    assert!(
+        gone_within(later.iter().map(|(_, u)| u.clone()).collect(), 15).await,
+        "leases outlived their TTL after a restart"
+    );
+    let now = time::OffsetDateTime::now_utc();
+    for d in deadlines {
+        assert!(now >= d, "revoked before its deadline {d}");
+        assert!(
+            now - d < time::Duration::seconds(4),
+            "revoked late: {d} vs {now}"
+        );
+    }
+    drop(server);
+}
