@@ -114,6 +114,24 @@ pub mod stored {
     }
 }
 
+/// `stored`, for an optional secret.
+pub mod stored_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::SecretString;
+
+    pub fn serialize<S: Serializer>(s: &Option<SecretString>, ser: S) -> Result<S::Ok, S::Error> {
+        match s {
+            Some(s) => ser.serialize_some(s.expose()),
+            None => ser.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+        Option::<String>::deserialize(d).map(|s| s.map(SecretString::new))
+    }
+}
+
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }

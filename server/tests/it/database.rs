@@ -640,3 +640,79 @@ async fn a_lease_count_quota_stops_new_credentials_before_they_are_made() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_root_leaves_only_arca_knowing_the_password() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    // A privileged user of this test's own, so that rotating it touches
+    // nothing else.
+    let user = format!("arca_rot_{}", now());
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {user} WITH LOGIN CREATEROLE PASSWORD 'rot-pw-first'"
+        ))
+        .await
+        .unwrap();
+    let config = json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+                        "username": user, "password": "rot-pw-first", "allowed_roles": "*"});
+    assert_eq!(post(&s, "database/config/rot", config).await.status, 204);
+    let role = json!({"db_name": "rot", "default_ttl": "1h",
+                      "creation_statements": "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';",
+                      "revocation_statements": "DROP ROLE IF EXISTS \"{{name}}\";"});
+    assert_eq!(post(&s, "database/roles/onrot", role).await.status, 204);
+
+    let r = post(&s, "database/rotate-root/rot", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    // The old password no longer works; Arca still mints with the new one.
+    assert!(login(&user, "rot-pw-first").await.is_err());
+    let r = call(&s, "GET", "database/creds/onrot", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let minted = r.body["data"]["username"].as_str().unwrap().to_owned();
+    let pw = r.body["data"]["password"].as_str().unwrap().to_owned();
+    login(&minted, &pw).await.unwrap();
+    // Twice in a row works too (the second uses the first's password).
+    let r = post(&s, "database/rotate-root/rot", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = call(&s, "GET", "database/creds/onrot", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = call(&s, "GET", "database/config/rot", Some("root"), None).await;
+    assert!(!r.raw.contains("password\""), "{}", r.raw);
+
+    // OpenBao's errors.
+    let r = post(&s, "database/rotate-root/nope", json!({})).await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (
+            500,
+            vec!["1 error occurred:\n\t* failed to find entry for connection with name: \"nope\"\n\n".to_owned()]
+        )
+    );
+    let r = call(&s, "GET", "database/rotate-root/rot", Some("root"), None).await;
+    assert_eq!(r.status, 405, "{}", r.raw);
+    let nouser = json!({"plugin_name": "postgresql-database-plugin",
+                        "connection_url": URL.replace("{{username}}:{{password}}", "arca_test_admin:arca-test-admin")});
+    assert_eq!(post(&s, "database/config/nouser", nouser).await.status, 204);
+    let r = post(&s, "database/rotate-root/nouser", json!({})).await;
+    assert_eq!(
+        r.errors(),
+        [
+            "1 error occurred:\n\t* unable to rotate root credentials: no username in configuration\n\n"
+        ]
+    );
+    // Clean up what this test made.
+    let r = post(
+        &s,
+        "sys/leases/revoke-prefix/database/creds/onrot",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    admin()
+        .await
+        .batch_execute(&format!("DROP ROLE {user}"))
+        .await
+        .unwrap();
+    s.stop().await;
+}

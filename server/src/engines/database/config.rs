@@ -34,6 +34,11 @@ pub struct DbConfig {
     pub password_policy: String,
     #[serde(default)]
     pub root_rotation_statements: Vec<String>,
+    /// A root rotation under way: the new password, stored before the
+    /// database is told, so that a crash in between loses neither (the
+    /// next use of the connection finds which one the database takes).
+    #[serde(default, with = "crate::secret::stored_opt")]
+    pub rotating_password: Option<SecretString>,
 }
 
 /// Connection fields a plugin takes besides the URL and credentials, kept
@@ -135,6 +140,7 @@ impl DbConfig {
             plugin_name,
             connection_url,
             details,
+            rotating_password: existing.as_ref().and_then(|c| c.rotating_password.clone()),
         };
         super::plugin::check(&c)
             .map_err(|e| Error::invalid(format!("error creating database object: {e}")))?;

@@ -30,6 +30,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::expiration::leases::LeaseEntry;
 use crate::logical::{Operation, Request, Response, SecretLease};
+use crate::secret::SecretString;
 use crate::ttl::Limits;
 
 use config::DbConfig;
@@ -46,6 +47,8 @@ pub struct Database {
     clock: Clock,
     /// Open connections by config name; dropped when the config changes.
     connections: tokio::sync::Mutex<HashMap<String, Arc<dyn Plugin>>>,
+    /// One root rotation at a time.
+    rotating: tokio::sync::Mutex<()>,
 }
 
 pub fn new(view: View, clock: Clock) -> Arc<dyn Backend> {
@@ -53,6 +56,7 @@ pub fn new(view: View, clock: Clock) -> Arc<dyn Backend> {
         view,
         clock,
         connections: tokio::sync::Mutex::new(HashMap::new()),
+        rotating: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -145,6 +149,14 @@ impl Database {
             ))
         })?;
         let mut open = self.connections.lock().await;
+        // A rotation a crash interrupted is settled before first use (one
+        // under way holds the lock and settles nothing here).
+        let config = match self.rotating.try_lock() {
+            Ok(_rotation) if config.rotating_password.is_some() && !open.contains_key(name) => {
+                self.settle_rotation(name, config).await?
+            }
+            _ => config,
+        };
         if let Some(p) = open.get(name) {
             return Ok((Arc::clone(p), config));
         }
@@ -278,6 +290,74 @@ impl Database {
         })
     }
 
+    /// `rotate-root/:name`: a new password for the config's own user, set
+    /// in the database and kept only here. The new password is stored
+    /// (as pending) before the database is told, so a crash in between
+    /// loses neither: `settle_rotation` finds which one works.
+    async fn rotate_root(&self, name: &str) -> Result<Response> {
+        let key = format!("{CONFIG_PREFIX}{name}");
+        let _guard = self.rotating.lock().await;
+        let config = self.config(name).await?.ok_or_else(|| {
+            Error::Upstream(format!(
+                "failed to find entry for connection with name: {name:?}"
+            ))
+        })?;
+        let mut config = self.settle_rotation(name, config).await?;
+        if config.username.is_empty() {
+            return Err(Error::Upstream(
+                "unable to rotate root credentials: no username in configuration".into(),
+            ));
+        }
+        let (plugin, _) = self.connection(name).await?;
+        let password = SecretString::new(template::password());
+        config.rotating_password = Some(password.clone());
+        self.view.put_json(&key, &config).await?;
+        if let Err(e) = plugin
+            .set_root_password(
+                &config.root_rotation_statements,
+                &config.username,
+                password.expose(),
+            )
+            .await
+        {
+            // The database kept the old password.
+            config.rotating_password = None;
+            self.view.put_json(&key, &config).await?;
+            return Err(Error::Upstream(format!(
+                "failed to update user: {}",
+                redact(&e.0, password.expose())
+            )));
+        }
+        config.password = password;
+        config.rotating_password = None;
+        self.view.put_json(&key, &config).await?;
+        self.drop_connection(name).await;
+        Ok(Response::empty())
+    }
+
+    /// A rotation interrupted by a crash: keep whichever password the
+    /// database takes. The caller holds `rotating`.
+    async fn settle_rotation(&self, name: &str, mut config: DbConfig) -> Result<DbConfig> {
+        let Some(pending) = config.rotating_password.take() else {
+            return Ok(config);
+        };
+        let mut candidate = config.clone();
+        candidate.password = pending;
+        let works = match plugin::open(&candidate) {
+            Ok(p) => {
+                let ok = p.verify().await.is_ok();
+                p.reset().await;
+                ok
+            }
+            Err(_) => false,
+        };
+        let settled = if works { candidate } else { config };
+        self.view
+            .put_json(&format!("{CONFIG_PREFIX}{name}"), &settled)
+            .await?;
+        Ok(settled)
+    }
+
     /// The statements and connection a lease's user is renewed or
     /// revoked with: its role's, or the defaults once the role is gone.
     async fn for_lease(&self, lease: &LeaseEntry) -> Result<(Arc<dyn Plugin>, Statements)> {
@@ -307,7 +387,13 @@ impl Backend for Database {
                     "config" => self.handle_config(req, name).await,
                     "roles" => self.handle_role(req, name).await,
                     "creds" => self.creds(req, name).await,
-                    "reset" if matches!(op, Operation::Update | Operation::Create) => {
+                    "rotate-root" | "reset"
+                        if !matches!(op, Operation::Update | Operation::Create) =>
+                    {
+                        Err(Error::UnsupportedOperation)
+                    }
+                    "rotate-root" => self.rotate_root(name).await,
+                    "reset" => {
                         self.config(name)
                             .await?
                             .ok_or_else(|| Error::invalid(format!("no database named {name:?}")))?;
@@ -360,6 +446,70 @@ impl Backend for Database {
 #[cfg(test)]
 mod tests {
     use super::redact;
+    use super::*;
+
+    /// A rotation that stored its new password and then crashed, before or
+    /// after telling the database: the next use keeps whichever password
+    /// the database takes. Needs the PostgreSQL of scripts/services.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_interrupted_rotation_settles_on_the_password_the_database_takes() {
+        let admin = "host=127.0.0.1 port=5432 dbname=postgres user=arca_test_admin password=arca-test-admin";
+        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL with arca_test_admin (scripts/services)");
+        tokio::spawn(conn);
+        let user = format!("arca_settle_{}", template::random(8).to_lowercase());
+        client
+            .batch_execute(&format!(
+                "CREATE ROLE {user} WITH LOGIN PASSWORD 'old-pw-123'"
+            ))
+            .await
+            .unwrap();
+        let (_, view) = crate::storage::gate::Gate::with_view("db/").await;
+        let mut config = DbConfig::from_write(
+            None,
+            &serde_json::from_value(json!({
+                "plugin_name": "postgresql-database-plugin",
+                "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
+                "username": user, "password": "old-pw-123", "allowed_roles": "*"}))
+            .unwrap(),
+        )
+        .unwrap()
+        .0;
+        for (told_database, want) in [(false, "old-pw-123"), (true, "new-pw-456")] {
+            config.password = SecretString::new("old-pw-123".into());
+            config.rotating_password = Some(SecretString::new("new-pw-456".into()));
+            client
+                .batch_execute(&format!(
+                    "ALTER ROLE {user} WITH PASSWORD '{}'",
+                    if told_database {
+                        "new-pw-456"
+                    } else {
+                        "old-pw-123"
+                    }
+                ))
+                .await
+                .unwrap();
+            let db = Database {
+                view: view.clone(),
+                clock: Clock::system(),
+                connections: tokio::sync::Mutex::new(HashMap::new()),
+                rotating: tokio::sync::Mutex::new(()),
+            };
+            db.view.put_json("config/pg", &config).await.unwrap();
+            let (plugin, settled) = db.connection("pg").await.unwrap();
+            assert_eq!(settled.password.expose(), want);
+            assert!(settled.rotating_password.is_none());
+            plugin.verify().await.unwrap();
+            let stored = db.config("pg").await.unwrap().unwrap();
+            assert_eq!(stored.password.expose(), want);
+            assert!(stored.rotating_password.is_none());
+        }
+        client
+            .batch_execute(&format!("DROP ROLE {user}"))
+            .await
+            .unwrap();
+    }
 
     #[test]
     fn passwords_are_redacted_whole_and_in_quoted_pieces() {

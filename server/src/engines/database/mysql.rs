@@ -26,6 +26,8 @@ use crate::secret::SecretString;
 const DEFAULT_REVOKE: &str =
     "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{{name}}'@'%'; DROP USER '{{name}}'@'%';";
 
+/// Vault's default root rotation for MySQL.
+const DEFAULT_ROTATE_ROOT: &str = "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';";
 /// What undoes a failed creation when the role says nothing.
 const DEFAULT_ROLLBACK: &str = "DROP USER IF EXISTS '{{name}}'@'%';";
 
@@ -198,6 +200,20 @@ impl Plugin for Mysql {
             return Ok(());
         }
         self.run(&s.renew, name, "", expiration).await
+    }
+
+    async fn set_root_password(
+        &self,
+        statements: &[String],
+        name: &str,
+        password: &str,
+    ) -> Result<(), PluginError> {
+        let rotate = if statements.is_empty() {
+            vec![DEFAULT_ROTATE_ROOT.to_owned()]
+        } else {
+            statements.to_vec()
+        };
+        self.run(&rotate, name, password, "").await
     }
 
     async fn revoke_user(&self, s: &Statements, name: &str) -> Result<(), PluginError> {

@@ -58,6 +58,15 @@ pub trait Plugin: Send + Sync {
 
     /// Drops `name`; a user that is gone already is not an error.
     async fn revoke_user(&self, s: &Statements, name: &str) -> Result<(), PluginError>;
+
+    /// Gives the config's own user `name` the password `password`, with
+    /// the config's root rotation statements or the plugin's default.
+    async fn set_root_password(
+        &self,
+        statements: &[String],
+        name: &str,
+        password: &str,
+    ) -> Result<(), PluginError>;
 }
 
 /// The plugins Arca has.

@@ -18,6 +18,8 @@ use super::plugin::{Plugin, PluginError, Statements};
 use super::template::{self, NameShape, fill, split};
 use crate::secret::SecretString;
 
+/// Vault's default root rotation.
+const DEFAULT_ROTATE_ROOT: &str = "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';";
 /// Vault's default renewal: move the expiry.
 const DEFAULT_RENEW: &str = "ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';";
 /// Drop what the user owns and was granted in this database, then the
@@ -216,6 +218,20 @@ impl Plugin for Postgres {
             s.renew.clone()
         };
         self.run(&renew, name, "", expiration).await
+    }
+
+    async fn set_root_password(
+        &self,
+        statements: &[String],
+        name: &str,
+        password: &str,
+    ) -> Result<(), PluginError> {
+        let rotate = if statements.is_empty() {
+            vec![DEFAULT_ROTATE_ROOT.to_owned()]
+        } else {
+            statements.to_vec()
+        };
+        self.run(&rotate, name, password, "").await
     }
 
     async fn revoke_user(&self, s: &Statements, name: &str) -> Result<(), PluginError> {

@@ -151,6 +151,20 @@ impl Plugin for Redis {
         Ok(())
     }
 
+    async fn set_root_password(
+        &self,
+        _statements: &[String],
+        name: &str,
+        password: &str,
+    ) -> Result<(), PluginError> {
+        let mut cmd = redis::cmd("ACL");
+        cmd.arg("SETUSER")
+            .arg(name)
+            .arg("RESETPASS")
+            .arg(format!(">{password}"));
+        self.run(&cmd).await.map(|_| ())
+    }
+
     async fn revoke_user(&self, _s: &Statements, name: &str) -> Result<(), PluginError> {
         // Deleting a user that is gone answers 0, not an error.
         let mut cmd = redis::cmd("ACL");
