@@ -716,3 +716,139 @@ async fn rotate_root_leaves_only_arca_knowing_the_password() {
         .unwrap();
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_roles_rotate_the_password_the_database_accepts() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let user = format!("arca_static_{}", now());
+    admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {user} WITH LOGIN PASSWORD 'static-first'"
+        ))
+        .await
+        .unwrap();
+    let r = post(
+        &s,
+        "database/static-roles/st",
+        json!({"db_name": "pg", "username": user, "rotation_period": "1m"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    // Made: the password was rotated at once.
+    assert!(login(&user, "static-first").await.is_err());
+    let creds = |s: &TestServer| {
+        let s = s.url();
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{s}/v1/database/static-creds/st"))
+                .header("X-Vault-Token", "root")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()["data"].clone()
+        }
+    };
+    let first = creds(&s).await;
+    assert_eq!(first["username"], user.as_str());
+    assert_eq!(first["rotation_period"], 60);
+    assert!(first["ttl"].as_u64().unwrap() <= 60);
+    let pw1 = first["password"].as_str().unwrap().to_owned();
+    login(&user, &pw1).await.unwrap();
+    let r = call(&s, "GET", "database/static-roles/st", Some("root"), None).await;
+    let d = &r.body["data"];
+    assert_eq!(
+        (
+            d["credential_type"].clone(),
+            d["db_name"].clone(),
+            d["rotation_period"].clone(),
+            d["rotation_statements"].clone()
+        ),
+        (json!("password"), json!("pg"), json!(60), json!([]))
+    );
+    assert_eq!(d["last_vault_rotation"], first["last_vault_rotation"]);
+    assert!(!r.raw.contains(&pw1), "the role read shows the password");
+    let r = call(&s, "LIST", "database/static-roles", Some("root"), None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["st"]));
+
+    // rotate-role: a new password, the old one refused.
+    let r = post(&s, "database/rotate-role/st", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let pw2 = creds(&s).await["password"].as_str().unwrap().to_owned();
+    assert_ne!(pw1, pw2);
+    assert!(login(&user, &pw1).await.is_err());
+    login(&user, &pw2).await.unwrap();
+
+    // The period passes: the mount rotates it by itself.
+    s.advance(Duration::from_secs(61));
+    let mut pw3 = pw2.clone();
+    for _ in 0..50 {
+        pw3 = creds(&s).await["password"].as_str().unwrap().to_owned();
+        if pw3 != pw2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(pw3, pw2, "no rotation after the period");
+    assert!(login(&user, &pw2).await.is_err());
+    login(&user, &pw3).await.unwrap();
+
+    // OpenBao's errors; nothing changes.
+    for (body, says) in [
+        (
+            json!({"db_name": "pg", "username": user, "rotation_period": "2s"}),
+            "rotation_period must be 5 seconds or more",
+        ),
+        (
+            json!({"db_name": "pg", "rotation_period": "1h"}),
+            "username is a required field to create a static account",
+        ),
+        (
+            json!({"db_name": "pg", "username": user}),
+            "rotation_period is required to create static accounts",
+        ),
+    ] {
+        let r = post(&s, "database/static-roles/other", body).await;
+        assert_eq!((r.status, r.errors()), (400, vec![says.to_owned()]));
+    }
+    let r = post(
+        &s,
+        "database/static-roles/ghost",
+        json!({"db_name": "pg", "username": "arca_no_such_user", "rotation_period": "1h"}),
+    )
+    .await;
+    assert_eq!(r.status, 500, "{}", r.raw);
+    assert!(
+        r.errors()[0].contains("error setting credentials: 1 error occurred:\n\t* failed to execute query: ERROR: role \"arca_no_such_user\" does not exist"),
+        "{}",
+        r.raw
+    );
+    assert_eq!(
+        call(&s, "GET", "database/static-roles/ghost", Some("root"), None)
+            .await
+            .status,
+        404
+    );
+    let r = call(&s, "GET", "database/static-creds/nope", Some("root"), None).await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (400, vec!["unknown role: nope".to_owned()])
+    );
+    let r = post(&s, "database/rotate-role/nope", json!({})).await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (400, vec!["no static role found for role name".to_owned()])
+    );
+    login(&user, &pw3).await.unwrap();
+
+    let r = call(&s, "DELETE", "database/static-roles/st", Some("root"), None).await;
+    assert_eq!(r.status, 204);
+    admin()
+        .await
+        .batch_execute(&format!("DROP ROLE {user}"))
+        .await
+        .unwrap();
+    s.stop().await;
+}

@@ -14,6 +14,7 @@ mod plugin;
 mod postgres;
 mod redis;
 mod role;
+mod static_role;
 pub mod template;
 
 use std::collections::HashMap;
@@ -52,12 +53,17 @@ pub struct Database {
 }
 
 pub fn new(view: View, clock: Clock) -> Arc<dyn Backend> {
-    Arc::new(Database {
+    let db = Arc::new(Database {
         view,
         clock,
         connections: tokio::sync::Mutex::new(HashMap::new()),
         rotating: tokio::sync::Mutex::new(()),
-    })
+    });
+    // Static roles rotate on their own while the mount exists.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(static_role::ticker(Arc::downgrade(&db)));
+    }
+    db
 }
 
 /// A plugin's failure as the client sees it, without `secret` in it.
@@ -378,6 +384,9 @@ impl Backend for Database {
         match rel.as_str() {
             "config" | "config/" if op == Operation::List => self.list(CONFIG_PREFIX).await,
             "roles" | "roles/" if op == Operation::List => self.list(ROLE_PREFIX).await,
+            "static-roles" | "static-roles/" if op == Operation::List => {
+                self.list(static_role::STATIC_PREFIX).await
+            }
             r => {
                 let (kind, name) = r.split_once('/').unwrap_or((r, ""));
                 if name.is_empty() || name.contains('/') {
@@ -387,6 +396,12 @@ impl Backend for Database {
                     "config" => self.handle_config(req, name).await,
                     "roles" => self.handle_role(req, name).await,
                     "creds" => self.creds(req, name).await,
+                    "static-roles" => self.handle_static_role(req, name).await,
+                    "static-creds" => self.static_creds(req, name).await,
+                    "rotate-role" if !matches!(op, Operation::Update | Operation::Create) => {
+                        Err(Error::UnsupportedOperation)
+                    }
+                    "rotate-role" => self.rotate_role(name).await,
                     "rotate-root" | "reset"
                         if !matches!(op, Operation::Update | Operation::Create) =>
                     {
@@ -417,6 +432,9 @@ impl Backend for Database {
         }
         if let Some(name) = rel.strip_prefix("roles/") {
             return Ok(Some(self.role(name).await?.is_some()));
+        }
+        if let Some(name) = rel.strip_prefix("static-roles/") {
+            return Ok(Some(self.static_role(name).await?.is_some()));
         }
         Ok(None)
     }
