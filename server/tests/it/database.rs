@@ -852,3 +852,44 @@ async fn static_roles_rotate_the_password_the_database_accepts() {
         .unwrap();
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_username_template_names_the_users() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let t = json!({"username_template": "{{.RoleName | truncate 3}}-{{.DisplayName | uppercase}}-{{random 8 | lowercase}}"});
+    assert_eq!(post(&s, "database/config/pg", t).await.status, 204);
+    let r = call(&s, "GET", "database/config/pg", Some("root"), None).await;
+    assert_eq!(
+        r.body["data"]["connection_details"]["username_template"],
+        "{{.RoleName | truncate 3}}-{{.DisplayName | uppercase}}-{{random 8 | lowercase}}"
+    );
+    let (lease, user, password) = creds(&s, "root").await;
+    assert!(user.starts_with("app-TOKEN-"), "{user}");
+    assert_eq!(user.len(), "app-TOKEN-".len() + 8);
+    login(&user, &password).await.unwrap();
+    assert_eq!(
+        post(&s, "sys/leases/revoke", json!({"lease_id": lease}))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(valid_until(&user).await, None);
+    // A template that cannot make a name is refused at write; the config
+    // keeps its template.
+    for bad in ["{{.RoleName", "{{ .Nope }}"] {
+        let r = post(&s, "database/config/pg", json!({"username_template": bad})).await;
+        assert_eq!(r.status, 400, "{}", r.raw);
+        assert!(
+            r.errors()[0].starts_with("error creating database object: unable to "),
+            "{}",
+            r.raw
+        );
+    }
+    let (_, user, _) = creds(&s, "root").await;
+    assert!(user.starts_with("app-TOKEN-"), "{user}");
+    let r = post(&s, "sys/leases/revoke-prefix/database/", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert_eq!(valid_until(&user).await, None);
+    s.stop().await;
+}

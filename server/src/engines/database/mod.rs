@@ -270,7 +270,15 @@ impl Database {
             .token_entry
             .as_ref()
             .map_or("token", |t| t.display_name.as_str());
-        let username = plugin.username(display, name, now);
+        let username = match config
+            .detail_str("username_template")
+            .filter(|t| !t.is_empty())
+        {
+            Some(t) => {
+                template::render_username(&t, display, name, now).map_err(Error::Upstream)?
+            }
+            None => plugin.username(display, name, now),
+        };
         let password = template::password();
         let expiration = template::expiration(now + ttl);
         plugin

@@ -87,6 +87,14 @@ fn is_redis(name: &str) -> bool {
 
 /// What a plugin needs of a config, checked at write.
 pub fn check(config: &DbConfig) -> Result<(), String> {
+    if let Some(t) = config
+        .detail_str("username_template")
+        .filter(|t| !t.is_empty())
+    {
+        // A trial render: a template that cannot make a name is refused
+        // now, not at the first credentials.
+        template::render_username(&t, "token", "role", OffsetDateTime::now_utc())?;
+    }
     if is_redis(&config.plugin_name) {
         if config.detail_str("host").is_none_or(|h| h.is_empty()) {
             return Err("host cannot be empty".into());

@@ -105,6 +105,87 @@ pub fn username(display_name: &str, role: &str, now: OffsetDateTime, shape: Name
     }
 }
 
+/// A `username_template` (Go text/template, as Vault's) rendered for a
+/// new user: `.DisplayName`, `.RoleName`, and Vault's functions `random`,
+/// `truncate`, `truncate_sha256`, `uppercase`, `lowercase`, `replace`,
+/// `sha256`, `base64`, `unix_time`, `unix_time_millis`, `timestamp`,
+/// `uuid`. An error says what is wrong with the template.
+pub fn render_username(
+    template: &str,
+    display_name: &str,
+    role: &str,
+    now: OffsetDateTime,
+) -> Result<String, String> {
+    use gotmpl::{Template, Value};
+    use sha2::Digest;
+    fn s(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.to_string(),
+            other => other.to_string(),
+        }
+    }
+    fn n(v: &Value) -> gotmpl::Result<usize> {
+        v.as_int()
+            .and_then(|i| usize::try_from(i).ok())
+            .ok_or_else(|| gotmpl::TemplateError::Exec("expected a number".into()))
+    }
+    fn arg(args: &[Value], i: usize) -> gotmpl::Result<Value> {
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| gotmpl::TemplateError::Exec("missing argument".into()))
+    }
+    fn text(v: String) -> gotmpl::Result<Value> {
+        Ok(Value::String(v.into()))
+    }
+    let unix = now.unix_timestamp();
+    let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let tmpl = Template::new("username")
+        .missing_key(gotmpl::MissingKey::Error)
+        .func("random", |a| text(random(n(&arg(a, 0)?)?)))
+        .func("truncate", |a| {
+            let len = n(&arg(a, 0)?)?;
+            text(truncate(&s(&arg(a, 1)?), len).to_owned())
+        })
+        .func("truncate_sha256", |a| {
+            let len = n(&arg(a, 0)?)?;
+            let v = s(&arg(a, 1)?);
+            if v.chars().count() <= len {
+                return text(v);
+            }
+            let digest = hex::encode(sha2::Sha256::digest(v.as_bytes()));
+            let tail = &digest[..8.min(len)];
+            text(format!("{}{tail}", truncate(&v, len - tail.len())))
+        })
+        .func("uppercase", |a| text(s(&arg(a, 0)?).to_uppercase()))
+        .func("lowercase", |a| text(s(&arg(a, 0)?).to_lowercase()))
+        .func("replace", |a| {
+            let (from, to, v) = (s(&arg(a, 0)?), s(&arg(a, 1)?), s(&arg(a, 2)?));
+            text(v.replace(&from, &to))
+        })
+        .func("sha256", |a| {
+            text(hex::encode(sha2::Sha256::digest(s(&arg(a, 0)?).as_bytes())))
+        })
+        .func("base64", |a| {
+            use base64::Engine;
+            text(base64::engine::general_purpose::STANDARD.encode(s(&arg(a, 0)?)))
+        })
+        // Strings, as Vault's (`printf "%s" (unix_time)` works).
+        .func("unix_time", move |_| text(unix.to_string()))
+        .func("unix_time_millis", move |_| text(millis.to_string()))
+        .func("timestamp", move |_| text(crate::clock::rfc3339(now)))
+        .func("uuid", |_| text(uuid::Uuid::new_v4().to_string()))
+        .parse(template)
+        .map_err(|e| format!("unable to initialize username template: {e}"))?;
+    let data = gotmpl::tmap! { "DisplayName" => display_name, "RoleName" => role };
+    let out = tmpl
+        .execute_to_string(&data)
+        .map_err(|e| format!("unable to generate username: {e}"))?;
+    if out.is_empty() {
+        return Err("unable to generate username: the template produced an empty name".into());
+    }
+    Ok(out)
+}
+
 /// A password as Vault's default policy makes them: 20 characters of
 /// letters, digits and `-`, at least one of each kind of letter and digit.
 pub fn password() -> String {
@@ -195,6 +276,52 @@ mod tests {
         assert!(r.starts_with("V_TOKEN_CACHE_"), "{r}");
         assert!(r.ends_with("_1796306103"));
         assert_eq!(r, r.to_uppercase());
+    }
+
+    #[test]
+    fn username_templates_render_as_vaults() {
+        let now = OffsetDateTime::from_unix_timestamp(1_796_306_103).unwrap();
+        let u = render_username(
+            "{{ printf \"v-%s-%s-%s\" (.RoleName | truncate 4) (random 6) (unix_time) }}",
+            "token",
+            "readonly",
+            now,
+        )
+        .unwrap();
+        assert!(u.starts_with("v-read-"), "{u}");
+        assert!(u.ends_with("-1796306103"), "{u}");
+        assert_eq!(u.len(), "v-read-".len() + 6 + 1 + 10);
+        assert_eq!(
+            render_username(
+                "{{.DisplayName | uppercase}}_{{.RoleName | replace \"-\" \"_\"}}",
+                "tok",
+                "my-app",
+                now
+            )
+            .unwrap(),
+            "TOK_my_app"
+        );
+        let long = render_username(
+            "{{ truncate_sha256 12 .RoleName }}",
+            "",
+            "a-very-long-role-name",
+            now,
+        )
+        .unwrap();
+        assert_eq!(long.len(), 12);
+        assert!(long.starts_with("a-ve"));
+        for (bad, says) in [
+            ("{{ .RoleName", "unable to initialize username template"),
+            ("{{ .Nope }}", "unable to generate username"),
+            (
+                "{{ nosuchfunc 1 }}",
+                "unable to generate username: undefined function",
+            ),
+            ("", "unable to generate username"),
+        ] {
+            let e = render_username(bad, "t", "r", now).unwrap_err();
+            assert!(e.starts_with(says), "{bad}: {e}");
+        }
     }
 
     #[test]
