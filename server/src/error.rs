@@ -30,6 +30,10 @@ pub enum Error {
     /// No mount at this path.
     #[error("no handler for route {0:?}. route entry not found.")]
     NoRoute(String),
+    /// A named thing that is not there, where Vault says so in its
+    /// multi-error wrapper (404).
+    #[error("{0}")]
+    NotFoundWrapped(String),
     /// A mount exists but has no such path.
     #[error("unsupported path")]
     UnsupportedPath,
@@ -93,7 +97,9 @@ impl Error {
             Error::ForbiddenMsg(m) | Error::InvalidRequest(m) | Error::UnsupportedMediaType(m) => {
                 vec![m.clone()]
             }
-            Error::InvalidRequestWrapped(m) | Error::Upstream(m) => vec![wrapped(m)],
+            Error::InvalidRequestWrapped(m) | Error::Upstream(m) | Error::NotFoundWrapped(m) => {
+                vec![wrapped(m)]
+            }
             Error::UnsupportedPath => vec![wrapped("unsupported path")],
             Error::UnsupportedOperation => vec![wrapped("unsupported operation")],
             Error::NotFound | Error::MethodNotAllowed => vec![],

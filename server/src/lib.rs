@@ -47,6 +47,7 @@ pub mod http;
 pub mod identity;
 pub mod logical;
 pub mod metrics;
+pub mod password_policy;
 pub mod policy;
 pub mod quotas;
 pub mod router;

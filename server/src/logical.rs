@@ -74,6 +74,9 @@ pub struct Request {
     pub mount_default_ttl: Duration,
     /// Set by the router: the mount's effective max lease TTL.
     pub mount_max_ttl: Duration,
+    /// Set by the router: the password policies, for engines that make
+    /// passwords by a named one (`password_policy`).
+    pub password_policies: Option<Arc<crate::password_policy::PasswordPolicies>>,
 }
 
 impl std::fmt::Debug for Request {
@@ -108,6 +111,7 @@ impl Request {
             root_privs: false,
             mount_default_ttl: Duration::ZERO,
             mount_max_ttl: Duration::ZERO,
+            password_policies: None,
         }
     }
 

@@ -240,6 +240,7 @@ impl Core {
         };
         req.mount_point = route.prefix.clone();
         (req.mount_default_ttl, req.mount_max_ttl) = active.mounts.ttls(&route.entry);
+        req.password_policies = Some(Arc::clone(&active.password_policies));
         let rel = req.rel_path().to_owned();
 
         if req.operation == Operation::Update {

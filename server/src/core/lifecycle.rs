@@ -41,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::expiration::Expiration;
 use crate::expiration::leases::Leases;
 use crate::identity::{IdentityBackend, IdentityStore};
+use crate::password_policy::PasswordPolicies;
 use crate::policy::PolicyStore;
 use crate::quotas::Quotas;
 use crate::router::mounts::{MountRequest, builtin_entry};
@@ -349,6 +350,7 @@ impl Core {
             leases: Arc::clone(&leases),
             mounts: Arc::clone(&mounts),
         });
+        let password_policies = PasswordPolicies::new(sys_view.sub("password_policy/"));
         let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(SysParts {
             mounts: Arc::clone(&mounts),
             policies: Arc::clone(&policies),
@@ -362,6 +364,7 @@ impl Core {
             identity: Arc::clone(&identity),
             leases: Arc::clone(&leases),
             issuers: Arc::clone(&revocations) as _,
+            password_policies: Arc::clone(&password_policies),
             unauthenticated_metrics: self.config.unauthenticated_metrics,
         }));
         let token_backend: Arc<dyn Backend> = Arc::new(TokenBackend::new(
@@ -416,6 +419,7 @@ impl Core {
             quotas,
             wrapper,
             leases,
+            password_policies,
             cluster_name: info.name,
             cluster_id: info.id,
             stop,

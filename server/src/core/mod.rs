@@ -69,6 +69,7 @@ pub struct Active {
     pub quotas: Arc<crate::quotas::Quotas>,
     pub wrapper: Arc<wrapping::Wrapper>,
     pub leases: Arc<crate::expiration::leases::Leases>,
+    pub password_policies: Arc<crate::password_policy::PasswordPolicies>,
     pub cluster_name: String,
     pub cluster_id: String,
     stop: watch::Sender<bool>,

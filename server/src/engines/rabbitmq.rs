@@ -5,7 +5,8 @@
 //!
 //! - `config/connection` (write only): `connection_uri` (the management
 //!   API), `username`, `password`, `verify_connection` (default true),
-//!   `password_policy`, `username_template` (kept, not applied yet).
+//!   `password_policy` (a `sys/policies/password` policy the passwords
+//!   are made by), `username_template` (kept, not applied yet).
 //! - `config/lease`: `ttl`, `max_ttl` of the credentials (0: the mount's).
 //! - `roles/:name`: `tags`, `vhosts` (JSON: vhost -> configure/write/read
 //!   patterns), `vhost_topics` (JSON: vhost -> exchange -> write/read).
@@ -291,7 +292,14 @@ impl Rabbitmq {
             .as_ref()
             .map_or("token", |t| t.display_name.as_str());
         let username = format!("{display}-{}", uuid::Uuid::new_v4());
-        let password = password();
+        let password = match (&c.password_policy, &req.password_policies) {
+            (p, Some(policies)) if !p.is_empty() => policies.generate(p).await.map_err(|e| {
+                Error::Upstream(format!(
+                    "unable to generate password with policy {p:?}: {e}"
+                ))
+            })?,
+            _ => password(),
+        };
         let user = segment(&username);
         self.call(
             &c,

@@ -13,7 +13,10 @@ pub fn status(e: &Error) -> u16 {
         | Error::InvalidRequestWrapped(_)
         | Error::BadJson(_) => 400,
         Error::PermissionDenied | Error::Forbidden | Error::ForbiddenMsg(_) => 403,
-        Error::NoRoute(_) | Error::UnsupportedPath | Error::NotFound => 404,
+        Error::NoRoute(_)
+        | Error::UnsupportedPath
+        | Error::NotFound
+        | Error::NotFoundWrapped(_) => 404,
         Error::UnsupportedOperation | Error::MethodNotAllowed => 405,
         Error::TooLarge => 413,
         Error::UnsupportedMediaType(_) => 415,

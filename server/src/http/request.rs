@@ -196,6 +196,7 @@ pub fn build(
         root_privs: false,
         mount_default_ttl: std::time::Duration::ZERO,
         mount_max_ttl: std::time::Duration::ZERO,
+        password_policies: None,
     })
 }
 

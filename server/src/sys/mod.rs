@@ -45,6 +45,7 @@ pub struct SysBackend {
     identity: Arc<crate::identity::IdentityStore>,
     leases: Arc<crate::expiration::leases::Leases>,
     issuers: Arc<dyn crate::expiration::leases::Issuers>,
+    password_policies: Arc<crate::password_policy::PasswordPolicies>,
     unauthenticated_metrics: bool,
 }
 
@@ -62,6 +63,7 @@ pub struct SysParts {
     pub identity: Arc<crate::identity::IdentityStore>,
     pub leases: Arc<crate::expiration::leases::Leases>,
     pub issuers: Arc<dyn crate::expiration::leases::Issuers>,
+    pub password_policies: Arc<crate::password_policy::PasswordPolicies>,
     pub unauthenticated_metrics: bool,
 }
 
@@ -80,6 +82,7 @@ impl SysBackend {
             identity: p.identity,
             leases: p.leases,
             issuers: p.issuers,
+            password_policies: p.password_policies,
             unauthenticated_metrics: p.unauthenticated_metrics,
         }
     }
@@ -150,6 +153,9 @@ impl Backend for SysBackend {
         match first {
             "mounts" => self.handle_mounts(req, &rel).await,
             "auth" => self.handle_auth(req, &rel).await,
+            "policies" if rel.starts_with("policies/password") => {
+                self.handle_password_policies(req, &rel).await
+            }
             "policy" | "policies" => self.handle_policies(req, &rel).await,
             "capabilities" | "capabilities-self" | "capabilities-accessor" if rel == first => {
                 self.handle_capabilities(req, first).await

@@ -99,4 +99,73 @@ impl SysBackend {
             _ => Err(Error::UnsupportedOperation),
         }
     }
+
+    /// `sys/policies/password[/:name[/generate]]`.
+    pub(super) async fn handle_password_policies(
+        &self,
+        req: &Request,
+        rel: &str,
+    ) -> Result<Response> {
+        let op = req.operation;
+        let rest = rel
+            .strip_prefix("policies/password")
+            .unwrap_or("")
+            .trim_start_matches('/');
+        if rest.is_empty() {
+            return match op {
+                Operation::List => {
+                    let names = self.password_policies.list().await?;
+                    if names.is_empty() {
+                        return Err(Error::NotFound);
+                    }
+                    Ok(Response::list(names))
+                }
+                _ => Err(Error::UnsupportedOperation),
+            };
+        }
+        if let Some(name) = rest.strip_suffix("/generate") {
+            if name.is_empty() || name.contains('/') {
+                return Err(Error::UnsupportedPath);
+            }
+            if op != Operation::Read {
+                return Err(Error::UnsupportedOperation);
+            }
+            let password = self.password_policies.generate(name).await?;
+            return Ok(Response::from_value(
+                serde_json::json!({ "password": password }),
+            ));
+        }
+        if rest.contains('/') {
+            return Err(Error::UnsupportedPath);
+        }
+        match op {
+            Operation::Read => {
+                let raw = self
+                    .password_policies
+                    .get(rest)
+                    .await?
+                    .ok_or_else(|| Error::NotFoundWrapped("policy does not exist".into()))?;
+                Ok(Response::from_value(serde_json::json!({ "policy": raw })))
+            }
+            Operation::Create | Operation::Update => {
+                let raw = crate::fields::string(&req.data, "policy")?
+                    .filter(|p| !p.trim().is_empty())
+                    .ok_or_else(|| Error::InvalidRequestWrapped("missing policy".into()))?;
+                // Vault also takes the policy base64-encoded.
+                // (HCL has spaces and quotes, so it never decodes as base64.)
+                let raw =
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, raw.trim())
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .unwrap_or(raw);
+                self.password_policies.put(rest, &raw).await?;
+                Ok(Response::empty())
+            }
+            Operation::Delete => {
+                self.password_policies.delete(rest).await?;
+                Ok(Response::empty())
+            }
+            _ => Err(Error::UnsupportedOperation),
+        }
+    }
 }

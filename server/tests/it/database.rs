@@ -893,3 +893,105 @@ async fn a_username_template_names_the_users() {
     assert_eq!(valid_until(&user).await, None);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_policy_makes_the_passwords() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let policy = "length = 24\nrule \"charset\" {\n  charset = \"abcdefghkmnpqrstuvwxyz\"\n  min-chars = 2\n}\nrule \"charset\" {\n  charset = \"23456789\"\n  min-chars = 4\n}";
+    let r = post(&s, "sys/policies/password/pg-pw", json!({"policy": policy})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = call(&s, "GET", "sys/policies/password/pg-pw", Some("root"), None).await;
+    assert_eq!(r.body["data"], json!({"policy": policy}));
+    let r = call(&s, "LIST", "sys/policies/password", Some("root"), None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["pg-pw"]));
+    let fits = |pw: &str| {
+        pw.len() == 24
+            && pw
+                .chars()
+                .all(|c| "abcdefghkmnpqrstuvwxyz23456789".contains(c))
+            && pw.chars().filter(|c| c.is_ascii_digit()).count() >= 4
+            && pw.chars().filter(|c| c.is_ascii_lowercase()).count() >= 2
+    };
+    let r = call(
+        &s,
+        "GET",
+        "sys/policies/password/pg-pw/generate",
+        Some("root"),
+        None,
+    )
+    .await;
+    let generated = r.body["data"]["password"].as_str().unwrap().to_owned();
+    assert!(fits(&generated), "{generated}");
+
+    assert_eq!(
+        post(
+            &s,
+            "database/config/pg",
+            json!({"password_policy": "pg-pw"})
+        )
+        .await
+        .status,
+        204
+    );
+    let (lease, user, password) = creds(&s, "root").await;
+    assert!(fits(&password), "{password}");
+    login(&user, &password).await.unwrap();
+    assert_eq!(
+        post(&s, "sys/leases/revoke", json!({"lease_id": lease}))
+            .await
+            .status,
+        204
+    );
+
+    // OpenBao's errors.
+    let r = call(
+        &s,
+        "GET",
+        "sys/policies/password/nope/generate",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (
+            404,
+            vec!["1 error occurred:\n\t* policy does not exist\n\n".to_owned()]
+        )
+    );
+    let r = post(
+        &s,
+        "sys/policies/password/bad",
+        json!({"policy": "length = 20"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (400, vec!["1 error occurred:\n\t* invalid password policy: 1 error occurred:\n\t* no charset specified\n\n\n\n".to_owned()])
+    );
+    let r = post(&s, "sys/policies/password/bad", json!({})).await;
+    assert_eq!(r.errors(), ["1 error occurred:\n\t* missing policy\n\n"]);
+    // A config naming a policy that is gone: the read fails, nothing made.
+    assert_eq!(
+        call(
+            &s,
+            "DELETE",
+            "sys/policies/password/pg-pw",
+            Some("root"),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    let r = call(&s, "GET", "database/creds/app", Some("root"), None).await;
+    assert_eq!(r.status, 500, "{}", r.raw);
+    assert!(
+        r.errors()[0]
+            .contains("unable to generate password with policy \"pg-pw\": policy does not exist"),
+        "{}",
+        r.raw
+    );
+    s.stop().await;
+}

@@ -279,7 +279,14 @@ impl Database {
             }
             None => plugin.username(display, name, now),
         };
-        let password = template::password();
+        let password = match (&config.password_policy, &req.password_policies) {
+            (p, Some(policies)) if !p.is_empty() => policies.generate(p).await.map_err(|e| {
+                Error::Upstream(format!(
+                    "unable to generate password with policy {p:?}: {e}"
+                ))
+            })?,
+            _ => template::password(),
+        };
         let expiration = template::expiration(now + ttl);
         plugin
             .new_user(&role.statements(), &username, &password, &expiration)
