@@ -11,7 +11,7 @@
 //! and hands what is due to the `Revoker`. A revocation that fails is
 //! tried again later, with backoff, and never forgotten.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,7 +71,10 @@ impl std::fmt::Debug for LeaseKey {
 #[derive(Default)]
 struct Index {
     by_time: BTreeSet<(i64, Target)>,
-    by_target: HashMap<Target, i64, Hasher>,
+    /// A B-tree rather than a hash map: no power-of-two slack (a million
+    /// entries would cost twice their size), and a restore builds it in
+    /// one pass from sorted entries.
+    by_target: BTreeMap<Target, i64>,
     /// Failed revocations: how long to wait before the next try.
     backoff: HashMap<Target, Duration, Hasher>,
 }
@@ -116,29 +119,37 @@ impl Index {
     /// Sets many deadlines; true when the earliest moved sooner. The new
     /// entries are sorted and merged into the time index in one pass
     /// rather than inserted one by one (a restore of a million leases).
-    fn set_all(&mut self, deadlines: Vec<(Target, i64)>) -> bool {
-        self.by_target.reserve(deadlines.len());
-        let mut fresh = Vec::with_capacity(deadlines.len());
-        let mut again = false;
-        for (target, at) in deadlines {
-            if let Some(old) = self.by_target.insert(target.clone(), at) {
-                again |= !self.by_time.remove(&(old, target.clone()));
+    fn set_all(&mut self, mut fresh: Vec<(Target, i64)>) -> bool {
+        // By target; of a target given twice, the last deadline stays (the
+        // sort is stable, so it is the last of its run).
+        fresh.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(Target, i64)> = Vec::with_capacity(fresh.len());
+        for (target, at) in fresh {
+            match kept.last_mut() {
+                Some(last) if last.0 == target => last.1 = at,
+                _ => kept.push((target, at)),
             }
-            fresh.push((at, target));
         }
-        if again {
-            // A target given twice keeps its last deadline.
-            fresh.retain(|(at, t)| self.by_target.get(t) == Some(at));
+        // What was there before for these targets goes.
+        if !self.by_target.is_empty() {
+            for (target, _) in &kept {
+                if let Some(old) = self.by_target.remove(target) {
+                    self.by_time.remove(&(old, target.clone()));
+                }
+            }
         }
-        fresh.sort_unstable();
-        let Some((earliest, _)) = fresh.first() else {
+        let mut by_target: BTreeMap<Target, i64> = kept.iter().cloned().collect();
+        self.by_target.append(&mut by_target);
+        let mut times: Vec<(i64, Target)> = kept.into_iter().map(|(t, at)| (at, t)).collect();
+        times.sort_unstable();
+        let Some((earliest, _)) = times.first() else {
             return false;
         };
         let sooner = self
             .by_time
             .first()
             .is_none_or(|(first, _)| earliest < first);
-        let mut merged: BTreeSet<(i64, Target)> = fresh.into_iter().collect();
+        let mut merged: BTreeSet<(i64, Target)> = times.into_iter().collect();
         self.by_time.append(&mut merged);
         sooner
     }
