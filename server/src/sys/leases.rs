@@ -74,8 +74,53 @@ impl SysBackend {
         }
     }
 
+    /// A token's lease, by Vault's id for it: `<path it was made on>/<its
+    /// store hash>` (`auth/token/create/<hash>`,
+    /// `auth/userpass/login/alice/<hash>`).
+    async fn token_lease(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, std::sync::Arc<crate::token::TokenEntry>)>> {
+        if !id.starts_with("auth/") {
+            return Ok(None);
+        }
+        let Some((path, hash)) = id.rsplit_once('/') else {
+            return Ok(None);
+        };
+        if hash.is_empty() || hash.contains('.') {
+            return Ok(None);
+        }
+        Ok(self
+            .tokens
+            .get(hash)
+            .await?
+            .filter(|e| e.path.trim_end_matches('/') == path)
+            .map(|e| (hash.to_owned(), e)))
+    }
+
     async fn lookup(&self, req: &Request) -> Result<Response> {
         let id = lease_id(req, "")?;
+        if let Some((_, e)) = self.token_lease(&id).await? {
+            let now = self.leases.now();
+            let mut m = Map::new();
+            m.insert(
+                "expire_time".into(),
+                e.expire_time.map_or(Value::Null, nanos_to_rfc3339),
+            );
+            m.insert("id".into(), json!(id));
+            m.insert("issue_time".into(), nanos_to_rfc3339(e.creation_time));
+            m.insert(
+                "last_renewal".into(),
+                e.last_renewal.map_or(Value::Null, nanos_to_rfc3339),
+            );
+            m.insert("path".into(), json!(e.path));
+            m.insert(
+                "renewable".into(),
+                json!(e.renewable && e.expire_time.is_some()),
+            );
+            m.insert("ttl".into(), json!(e.ttl_remaining(now)));
+            return Ok(Response::data(m));
+        }
         let lease = self
             .leases
             .get(&id)
@@ -85,7 +130,18 @@ impl SysBackend {
     }
 
     async fn list(&self, prefix: &str) -> Result<Response> {
-        let keys = self.leases.list(prefix).await?;
+        let mut keys = self.leases.list(prefix).await?;
+        // Tokens' leases, under `auth/`.
+        let prefix = prefix.trim_start_matches('/');
+        if prefix.is_empty() || prefix.starts_with("auth/") {
+            let ids = self.tokens.lease_ids().await?;
+            keys.extend(crate::storage::immediate_children(
+                prefix,
+                ids.iter().map(String::as_str),
+            ));
+            keys.sort();
+            keys.dedup();
+        }
         if keys.is_empty() {
             return Err(Error::NotFound);
         }
@@ -94,6 +150,11 @@ impl SysBackend {
 
     async fn renew(&self, req: &Request, in_path: &str) -> Result<Response> {
         let id = lease_id(req, in_path)?;
+        if self.token_lease(&id).await?.is_some() {
+            return Err(Error::invalid(
+                "tokens cannot be renewed through this endpoint",
+            ));
+        }
         let lease = self
             .leases
             .get(&id)
@@ -142,6 +203,11 @@ impl SysBackend {
 
     async fn revoke(&self, req: &Request, in_path: &str) -> Result<Response> {
         let id = lease_id(req, in_path)?;
+        if let Some((hash, _)) = self.token_lease(&id).await? {
+            // A token's lease goes with the token (and its children).
+            self.tokens.revoke_tree(&hash).await?;
+            return Ok(Response::empty());
+        }
         self.issuers.revoke_lease(&id).await?;
         Ok(Response::empty())
     }

@@ -511,6 +511,26 @@ impl TokenStore {
         Ok(out)
     }
 
+    /// The lease id of every service token that expires (Vault's
+    /// `<path>/<hash>`), sorted: tokens are leases in `sys/leases`.
+    pub async fn lease_ids(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for hash in self.view.list(ID_PREFIX).await? {
+            if hash.ends_with('/') {
+                continue;
+            }
+            if let Some(e) = self.stored(&hash).await? {
+                // A root token made at init has no lease (one made through
+                // token create, as dev mode's, has).
+                if !e.path.is_empty() && e.path != "auth/token/root" {
+                    out.push(format!("{}/{hash}", e.path.trim_end_matches('/')));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     pub async fn count(&self) -> Result<usize> {
         Ok(self.view.list(ID_PREFIX).await?.len())
     }

@@ -92,7 +92,11 @@ async fn lookup_list_renew_and_revoke_answer_as_openbao() {
         let s = &s;
         async move { call(s, "LIST", &path, Some("root"), None).await }
     };
-    assert_eq!(list("").await.body["data"]["keys"], json!(["secret/"]));
+    // Tokens are leases too (the dev root token, under auth/).
+    assert_eq!(
+        list("").await.body["data"]["keys"],
+        json!(["auth/", "secret/"])
+    );
     assert_eq!(
         list("secret/creds/").await.body["data"]["keys"],
         json!(["app/", "web/"])
@@ -283,5 +287,84 @@ async fn disabling_a_secrets_engine_revokes_its_leases_first() {
         !gone(&s, &mine.lease_id).await,
         "another mount's lease was revoked"
     );
+    s.stop().await;
+}
+
+/// Tokens are leases too, as in OpenBao: listed under `auth/`, looked up,
+/// revoked (which revokes the token); not renewed here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_leases_are_listed_looked_up_and_revoked() {
+    let s = TestServer::dev().await;
+    let r = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"ttl": "1h"})),
+    )
+    .await;
+    let token = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = call(&s, "LIST", "sys/leases/lookup/", Some("root"), None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["auth/"]), "{}", r.raw);
+    let r = call(&s, "LIST", "sys/leases/lookup/auth/", Some("root"), None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["token/"]));
+    let r = call(
+        &s,
+        "LIST",
+        "sys/leases/lookup/auth/token/create/",
+        Some("root"),
+        None,
+    )
+    .await;
+    let keys: Vec<String> = serde_json::from_value(r.body["data"]["keys"].clone()).unwrap();
+    // The dev root token (made through token create) and the new one.
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let mut found = None;
+    for k in &keys {
+        let id = format!("auth/token/create/{k}");
+        let r = put(&s, "sys/leases/lookup", json!({"lease_id": id})).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        let d = &r.body["data"];
+        assert_eq!(d["id"], id.as_str());
+        assert_eq!(d["path"], "auth/token/create");
+        if d["renewable"] == true {
+            assert!((3590..=3600).contains(&d["ttl"].as_u64().unwrap()), "{d}");
+            assert!(d["expire_time"].is_string());
+            assert_eq!(d["last_renewal"], Value::Null);
+            found = Some(id);
+        } else {
+            // The root token: no expiry.
+            assert_eq!(
+                (d["ttl"].clone(), d["expire_time"].clone()),
+                (json!(0), Value::Null)
+            );
+        }
+    }
+    let id = found.expect("the new token's lease");
+    let r = put(&s, "sys/leases/renew", json!({"lease_id": id})).await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (
+            400,
+            vec!["tokens cannot be renewed through this endpoint".to_owned()]
+        )
+    );
+    let r = put(&s, "sys/leases/revoke", json!({"lease_id": id})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = call(&s, "GET", "auth/token/lookup-self", Some(&token), None).await;
+    assert_eq!(r.status, 403, "the token outlived its lease: {}", r.raw);
+    let r = put(&s, "sys/leases/lookup", json!({"lease_id": id})).await;
+    assert_eq!(
+        (r.status, r.errors()),
+        (400, vec!["invalid lease".to_owned()])
+    );
+    // A made-up token lease id is no lease.
+    let r = put(
+        &s,
+        "sys/leases/lookup",
+        json!({"lease_id": "auth/token/create/nope"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
     s.stop().await;
 }
