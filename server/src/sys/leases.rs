@@ -215,6 +215,19 @@ impl SysBackend {
     /// Every lease under `prefix`, through its mount (or, with `force`,
     /// only forgotten: for a mount that can no longer revoke).
     async fn revoke_prefix(&self, prefix: &str, force: bool) -> Result<Response> {
+        // Tokens' leases under the prefix go with their tokens (forced or
+        // not: revoking a token needs nothing outside Arca).
+        let base = prefix.trim_start_matches('/');
+        if base.starts_with("auth/") || "auth/".starts_with(base) {
+            for id in self.tokens.lease_ids().await? {
+                if !id.starts_with(base) {
+                    continue;
+                }
+                if let Some((hash, _)) = self.token_lease(&id).await? {
+                    self.tokens.revoke_tree(&hash).await?;
+                }
+            }
+        }
         for id in self.leases.ids_under(prefix).await? {
             if force {
                 if let Some(lease) = self.leases.get(&id).await? {

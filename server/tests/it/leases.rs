@@ -358,6 +358,38 @@ async fn token_leases_are_listed_looked_up_and_revoked() {
         (r.status, r.errors()),
         (400, vec!["invalid lease".to_owned()])
     );
+    // revoke-prefix takes tokens' leases too (the dev root token's among
+    // them: it is a token made through token create, as in OpenBao).
+    let r = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"ttl": "1h"})),
+    )
+    .await;
+    let other = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some(&other),
+        Some(json!({"ttl": "1h"})),
+    )
+    .await;
+    let child = r.body["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = put(&s, "sys/leases/revoke-prefix/auth/token/create/", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    for t in [&other, &child, &"root".to_owned()] {
+        let r = call(&s, "GET", "auth/token/lookup-self", Some(t), None).await;
+        assert_eq!(r.status, 403, "{t} outlived revoke-prefix: {}", r.raw);
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_token_lease_is_no_lease() {
+    let s = TestServer::dev().await;
     // A made-up token lease id is no lease.
     let r = put(
         &s,
