@@ -191,3 +191,88 @@ async fn bad_mysql_statements_fail_and_leave_no_user() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_static_roles_and_root_rotation_change_the_password_it_accepts() {
+    let s = TestServer::dev().await;
+    setup(&s).await;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    let (st_user, root_user) = (format!("arca_st_{stamp}"), format!("arca_rt_{stamp}"));
+    let mut c = login(ADMIN, ADMIN_PASSWORD).await.unwrap();
+    c.query_drop(format!(
+        "CREATE USER '{st_user}'@'%' IDENTIFIED BY 'st-first'; CREATE USER '{root_user}'@'%' IDENTIFIED BY 'rt-first'; GRANT CREATE USER, SELECT ON *.* TO '{root_user}'@'%' WITH GRANT OPTION"
+    ))
+    .await
+    .unwrap();
+
+    // A static role: the password changes at once, and on rotate-role.
+    let r = post(
+        &s,
+        "database/static-roles/st",
+        json!({"db_name": "maria", "username": st_user, "rotation_period": "1h"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert!(login(&st_user, "st-first").await.is_err());
+    let pw = |s: &TestServer| {
+        let url = s.url();
+        async move {
+            let r = reqwest::Client::new()
+                .get(format!("{url}/v1/database/static-creds/st"))
+                .header("X-Vault-Token", "root")
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["data"]["password"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = pw(&s).await;
+    login(&st_user, &first).await.unwrap();
+    assert_eq!(
+        post(&s, "database/rotate-role/st", json!({})).await.status,
+        204
+    );
+    let second = pw(&s).await;
+    assert!(login(&st_user, &first).await.is_err());
+    login(&st_user, &second).await.unwrap();
+
+    // rotate-root on a config of its own: the old password is refused,
+    // Arca still works.
+    let config = json!({"plugin_name": "mysql-database-plugin", "connection_url": DSN,
+                        "username": root_user, "password": "rt-first", "allowed_roles": "*"});
+    assert_eq!(post(&s, "database/config/rot", config).await.status, 204);
+    let r = post(&s, "database/rotate-root/rot", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert!(login(&root_user, "rt-first").await.is_err());
+    let role = json!({"db_name": "rot", "creation_statements": "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';"});
+    assert_eq!(post(&s, "database/roles/onrot", role).await.status, 204);
+    let r = call(&s, "GET", "database/creds/onrot", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let minted = r.body["data"]["username"].as_str().unwrap().to_owned();
+    login(&minted, r.body["data"]["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    let r = post(
+        &s,
+        "sys/leases/revoke-prefix/database/creds/onrot",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert_eq!(users_like(&minted).await, 0);
+
+    let mut c = login(ADMIN, ADMIN_PASSWORD).await.unwrap();
+    c.query_drop(format!(
+        "DROP USER '{st_user}'@'%'; DROP USER '{root_user}'@'%'"
+    ))
+    .await
+    .unwrap();
+    s.stop().await;
+}
