@@ -203,3 +203,65 @@ async fn bad_redis_rules_fail_and_make_no_user() {
     assert!(!r.raw.contains(ADMIN_PASSWORD));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_static_roles_and_root_rotation_change_the_password_it_accepts() {
+    let s = TestServer::dev().await;
+    let r = post(&s, "sys/mounts/database", json!({"type": "database"})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    let (st_user, root_user) = (format!("arca_st_{stamp}"), format!("arca_rt_{stamp}"));
+    let mut a = admin().await;
+    for (u, p) in [(&st_user, "st-first"), (&root_user, "rt-first")] {
+        let () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(u)
+            .arg("on")
+            .arg(format!(">{p}"))
+            .arg("~*")
+            .arg("+@all")
+            .query_async(&mut a)
+            .await
+            .unwrap();
+    }
+    // The config's own user, rotated: only Arca knows it afterwards.
+    let config = json!({"plugin_name": "redis-database-plugin", "host": "127.0.0.1", "port": 6379,
+                        "username": root_user, "password": "rt-first", "allowed_roles": "*"});
+    assert_eq!(post(&s, "database/config/cache", config).await.status, 204);
+    let r = post(&s, "database/rotate-root/cache", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert!(login(&root_user, "rt-first").await.is_err());
+    // A static role on the rotated connection.
+    let r = post(
+        &s,
+        "database/static-roles/st",
+        json!({"db_name": "cache", "username": st_user, "rotation_period": "1h"}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert!(login(&st_user, "st-first").await.is_err());
+    let r = call(&s, "GET", "database/static-creds/st", Some("root"), None).await;
+    let first = r.body["data"]["password"].as_str().unwrap().to_owned();
+    login(&st_user, &first).await.unwrap();
+    assert_eq!(
+        post(&s, "database/rotate-role/st", json!({})).await.status,
+        204
+    );
+    let r = call(&s, "GET", "database/static-creds/st", Some("root"), None).await;
+    let second = r.body["data"]["password"].as_str().unwrap().to_owned();
+    assert!(login(&st_user, &first).await.is_err());
+    login(&st_user, &second).await.unwrap();
+    for u in [&st_user, &root_user] {
+        let _: i64 = redis::cmd("ACL")
+            .arg("DELUSER")
+            .arg(u)
+            .query_async(&mut a)
+            .await
+            .unwrap();
+    }
+    s.stop().await;
+}
