@@ -544,6 +544,75 @@ mod tests {
             .unwrap();
     }
 
+    /// The same for a static role's rotation: the next use keeps the
+    /// password the database takes for the role's user.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_interrupted_static_rotation_settles_too() {
+        let admin = "host=127.0.0.1 port=5432 dbname=postgres user=arca_test_admin password=arca-test-admin";
+        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL with arca_test_admin (scripts/services)");
+        tokio::spawn(conn);
+        let user = format!("arca_stsettle_{}", template::random(8).to_lowercase());
+        client
+            .batch_execute(&format!(
+                "CREATE ROLE {user} WITH LOGIN PASSWORD 'old-pw-123'"
+            ))
+            .await
+            .unwrap();
+        let (_, view) = crate::storage::gate::Gate::with_view("db/").await;
+        let config = DbConfig::from_write(
+            None,
+            &serde_json::from_value(json!({
+                "plugin_name": "postgresql-database-plugin",
+                "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
+                "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "*"}))
+            .unwrap(),
+        )
+        .unwrap()
+        .0;
+        let db = Database {
+            view: view.clone(),
+            clock: Clock::system(),
+            connections: tokio::sync::Mutex::new(HashMap::new()),
+            rotating: tokio::sync::Mutex::new(()),
+        };
+        db.view.put_json("config/pg", &config).await.unwrap();
+        for (told_database, want) in [(false, "old-pw-123"), (true, "new-pw-456")] {
+            client
+                .batch_execute(&format!(
+                    "ALTER ROLE {user} WITH PASSWORD '{}'",
+                    if told_database {
+                        "new-pw-456"
+                    } else {
+                        "old-pw-123"
+                    }
+                ))
+                .await
+                .unwrap();
+            let role = static_role::StaticRole {
+                db_name: "pg".into(),
+                username: user.clone(),
+                rotation_period: 3600,
+                rotation_statements: Vec::new(),
+                password: SecretString::new("old-pw-123".into()),
+                last_vault_rotation: 1,
+                pending_password: Some(SecretString::new("new-pw-456".into())),
+            };
+            db.view.put_json("static-role/st", &role).await.unwrap();
+            let settled = db.settle("st", role).await.unwrap();
+            assert_eq!(settled.password.expose(), want);
+            assert!(settled.pending_password.is_none());
+            let stored = db.static_role("st").await.unwrap().unwrap();
+            assert_eq!(stored.password.expose(), want);
+            assert!(stored.pending_password.is_none());
+        }
+        client
+            .batch_execute(&format!("DROP ROLE {user}"))
+            .await
+            .unwrap();
+    }
+
     #[test]
     fn passwords_are_redacted_whole_and_in_quoted_pieces() {
         let pw = "HBoiwEp4g2sV2nZ9-AbC";

@@ -41,6 +41,10 @@ pub(super) struct StaticRole {
     pub password: SecretString,
     /// Unix nanoseconds of the last rotation.
     pub last_vault_rotation: i64,
+    /// A rotation under way: the new password, stored before the database
+    /// is told, so that a crash in between loses neither (`settle`).
+    #[serde(default, with = "crate::secret::stored_opt")]
+    pub pending_password: Option<SecretString>,
 }
 
 impl StaticRole {
@@ -67,23 +71,64 @@ impl Database {
     }
 
     /// Sets a new password for the role's user in its database and keeps
-    /// it; the role as it is after.
+    /// it; the role as it is after. The new password is stored (pending)
+    /// before the database is told.
     async fn rotate_static(&self, name: &str, mut role: StaticRole) -> Result<StaticRole> {
+        let key = format!("{STATIC_PREFIX}{name}");
         let (plugin, config) = self.connection(&role.db_name).await?;
         let password = SecretString::new(template::password());
-        plugin
+        let known = !role.password.expose().is_empty();
+        role.pending_password = Some(password.clone());
+        if known {
+            self.view.put_json(&key, &role).await?;
+        }
+        if let Err(e) = plugin
             .set_root_password(&role.rotation_statements, &role.username, password.expose())
             .await
-            .map_err(|e| {
-                let msg = redact(&e.0, password.expose());
-                let msg = redact(&msg, config.password.expose());
-                Error::Upstream(format!(
-                    "error setting credentials: {}",
-                    crate::error::wrapped(&msg)
-                ))
-            })?;
+        {
+            // The database kept the old password.
+            role.pending_password = None;
+            if known {
+                self.view.put_json(&key, &role).await?;
+            }
+            let msg = redact(&e.0, password.expose());
+            let msg = redact(&msg, config.password.expose());
+            return Err(Error::Upstream(format!(
+                "error setting credentials: {}",
+                crate::error::wrapped(&msg)
+            )));
+        }
         role.password = password;
+        role.pending_password = None;
         role.last_vault_rotation = self.clock.now_nanos();
+        self.view.put_json(&key, &role).await?;
+        Ok(role)
+    }
+
+    /// A rotation a crash interrupted: keep whichever password the
+    /// database takes for the role's user. The caller holds `rotating`.
+    pub(super) async fn settle(&self, name: &str, mut role: StaticRole) -> Result<StaticRole> {
+        let Some(pending) = role.pending_password.take() else {
+            return Ok(role);
+        };
+        let Some(mut config) = self.config(&role.db_name).await? else {
+            return Ok(role);
+        };
+        config.username = role.username.clone();
+        config.password = pending.clone();
+        config.rotating_password = None;
+        let works = match super::plugin::open(&config) {
+            Ok(p) => {
+                let ok = p.verify().await.is_ok();
+                p.reset().await;
+                ok
+            }
+            Err(_) => false,
+        };
+        if works {
+            role.password = pending;
+            role.last_vault_rotation = self.clock.now_nanos();
+        }
         self.view
             .put_json(&format!("{STATIC_PREFIX}{name}"), &role)
             .await?;
@@ -170,6 +215,7 @@ impl Database {
                             rotation_statements,
                             password: SecretString::new(String::new()),
                             last_vault_rotation: 0,
+                            pending_password: None,
                         };
                         self.rotate_static(name, r).await?;
                     }
@@ -188,10 +234,16 @@ impl Database {
         if req.operation != Operation::Read {
             return Err(Error::UnsupportedOperation);
         }
-        let r = self
+        let mut r = self
             .static_role(name)
             .await?
             .ok_or_else(|| Error::invalid(format!("unknown role: {name}")))?;
+        if r.pending_password.is_some() {
+            let _one = self.rotating.lock().await;
+            if let Some(now) = self.static_role(name).await? {
+                r = self.settle(name, now).await?;
+            }
+        }
         let ttl = (r.next_rotation() - self.clock.now_nanos()).max(0) / 1_000_000_000;
         Ok(Response::data(map(json!({
             "last_vault_rotation": rfc3339_nanos(r.last_vault_rotation),
@@ -208,6 +260,7 @@ impl Database {
             .static_role(name)
             .await?
             .ok_or_else(|| Error::invalid("no static role found for role name"))?;
+        let r = self.settle(name, r).await?;
         self.rotate_static(name, r).await?;
         Ok(Response::empty())
     }
@@ -220,6 +273,7 @@ impl Database {
             let Some(r) = self.static_role(&name).await? else {
                 continue;
             };
+            let r = self.settle(&name, r).await?;
             if r.next_rotation() <= now {
                 if let Err(e) = self.rotate_static(&name, r).await {
                     tracing::warn!(role = %name, error = %e, "static role rotation failed; will retry");
