@@ -181,6 +181,23 @@ impl PasswordPolicies {
     }
 }
 
+/// A password for an engine's credentials: by the policy the engine's
+/// config names (`password_policy`), else by the engine's own `fallback`.
+pub async fn password_for(
+    req: &crate::logical::Request,
+    policy: &str,
+    fallback: impl FnOnce() -> String,
+) -> Result<String> {
+    match &req.password_policies {
+        Some(policies) if !policy.is_empty() => policies.generate(policy).await.map_err(|e| {
+            Error::Upstream(format!(
+                "unable to generate password with policy {policy:?}: {e}"
+            ))
+        }),
+        _ => Ok(fallback()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

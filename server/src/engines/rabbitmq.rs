@@ -292,14 +292,8 @@ impl Rabbitmq {
             .as_ref()
             .map_or("token", |t| t.display_name.as_str());
         let username = format!("{display}-{}", uuid::Uuid::new_v4());
-        let password = match (&c.password_policy, &req.password_policies) {
-            (p, Some(policies)) if !p.is_empty() => policies.generate(p).await.map_err(|e| {
-                Error::Upstream(format!(
-                    "unable to generate password with policy {p:?}: {e}"
-                ))
-            })?,
-            _ => password(),
-        };
+        let password =
+            crate::password_policy::password_for(req, &c.password_policy, password).await?;
         let user = segment(&username);
         self.call(
             &c,

@@ -279,14 +279,9 @@ impl Database {
             }
             None => plugin.username(display, name, now),
         };
-        let password = match (&config.password_policy, &req.password_policies) {
-            (p, Some(policies)) if !p.is_empty() => policies.generate(p).await.map_err(|e| {
-                Error::Upstream(format!(
-                    "unable to generate password with policy {p:?}: {e}"
-                ))
-            })?,
-            _ => template::password(),
-        };
+        let password =
+            crate::password_policy::password_for(req, &config.password_policy, template::password)
+                .await?;
         let expiration = template::expiration(now + ttl);
         plugin
             .new_user(&role.statements(), &username, &password, &expiration)
