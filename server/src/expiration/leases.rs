@@ -69,11 +69,16 @@ struct LeaseHead<'a> {
     expire_time: i64,
 }
 
-/// A lease read back, as the indexes take it.
+/// A page of leases read back, as the indexes take it: decoded and
+/// grouped by the decoding task, so that the one task that fills the
+/// indexes only merges.
+#[derive(Default)]
 struct Restored {
-    key: LeaseKey,
-    token_hash: Option<String>,
-    expire_time: i64,
+    /// Token hash -> the page's leases it created.
+    by_token: Vec<(String, Vec<LeaseKey>)>,
+    /// Interned path -> the page's leases under it.
+    counts: Vec<(u32, u64)>,
+    deadlines: Vec<(Target, i64)>,
 }
 
 /// Leases read back per storage read at unseal...
@@ -177,16 +182,36 @@ impl Leases {
         // expiration manager at the end, merged in one pass.
         let (tx, mut rx) = tokio::sync::mpsc::channel(DECODING);
         let reader = tokio::spawn(Arc::clone(&leases).read_pages(tx));
+        // Per token, the keys gathered unsorted; each token's set is built
+        // at the end, in one sorted pass.
+        let mut by_token: HashMap<String, Vec<LeaseKey>, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut deadlines = Vec::new();
         while let Some(task) = rx.recv().await {
             let page = task
                 .await
                 .map_err(|e| Error::Internal(format!("reading the leases back: {e}")))??;
-            leases.index_restored(page, &mut deadlines);
+            leases.merge_restored(page, &mut by_token, &mut deadlines);
         }
         reader
             .await
             .map_err(|e| Error::Internal(format!("reading the leases back: {e}")))??;
+        // The token index first, then the deadlines: one after the other,
+        // what the first leaves free the second takes.
+        let by_token: HashMap<String, BTreeSet<LeaseKey>, _> = by_token
+            .into_iter()
+            .map(|(token, keys)| (token, keys.into_iter().collect()))
+            .collect();
+        {
+            let mut index = leases.by_token.write().unwrap_or_else(|p| p.into_inner());
+            if index.is_empty() {
+                *index = by_token;
+            } else {
+                for (token, mut keys) in by_token {
+                    index.entry(token).or_default().append(&mut keys);
+                }
+            }
+        }
         leases.expiration.set_all(deadlines);
         Ok(leases)
     }
@@ -194,7 +219,7 @@ impl Leases {
     /// The reading stage of `load`: hands on a decoding task per page.
     async fn read_pages(
         self: Arc<Self>,
-        tx: tokio::sync::mpsc::Sender<tokio::task::JoinHandle<Result<Vec<Restored>>>>,
+        tx: tokio::sync::mpsc::Sender<tokio::task::JoinHandle<Result<Restored>>>,
     ) -> Result<()> {
         let mut after: Option<String> = None;
         loop {
@@ -212,39 +237,62 @@ impl Leases {
     }
 
     /// Opens a page of stored leases and decodes what the indexes need.
-    async fn decode(self: Arc<Self>, page: Vec<(String, Vec<u8>)>) -> Result<Vec<Restored>> {
-        let mut restored = Vec::with_capacity(page.len());
+    async fn decode(self: Arc<Self>, page: Vec<(String, Vec<u8>)>) -> Result<Restored> {
+        let mut restored = Restored {
+            deadlines: Vec::with_capacity(page.len()),
+            ..Restored::default()
+        };
+        let mut by_token: HashMap<String, usize, foldhash::fast::RandomState> = HashMap::default();
         for (k, sealed) in page {
             let plain = self.view.open_value(&k, &sealed)?;
             let head = serde_json::from_slice::<LeaseHead<'_>>(&plain)
                 .map_err(|_| Error::Internal(format!("the stored lease {k} cannot be read")))?;
-            restored.push(Restored {
-                key: self.key(&head.lease_id),
-                token_hash: (!head.token_hash.is_empty()).then(|| head.token_hash.into_owned()),
-                expire_time: head.expire_time,
-            });
+            let key = self.key(&head.lease_id);
+            match restored.counts.last_mut() {
+                Some((path, n)) if *path == key.path => *n += 1,
+                _ => restored.counts.push((key.path, 1)),
+            }
+            if !head.token_hash.is_empty() {
+                match by_token.get(head.token_hash.as_ref()) {
+                    Some(&i) => restored.by_token[i].1.push(key),
+                    None => {
+                        by_token.insert(head.token_hash.to_string(), restored.by_token.len());
+                        restored
+                            .by_token
+                            .push((head.token_hash.into_owned(), vec![key]));
+                    }
+                }
+            }
+            restored
+                .deadlines
+                .push((Target::Lease(key), head.expire_time));
         }
         Ok(restored)
     }
 
-    /// Indexes a decoded page by token; its deadlines go to `deadlines`.
-    fn index_restored(&self, page: Vec<Restored>, deadlines: &mut Vec<(Target, i64)>) {
-        let mut by_token = self.by_token.write().unwrap_or_else(|p| p.into_inner());
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        for r in page {
-            *counts.entry(r.key.path).or_default() += 1;
-            if let Some(token_hash) = r.token_hash {
-                match by_token.get_mut(token_hash.as_str()) {
-                    Some(keys) => {
-                        keys.insert(r.key);
-                    }
-                    None => {
-                        by_token.insert(token_hash, BTreeSet::from([r.key]));
-                    }
+    /// Merges a decoded page into the counts (at once) and into what
+    /// `load` builds the token index and deadlines from.
+    fn merge_restored(
+        &self,
+        page: Restored,
+        by_token: &mut HashMap<String, Vec<LeaseKey>, foldhash::fast::RandomState>,
+        deadlines: &mut Vec<(Target, i64)>,
+    ) {
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            for (path, n) in page.counts {
+                *counts.entry(path).or_default() += n;
+            }
+        }
+        for (token, mut keys) in page.by_token {
+            match by_token.get_mut(token.as_str()) {
+                Some(all) => all.append(&mut keys),
+                None => {
+                    by_token.insert(token, keys);
                 }
             }
-            deadlines.push((Target::Lease(r.key), r.expire_time));
         }
+        deadlines.extend(page.deadlines);
     }
 
     /// The index key of a lease id, interning its path.

@@ -123,13 +123,15 @@ impl Index {
         // By target; of a target given twice, the last deadline stays (the
         // sort is stable, so it is the last of its run).
         fresh.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(Target, i64)> = Vec::with_capacity(fresh.len());
-        for (target, at) in fresh {
-            match kept.last_mut() {
-                Some(last) if last.0 == target => last.1 = at,
-                _ => kept.push((target, at)),
+        // In place: of a run, the first is kept and takes the last's time.
+        fresh.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = later.1;
             }
-        }
+            same
+        });
+        let kept = fresh;
         // What was there before for these targets goes.
         if !self.by_target.is_empty() {
             for (target, _) in &kept {
