@@ -44,6 +44,16 @@ library only, so no CLI start-up or curl spawn is ever counted):
         carries auth.client_token, and writes to LOGIN_OUT the credentials the
         wrk script sends (JSON: role_id, secret_id, jwt, user, password,
         k8s_role, jwt_role).
+    helper.py lease-tokens ADDR INIT_JSON N
+        (lease_restore.sh) initializes the server at ADDR with one share
+        (saved to INIT_JSON, throw-away values), then makes N service tokens
+        with a 2 h TTL through POST auth/token/create on 8 connections: N
+        real leases.
+    helper.py lease-unseal ADDR INIT_JSON
+        PUT sys/unseal with INIT_JSON's share.
+    helper.py lease-log-span LOG
+        seconds from OpenBao's "restoring leases" log line to its "lease
+        restore complete".
 """
 import base64
 import http.client
@@ -520,9 +530,75 @@ def cmd_prepare(addr, token):
           f"{len(checks)} workloads answer correctly ({names}; {time.monotonic() - t0:.1f}s)")
 
 
+def cmd_lease_tokens(addr, init_json, n):
+    n = int(n)
+    c = Client(addr)
+    st, init = c.call("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1})
+    if st != 200:
+        die(f"PUT sys/init -> {st} {init}")
+    with open(init_json, "w") as f:
+        json.dump(init, f)
+    st, doc = c.call("PUT", "sys/unseal", {"key": init["keys"][0]})
+    if st != 200 or doc.get("sealed") is not False:
+        die(f"PUT sys/unseal -> {st} {doc}")
+    deadline = time.monotonic() + 60
+    while c.call("GET", "sys/health", token=False)[0] != 200:
+        if time.monotonic() > deadline:
+            die("sys/health not 200 60 s after unseal")
+        time.sleep(0.05)
+    errors = []
+    workers = 8
+
+    def work(k):
+        cc = Client(addr, init["root_token"])
+        for _ in range(k, n, workers):
+            st, doc = cc.call("POST", "auth/token/create", {"ttl": "2h", "policies": ["default"]})
+            if st != 200:
+                errors.append(f"{st} {doc}")
+                return
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        die("auth/token/create failed: " + errors[0])
+    print(f"helper: {n} token leases made in {time.monotonic() - t0:.1f}s")
+
+
+def cmd_lease_unseal(addr, init_json):
+    with open(init_json) as f:
+        init = json.load(f)
+    st, doc = Client(addr).call("PUT", "sys/unseal", {"key": init["keys"][0]})
+    if st != 200 or doc.get("sealed") is not False:
+        die(f"PUT sys/unseal -> {st} {doc}")
+
+
+def cmd_lease_log_span(log):
+    import datetime
+
+    def at(line):
+        return datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+
+    start = end = None
+    with open(log) as f:
+        for line in f:
+            if "core: restoring leases" in line:
+                start = at(line)
+            elif "lease restore complete" in line:
+                end = at(line)
+    if start is None or end is None:
+        die(f"{log} has no lease restore span")
+    print(f"{(end - start).total_seconds():.2f}")
+
+
 def main(argv):
     cmds = {"wait": (cmd_wait, 4), "init": (cmd_init, 3), "audit": (cmd_audit, 3), "prepare": (cmd_prepare, 2),
-            "login-material": (cmd_login_material, 1), "responder": (cmd_responder, 2)}
+            "login-material": (cmd_login_material, 1), "responder": (cmd_responder, 2),
+            "lease-tokens": (cmd_lease_tokens, 3), "lease-unseal": (cmd_lease_unseal, 2),
+            "lease-log-span": (cmd_lease_log_span, 1)}
     if not argv or argv[0] not in cmds or len(argv) - 1 != cmds[argv[0]][1]:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
