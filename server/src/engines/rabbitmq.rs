@@ -6,12 +6,13 @@
 //! - `config/connection` (write only): `connection_uri` (the management
 //!   API), `username`, `password`, `verify_connection` (default true),
 //!   `password_policy` (a `sys/policies/password` policy the passwords
-//!   are made by), `username_template` (kept, not applied yet).
+//!   are made by), `username_template` (Go text/template with
+//!   `.DisplayName`, `.RoleName` and Vault's functions; tried at write).
 //! - `config/lease`: `ttl`, `max_ttl` of the credentials (0: the mount's).
 //! - `roles/:name`: `tags`, `vhosts` (JSON: vhost -> configure/write/read
 //!   patterns), `vhost_topics` (JSON: vhost -> exchange -> write/read).
-//! - `creds/:name`: username `<display name>-<uuid>`, a 36-character
-//!   password.
+//! - `creds/:name`: username `<display name>-<uuid>` (or the
+//!   `username_template`'s), a 36-character password (or the policy's).
 //!
 //! The password is never kept; a lease keeps the username.
 
@@ -24,6 +25,7 @@ use serde_json::{Map, Value, json};
 
 use crate::backend::Backend;
 use crate::barrier::View;
+use crate::engines::database::template::render_username;
 use crate::error::{Error, Result};
 use crate::expiration::leases::LeaseEntry;
 use crate::fields;
@@ -204,6 +206,21 @@ impl Rabbitmq {
             password_policy: fields::string(d, "password_policy")?.unwrap_or_default(),
             username_template: fields::string(d, "username_template")?.unwrap_or_default(),
         };
+        if !c.username_template.is_empty() {
+            // A trial render, as OpenBao's: a template that cannot make a
+            // name is refused now, not at the first credentials.
+            render_username(
+                &c.username_template,
+                "",
+                "",
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| {
+                Error::invalid(
+                    e.replace("unable to generate username", "invalid username template"),
+                )
+            })?;
+        }
         if fields::bool(d, "verify_connection")?.unwrap_or(true) {
             self.call(&c, reqwest::Method::GET, "users/", None, false)
                 .await
@@ -291,7 +308,17 @@ impl Rabbitmq {
             .token_entry
             .as_ref()
             .map_or("token", |t| t.display_name.as_str());
-        let username = format!("{display}-{}", uuid::Uuid::new_v4());
+        let username = if c.username_template.is_empty() {
+            format!("{display}-{}", uuid::Uuid::new_v4())
+        } else {
+            render_username(
+                &c.username_template,
+                display,
+                name,
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| Error::Internal(format!("failed to generate username: {e}")))?
+        };
         let password =
             crate::password_policy::password_for(req, &c.password_policy, password).await?;
         let user = segment(&username);

@@ -354,6 +354,63 @@ async fn rabbitmq_bad_input_is_refused_as_openbao_does() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_username_template_names_the_users() {
+    let s = TestServer::dev().await;
+    let r = post(&s, "sys/mounts/rabbitmq", json!({"type": "rabbitmq"})).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let connection = |t: &str| {
+        json!({"connection_uri": API, "username": ADMIN, "password": ADMIN_PASSWORD,
+               "username_template": t})
+    };
+    // Refused at write, with OpenBao's prefixes, and nothing is stored.
+    for (t, says) in [
+        ("{{ .Bad", "unable to initialize username template: "),
+        ("{{ .Nope }}", "invalid username template: "),
+    ] {
+        let r = post(&s, "rabbitmq/config/connection", connection(t)).await;
+        assert_eq!(r.status, 400, "{}", r.raw);
+        assert!(r.errors()[0].starts_with(says), "{t}: {}", r.raw);
+    }
+    assert_eq!(
+        post(&s, "rabbitmq/roles/app", json!({"tags": ""}))
+            .await
+            .status,
+        204
+    );
+    let r = call(&s, "GET", "rabbitmq/creds/app", Some("root"), None).await;
+    assert_eq!(r.status, 400, "no connection was stored: {}", r.raw);
+    let r = post(
+        &s,
+        "rabbitmq/config/connection",
+        connection(r#"{{ printf "arca-%s-%s" (.RoleName) (random 8) | lowercase }}"#),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let vhosts = json!({"vhosts": r#"{"/": {"configure": ".*", "write": ".*", "read": ".*"}}"#});
+    assert_eq!(post(&s, "rabbitmq/roles/app", vhosts).await.status, 204);
+    let r = call(&s, "GET", "rabbitmq/creds/app", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let user = r.body["data"]["username"].as_str().unwrap().to_owned();
+    let password = r.body["data"]["password"].as_str().unwrap().to_owned();
+    assert!(user.starts_with("arca-app-"), "{user}");
+    assert_eq!(user.len(), "arca-app-".len() + 8, "{user}");
+    assert_eq!(user, user.to_lowercase());
+    amqp_login(&user, &password, "/").await.unwrap();
+    let lease = r.body["lease_id"].as_str().unwrap().to_owned();
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/revoke",
+        Some("root"),
+        Some(json!({"lease_id": lease})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert!(amqp_login(&user, &password, "/").await.is_err());
+    s.stop().await;
+}
+
 async fn setup_connection(s: &TestServer) {
     let r = post(
         s,
