@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::duration::GoDuration;
 use crate::wrap::wrap;
+use arca_client::duration::GoDuration;
 
 /// What a flag holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,16 +8,14 @@
 //! - `cmd/`: the command table and one file per subcommand; `mounts/`
 //!   serves the `secrets …` and `auth …` pairs.
 //! - `error`: what a command can fail with, and its exit code.
-//! - `flags`: Go-style flag parsing; `duration`: Go durations.
+//! - `flags`: Go-style flag parsing (durations: `arca_client::duration`).
 //! - `output/`: tables, Go-style JSON and `%v`, the secret envelope.
-//! - `token_helper`: `~/.vault-token`; `hcl_fmt`: `policy fmt`'s renderer.
+//! - `token_helper`: `~/.vault-token` (`policy fmt`'s renderer: `arca_client::hcl_fmt`).
 //! - [`Io`]: the environment and streams a command uses.
 
 mod cmd;
-mod duration;
 mod error;
 mod flags;
-mod hcl_fmt;
 mod io;
 mod output;
 mod token_helper;

@@ -5,8 +5,9 @@
 //!
 //! The crate map:
 //!
-//! - [`sys`], [`hcl`]: wire types of the seal/init/health endpoints, and the
-//!   HCL reader shared with the server.
+//! - [`sys`], [`hcl`], [`hcl_fmt`]: wire types of the seal/init/health
+//!   endpoints, the HCL reader shared with the server, and the canonical
+//!   writer of policies (`policy fmt`, and the operator's).
 //! - [`secret`]: the generic response envelope ([`Secret`]) and how a body
 //!   becomes one.
 //! - [`error`]: every way a request can fail ([`Error`]).
@@ -15,18 +16,26 @@
 //! - [`seal`], [`mounts`], [`policy`], [`token`], [`capabilities`],
 //!   [`keyring`]: typed helpers for the `sys/` and `auth/token/` endpoints,
 //!   one file per concept.
+//! - [`duration`]: durations as Vault reads and prints them; [`sensitive`]:
+//!   the types that hold secrets (zeroized, redacted, compared in constant
+//!   time); [`pod`]: a pod's service-account files. Shared by the server,
+//!   the CLI and the agent.
 
 pub mod capabilities;
 pub mod client;
+pub mod duration;
 pub mod error;
 pub mod hcl;
+pub mod hcl_fmt;
 pub mod keyring;
 pub mod kv;
 pub mod lease;
 pub mod mounts;
+pub mod pod;
 pub mod policy;
 pub mod seal;
 pub mod secret;
+pub mod sensitive;
 pub mod sys;
 mod tls;
 pub mod token;

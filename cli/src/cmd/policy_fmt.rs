@@ -4,7 +4,7 @@
 use super::ctx::go_io_error;
 use super::{Ctx, Spec};
 use crate::error::{Error, Result};
-use crate::hcl_fmt;
+use arca_client::hcl_fmt;
 
 pub(crate) const SPEC: Spec = Spec {
     name: "policy fmt",

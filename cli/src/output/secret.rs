@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::json::{Sorted, to_json};
 use super::table::table;
 use super::value::{cell, go_q_list, go_v};
-use crate::duration::human_secs;
 use crate::wrap::wrap_padded;
+use arca_client::duration::human_secs;
 
 #[derive(Serialize)]
 struct GoSecret<'a> {

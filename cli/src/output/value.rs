@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::duration::human_secs;
+use arca_client::duration::human_secs;
 
 /// Go's `%v` of a decoded JSON value.
 pub(crate) fn go_v(v: &Value) -> String {

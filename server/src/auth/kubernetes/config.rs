@@ -24,8 +24,7 @@ use crate::fields;
 use crate::secret::SecretString;
 
 /// The kubelet mounts a pod's service-account credentials here.
-pub const POD_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-pub const POD_CA_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+pub use arca_client::pod::{CA_PATH as POD_CA_PATH, TOKEN_PATH as POD_TOKEN_PATH};
 
 /// The pod this server runs in, if any: its service-account token and CA
 /// files and the API server's in-cluster address.

@@ -110,9 +110,7 @@ fn time_or_empty(t: Option<i64>) -> String {
 }
 
 fn go_duration(secs: i64) -> String {
-    let d = std::time::Duration::from_secs(secs.unsigned_abs());
-    let s = crate::duration::format_go(d);
-    if secs < 0 { format!("-{s}") } else { s }
+    arca_client::duration::GoDuration(secs.saturating_mul(1_000_000_000)).go_string()
 }
 
 impl KeyMetadata {

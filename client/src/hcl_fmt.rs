@@ -1,6 +1,6 @@
 //! The canonical rendering of an ACL policy for `arca policy fmt`.
 //!
-//! The document is parsed with [`arca_client::hcl::parse`] and printed
+//! The document is parsed with [`crate::hcl::parse`] and printed
 //! again: two-space indentation, one blank line around blocks, consecutive
 //! scalar attributes with their `=` aligned, lists on one line unless they
 //! were written over several, strings re-quoted. The parser drops comments,
@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use arca_client::hcl::{self, Attr, Block, Body, Item, Kind, ParseError, Value};
+use crate::hcl::{self, Attr, Block, Body, Item, Kind, ParseError, Value};
 
 /// Capabilities a policy may grant.
 const CAPABILITIES: &[&str] = &[
@@ -28,7 +28,7 @@ const CAPABILITIES: &[&str] = &[
 
 /// Why a file is not a policy.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FmtError {
+pub enum FmtError {
     /// Not valid HCL.
     Syntax(ParseError),
     /// Valid HCL, but not a policy.
@@ -53,7 +53,7 @@ impl fmt::Display for FmtError {
 impl std::error::Error for FmtError {}
 
 /// Parses, checks and re-renders a policy document.
-pub(crate) fn format_policy(src: &str) -> Result<String, FmtError> {
+pub fn format_policy(src: &str) -> Result<String, FmtError> {
     let body = hcl::parse(src).map_err(FmtError::Syntax)?;
     validate(&body)?;
     let scan = scan(src);
