@@ -10,6 +10,8 @@
 //!   writer of policies (`policy fmt`, and the operator's).
 //! - [`secret`]: the generic response envelope ([`Secret`]) and how a body
 //!   becomes one.
+//! - [`auth`]: logging in (kubernetes, approle, jwt, userpass) and
+//!   unwrapping.
 //! - [`error`]: every way a request can fail ([`Error`]).
 //! - [`client`]: the [`Client`] itself and the raw logical operations
 //!   (read, write, list, delete).
@@ -21,6 +23,7 @@
 //!   time); [`pod`]: a pod's service-account files. Shared by the server,
 //!   the CLI and the agent.
 
+pub mod auth;
 pub mod capabilities;
 pub mod client;
 pub mod duration;

@@ -1,0 +1,456 @@
+//! arca-agent: logs in as the pod, renders secrets to files, keeps them
+//! fresh. Runs Vault Agent configurations unchanged (see `config`).
+//!
+//! The loop: log in (with backoff), write the token sinks, render every
+//! template (fetching what a render found missing, then rendering again),
+//! write the files that changed; with `exit_after_auth`, stop there (the
+//! init container). Otherwise keep going: renew the token before it
+//! expires (log in again when it cannot be), renew each leased secret at
+//! two thirds of its lease and fetch a new one when it cannot be renewed
+//! further, re-read static secrets every `static_secret_render_interval`,
+//! and rewrite a file only when its bytes change. A failed refresh leaves
+//! the last good file in place.
+
+pub mod auth;
+pub mod config;
+pub mod files;
+pub mod template;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arca_client::Client;
+use serde_json::{Map, Value as Json};
+use tokio::time::Instant;
+
+use crate::auth::Login;
+use crate::config::Config;
+use crate::template::{Cache, Dep, RenderError};
+
+/// A leased secret the agent holds.
+#[derive(Debug, Clone)]
+struct Held {
+    lease_id: String,
+    renewable: bool,
+    /// When to renew (or replace) it.
+    due: Instant,
+    /// When it runs out.
+    expires: Instant,
+}
+
+pub struct Agent {
+    cfg: Config,
+    client: Client,
+    login: Option<Login>,
+    token_due: Option<Instant>,
+    cache: Arc<Cache>,
+    leases: HashMap<Dep, Held>,
+    /// KV v2 mounts seen, by path prefix (`secret/`).
+    kv2: HashMap<String, bool>,
+    /// What each template last wrote.
+    last: Vec<Option<String>>,
+    next_static: Instant,
+}
+
+/// How a run ends.
+#[derive(Debug, PartialEq)]
+pub enum Exit {
+    /// `exit_after_auth`: everything rendered once.
+    Rendered,
+    /// A stop signal in sidecar mode.
+    Stopped,
+}
+
+impl Agent {
+    pub fn new(cfg: Config) -> Result<Self, String> {
+        let address = cfg
+            .vault
+            .address
+            .clone()
+            .or_else(|| std::env::var("VAULT_ADDR").ok())
+            .unwrap_or_else(|| "https://127.0.0.1:8200".into());
+        let mut b = Client::builder(address).tls_skip_verify(cfg.vault.tls_skip_verify);
+        if let Some(ca) = &cfg.vault.ca_cert {
+            b = b.ca_cert(ca);
+        }
+        let client = b.build().map_err(|e| e.to_string())?;
+        let n = cfg.templates.len();
+        Ok(Self {
+            cfg,
+            client,
+            login: None,
+            token_due: None,
+            cache: Arc::new(Cache::new()),
+            leases: HashMap::new(),
+            kv2: HashMap::new(),
+            last: vec![None; n],
+            next_static: Instant::now(),
+        })
+    }
+
+    /// Runs until everything is rendered (`exit_after_auth`) or `stop`
+    /// resolves. `deadline` bounds the first login and render (an init
+    /// container's).
+    pub async fn run(
+        mut self,
+        deadline: Option<Duration>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Exit, String> {
+        let first = async {
+            self.log_in().await?;
+            self.render_all(true).await
+        };
+        match deadline {
+            Some(d) => tokio::time::timeout(d, first).await.map_err(|_| {
+                format!(
+                    "not everything was rendered within {}",
+                    arca_client::duration::format_go(d)
+                )
+            })??,
+            None => first.await?,
+        }
+        if self.cfg.exit_after_auth {
+            return Ok(Exit::Rendered);
+        }
+        tokio::pin!(stop);
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                () = &mut stop => return Ok(Exit::Stopped),
+                () = tokio::time::sleep_until(wake) => {}
+            }
+            if let Err(e) = self.tick().await {
+                tracing::warn!("refresh failed (the last good files stay): {e}");
+                if self.cfg.template_config.exit_on_retry_failure {
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Instant {
+        let mut wake = self.next_static;
+        if let Some(t) = self.token_due {
+            wake = wake.min(t);
+        }
+        for h in self.leases.values() {
+            wake = wake.min(h.due);
+        }
+        wake
+    }
+
+    /// Whatever is due: the token, leases, static secrets; then the files.
+    async fn tick(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        if self.token_due.is_some_and(|t| t <= now) {
+            self.renew_token().await?;
+        }
+        let due: Vec<Dep> = self
+            .leases
+            .iter()
+            .filter(|(_, h)| h.due <= now)
+            .map(|(d, _)| d.clone())
+            .collect();
+        let mut changed = false;
+        for dep in due {
+            changed |= self.renew_or_replace(&dep).await?;
+        }
+        if self.next_static <= now {
+            // Static secrets are read again; leased ones stay as they are.
+            let cache = Arc::make_mut(&mut self.cache);
+            cache.retain(|d, _| self.leases.contains_key(d));
+            changed = true;
+            self.next_static = now + self.cfg.template_config.static_secret_render_interval;
+        }
+        if changed {
+            self.render_all(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Logs in, with backoff, until it works (or `exit_on_err`).
+    async fn log_in(&mut self) -> Result<(), String> {
+        let Some(auto) = self.cfg.auto_auth.clone() else {
+            // No auto-auth: a token from the environment, as Vault Agent.
+            let token = std::env::var("VAULT_TOKEN")
+                .map_err(|_| "no auto_auth and no VAULT_TOKEN".to_owned())?;
+            self.client.set_token(token);
+            return Ok(());
+        };
+        let mut wait = Duration::ZERO;
+        loop {
+            match auth::login(&self.client, &auto.method).await {
+                Ok(login) => {
+                    tracing::info!(
+                        "logged in with {} at {} (token TTL {}s)",
+                        auto.method.kind,
+                        auto.method.mount_path,
+                        login.lease_duration
+                    );
+                    self.client.set_token(login.token.expose());
+                    for sink in &auto.sinks {
+                        files::write_atomic(
+                            &sink.path,
+                            login.token.expose().as_bytes(),
+                            sink.mode,
+                            true,
+                        )
+                        .map_err(|e| {
+                            format!("writing the token sink {}: {e}", sink.path.display())
+                        })?;
+                    }
+                    self.token_due = (login.lease_duration > 0).then(|| {
+                        Instant::now()
+                            + Duration::from_secs(login.lease_duration).mul_f64(2.0 / 3.0)
+                    });
+                    self.login = Some(login);
+                    return Ok(());
+                }
+                Err(e) if auto.method.exit_on_err => return Err(format!("login failed: {e}")),
+                Err(e) => {
+                    wait = auth::backoff(wait, auto.method.min_backoff, auto.method.max_backoff);
+                    tracing::warn!(
+                        "login with {} failed, again in {:?}: {e}",
+                        auto.method.kind,
+                        wait
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Renews the token; when it cannot be (max TTL, revoked, a restarted
+    /// server that lost it), logs in again.
+    async fn renew_token(&mut self) -> Result<(), String> {
+        let renewable = self.login.as_ref().is_some_and(|l| l.renewable);
+        if renewable {
+            if let Ok(s) = self.client.renew_self(0).await {
+                if let Some(auth) = s.auth {
+                    let left = u64::try_from(auth.lease_duration).unwrap_or(0);
+                    let had = self.login.as_ref().map_or(0, |l| l.lease_duration);
+                    // A renewal that no longer extends (max TTL reached)
+                    // is not counted on: a new login replaces it.
+                    if left > 0 && left * 3 >= had * 2 {
+                        self.token_due =
+                            Some(Instant::now() + Duration::from_secs(left).mul_f64(2.0 / 3.0));
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self.log_in().await
+    }
+
+    /// A lease at two thirds: renewed, or, when it cannot be renewed to
+    /// most of its length again (max TTL), replaced by a new secret.
+    /// True when the cache changed.
+    async fn renew_or_replace(&mut self, dep: &Dep) -> Result<bool, String> {
+        let Some(held) = self.leases.get(dep).cloned() else {
+            return Ok(false);
+        };
+        if held.renewable {
+            if let Ok(s) = self.client.renew_lease(&held.lease_id, None).await {
+                let left = Duration::from_secs(u64::try_from(s.lease_duration).unwrap_or(0));
+                let had = held
+                    .expires
+                    .saturating_duration_since(held.due)
+                    .mul_f64(3.0);
+                if left > Duration::ZERO && left >= had.mul_f64(2.0 / 3.0) {
+                    let now = Instant::now();
+                    self.leases.insert(
+                        dep.clone(),
+                        Held {
+                            due: now
+                                + left.mul_f64(self.cfg.template_config.lease_renewal_threshold),
+                            expires: now + left,
+                            ..held
+                        },
+                    );
+                    return Ok(false);
+                }
+            }
+        }
+        // Fetched again at the next render; the old secret is revoked once
+        // the files no longer use it.
+        Arc::make_mut(&mut self.cache).remove(dep);
+        self.leases.remove(dep);
+        let old = held.lease_id;
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            // Let the re-render land first.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = client.revoke_lease(&old).await;
+        });
+        Ok(true)
+    }
+
+    /// Renders every template, fetching what is missing; writes the files
+    /// whose bytes changed. On the first pass every template must render.
+    async fn render_all(&mut self, first: bool) -> Result<(), String> {
+        let templates = self.cfg.templates.clone();
+        for (i, t) in templates.iter().enumerate() {
+            let src = match (&t.contents, &t.source) {
+                (Some(c), _) => c.clone(),
+                (None, Some(p)) => std::fs::read_to_string(p)
+                    .map_err(|e| format!("template {}: reading {}: {e}", t.origin, p.display()))?,
+                (None, None) => String::new(),
+            };
+            let text = self
+                .render_one(&src, t)
+                .await
+                .map_err(|e| format!("template {} ({}): {e}", t.origin, t.destination.display()));
+            let text = match text {
+                Ok(t) => t,
+                Err(e) if first => return Err(e),
+                Err(e) => {
+                    tracing::warn!("{e}; the last good file stays");
+                    continue;
+                }
+            };
+            if self.last[i].as_deref() == Some(text.as_str()) {
+                continue;
+            }
+            let changed =
+                files::write_atomic(&t.destination, text.as_bytes(), t.perms, t.create_dest_dirs)
+                    .map_err(|e| format!("writing {}: {e}", t.destination.display()))?;
+            self.last[i] = Some(text);
+            if changed {
+                tracing::info!("rendered {}", t.destination.display());
+                if let Some(cmd) = &t.command {
+                    run_command(cmd, t.command_timeout).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn render_one(&mut self, src: &str, t: &config::Template) -> Result<String, String> {
+        // Each pass can only discover what the previous one's answers led
+        // to (a path built from another secret): a few passes at most.
+        for _ in 0..8 {
+            match template::render(
+                src,
+                (&t.left_delimiter, &t.right_delimiter),
+                t.error_on_missing_key,
+                &self.cache,
+            ) {
+                Ok(r) => return Ok(r.text),
+                Err(RenderError::Failed(e)) => return Err(e),
+                Err(RenderError::Missing(deps)) => {
+                    for d in deps {
+                        self.fetch(&d).await?;
+                    }
+                }
+            }
+        }
+        Err("the template's secrets depend on each other too deeply".into())
+    }
+
+    /// Reads (or, with parameters, writes) a dependency into the cache.
+    async fn fetch(&mut self, dep: &Dep) -> Result<(), String> {
+        let path = self.kv_path(&dep.path).await;
+        let answer = if dep.params.is_empty() {
+            self.client.read(&path).await
+        } else {
+            let body: Map<String, Json> = dep
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect();
+            self.client.write(&path, &Json::Object(body)).await
+        };
+        let secret = answer
+            .map_err(|e| format!("{dep}: {e}"))?
+            .ok_or_else(|| format!("{dep}: no secret at this path"))?;
+        if !secret.lease_id.is_empty() && secret.lease_duration > 0 {
+            let now = Instant::now();
+            let ttl = Duration::from_secs(u64::try_from(secret.lease_duration).unwrap_or(0));
+            self.leases.insert(
+                dep.clone(),
+                Held {
+                    lease_id: secret.lease_id.clone(),
+                    renewable: secret.renewable,
+                    due: now + ttl.mul_f64(self.cfg.template_config.lease_renewal_threshold),
+                    expires: now + ttl,
+                },
+            );
+        }
+        Arc::make_mut(&mut self.cache).insert(dep.clone(), template::secret_value(&secret));
+        Ok(())
+    }
+
+    /// consul-template's KV v2 rule: `secret/app` on a v2 mount reads
+    /// `secret/data/app`.
+    async fn kv_path(&mut self, path: &str) -> String {
+        let first = path.split('/').next().unwrap_or_default().to_owned() + "/";
+        let v2 = match self.kv2.get(&first) {
+            Some(v) => *v,
+            None => {
+                let v = self
+                    .client
+                    .kv_preflight(path)
+                    .await
+                    .is_ok_and(|m| m.is_v2());
+                self.kv2.insert(first.clone(), v);
+                v
+            }
+        };
+        match path.strip_prefix(&first) {
+            Some(rest) if v2 && !rest.starts_with("data/") && !rest.starts_with("metadata/") => {
+                format!("{first}data/{rest}")
+            }
+            _ => path.to_owned(),
+        }
+    }
+}
+
+/// A template's command: a shell line (one string) or an argv; bounded by
+/// its timeout; its failure is logged, not fatal.
+async fn run_command(cmd: &[String], timeout: Duration) {
+    let mut c = match cmd {
+        [line] => {
+            let mut c = tokio::process::Command::new("/bin/sh");
+            c.arg("-c").arg(line);
+            c
+        }
+        [prog, args @ ..] => {
+            let mut c = tokio::process::Command::new(prog);
+            c.args(args);
+            c
+        }
+        [] => return,
+    };
+    c.kill_on_drop(true);
+    match tokio::time::timeout(timeout, c.status()).await {
+        Ok(Ok(s)) if s.success() => {}
+        Ok(Ok(s)) => tracing::warn!("command {cmd:?} exited with {s}"),
+        Ok(Err(e)) => tracing::warn!("command {cmd:?} could not run: {e}"),
+        Err(_) => tracing::warn!("command {cmd:?} timed out after {timeout:?}"),
+    }
+}
+
+/// Where the configuration comes from: `-config FILE` (HCL or JSON), or
+/// the environment variable the injector sets.
+pub fn load_config(path: Option<PathBuf>, env_var: &str) -> Result<Config, String> {
+    match path {
+        Some(p) => {
+            let src =
+                std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+            let origin = p.display().to_string();
+            if p.extension().is_some_and(|e| e == "json") {
+                config::from_json(&src, &origin)
+            } else {
+                config::from_hcl(&src, &origin)
+            }
+            .map_err(|e| e.to_string())
+        }
+        None => {
+            let src = std::env::var(env_var)
+                .map_err(|_| format!("no -config given and {env_var} is not set"))?;
+            config::from_json(&src, env_var).map_err(|e| e.to_string())
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! arca-agent against a real Arca server (in this process, on a loopback
+//! port): AppRole auto-auth, the token sink, KV v2 templates (also by the
+//! path without `data/`, as consul-template reads it), files and modes,
+//! init mode, sidecar refresh, and a missing secret named in the error.
+
+// Test helpers fail the test by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arca_agent::{Agent, Exit, config};
+use arca_server::clock::Clock;
+use arca_server::core::{Core, CoreConfig};
+use arca_server::storage::inmem::InmemBackend;
+use serde_json::{Value, json};
+
+/// A dev server (root token "root"); its address.
+async fn arca() -> String {
+    let core = Core::new(
+        Arc::new(InmemBackend::new()),
+        CoreConfig::default(),
+        Clock::system(),
+    );
+    core.load_state().await.unwrap();
+    core.dev_setup(Some("root".into())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        arca_server::run(
+            listener,
+            None,
+            core,
+            Default::default(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    format!("http://{addr}")
+}
+
+async fn root(addr: &str, method: &str, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{addr}/v1/{path}"))
+        .header("X-Vault-Token", "root")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// AppRole with a policy that reads secret/data/app; its ids in `dir`.
+async fn approle(addr: &str, dir: &Path) {
+    root(addr, "POST", "sys/auth/approle", json!({"type": "approle"})).await;
+    root(
+        addr,
+        "PUT",
+        "sys/policies/acl/app",
+        json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"}),
+    )
+    .await;
+    root(
+        addr,
+        "POST",
+        "auth/approle/role/app",
+        json!({"token_policies": "app", "token_ttl": "1h"}),
+    )
+    .await;
+    let id = root(addr, "GET", "auth/approle/role/app/role-id", Value::Null).await;
+    let secret = root(addr, "POST", "auth/approle/role/app/secret-id", json!({})).await;
+    std::fs::write(dir.join("role-id"), id["data"]["role_id"].as_str().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("secret-id"),
+        secret["data"]["secret_id"].as_str().unwrap(),
+    )
+    .unwrap();
+}
+
+fn agent_hcl(addr: &str, dir: &Path, exit_after_auth: bool, template: &str) -> String {
+    format!(
+        r#"
+exit_after_auth = {exit_after_auth}
+vault {{
+  address = "{addr}"
+}}
+auto_auth {{
+  method "approle" {{
+    mount_path = "auth/approle"
+    config = {{
+      role_id_file_path   = "{d}/role-id"
+      secret_id_file_path = "{d}/secret-id"
+    }}
+  }}
+  sink "file" {{
+    config = {{
+      path = "{d}/token"
+      mode = 0600
+    }}
+  }}
+}}
+template_config {{
+  static_secret_render_interval = "1s"
+}}
+template {{
+  destination = "{d}/out/app.txt"
+  perms       = "0640"
+  contents    = <<EOT
+{template}
+EOT
+}}
+"#,
+        d = dir.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_mode_logs_in_renders_and_exits() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    approle(&addr, dir.path()).await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "s3cret", "user": "app"}}),
+    )
+    .await;
+    let hcl = agent_hcl(
+        &addr,
+        dir.path(),
+        true,
+        r#"{{ with secret "secret/app" }}{{ .Data.data.user }}:{{ .Data.data.password }}{{ end }}"#,
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let exit = Agent::new(cfg)
+        .unwrap()
+        .run(Some(Duration::from_secs(30)), std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Rendered);
+    let out = dir.path().join("out/app.txt");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "app:s3cret\n");
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o7777,
+        0o640
+    );
+    // The sink holds a token that works, readable by the owner only.
+    let token = std::fs::read_to_string(dir.path().join("token")).unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.path().join("token"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o600
+    );
+    let r = reqwest::Client::new()
+        .get(format!("{addr}/v1/secret/data/app"))
+        .header("X-Vault-Token", token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The secret id was used once and removed, as Vault Agent does.
+    assert!(!dir.path().join("secret-id").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecar_mode_rewrites_the_file_when_the_secret_changes() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    approle(&addr, dir.path()).await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    let hcl = agent_hcl(
+        &addr,
+        dir.path(),
+        false,
+        r#"{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}"#,
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Agent::new(cfg)
+            .unwrap()
+            .run(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let out = dir.path().join("out/app.txt");
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    let wait_for = |want: &'static str| {
+        let read = &read;
+        async move {
+            for _ in 0..100 {
+                if read() == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the file never became {want:?}: {:?}", read());
+        }
+    };
+    wait_for("one\n").await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "two"}}),
+    )
+    .await;
+    wait_for("two\n").await;
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_fails_init_naming_the_template_and_the_path() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    approle(&addr, dir.path()).await;
+    let hcl = agent_hcl(
+        &addr,
+        dir.path(),
+        true,
+        r#"{{ with secret "secret/data/nothing-here" }}{{ .Data.data.x }}{{ end }}"#,
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    let e = Agent::new(cfg)
+        .unwrap()
+        .run(Some(Duration::from_secs(30)), std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("template agent.hcl:"), "{e}");
+    assert!(e.contains("app.txt"), "{e}");
+    assert!(e.contains("secret/data/nothing-here"), "{e}");
+    assert!(
+        !dir.path().join("out/app.txt").exists(),
+        "no file for a failed render"
+    );
+}
