@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod files;
 pub mod template;
+mod yaml;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             "arca_agent={level}"
         )))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cfg = match arca_agent::load_config(config, CONFIG_ENV) {
         Ok(c) => c,

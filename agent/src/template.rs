@@ -188,6 +188,19 @@ fn to_json(v: &Value) -> Json {
     }
 }
 
+/// Go's `json.Marshal` escapes what HTML would read (`<`, `>`, `&`) and
+/// the JavaScript line separators; those only occur inside strings.
+fn go_json(s: String) -> String {
+    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return s;
+    }
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
 fn arg(args: &[Value], i: usize, name: &str) -> gotmpl::Result<Value> {
     args.get(i)
         .cloned()
@@ -241,17 +254,16 @@ fn functions() -> gotmpl::FuncMap {
         text(s)
     });
     add("toJSON", |a| {
-        text(serde_json::to_string(&to_json(&arg(a, 0, "toJSON")?)).map_err(exec_err)?)
+        let json = serde_json::to_string(&to_json(&arg(a, 0, "toJSON")?)).map_err(exec_err)?;
+        text(go_json(json))
     });
     add("toJSONPretty", |a| {
-        text(
-            serde_json::to_string_pretty(&to_json(&arg(a, 0, "toJSONPretty")?))
-                .map_err(exec_err)?,
-        )
+        let json = serde_json::to_string_pretty(&to_json(&arg(a, 0, "toJSONPretty")?))
+            .map_err(exec_err)?;
+        text(go_json(json))
     });
     add("toYAML", |a| {
-        let y = serde_norway::to_string(&to_json(&arg(a, 0, "toYAML")?)).map_err(exec_err)?;
-        text(y.trim_end_matches('\n'))
+        text(crate::yaml::to_yaml(&arg(a, 0, "toYAML")?))
     });
     add("base64Encode", |a| {
         text(STANDARD.encode(string(a, 0, "base64Encode")?))
@@ -439,7 +451,7 @@ mod tests {
         );
         assert_eq!(
             r(r#"{{ with secret "kv/app" }}{{ .Data | toYAML }}{{ end }}"#),
-            "blob: aGk=\nlist: a,b,c\nn: 3"
+            "blob: aGk=\nlist: a,b,c\n\"n\": 3"
         );
         assert_eq!(
             r(r#"{{ with secret "kv/app" }}{{ .Data | toJSONPretty }}{{ end }}"#),
