@@ -1,0 +1,188 @@
+//! A dynamic PostgreSQL credential through arca-agent (sidecar mode), on
+//! real PostgreSQL (scripts/services): the file's user logs in; its lease
+//! is renewed at two thirds; when the role's max TTL stops renewals, a new
+//! user replaces it in the file before the old one expires, and the old
+//! lease is revoked (its user can no longer log in).
+
+// Test helpers fail the test by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arca_agent::{Agent, Exit, config};
+use arca_server::clock::Clock;
+use arca_server::core::{Core, CoreConfig};
+use arca_server::storage::inmem::InmemBackend;
+use serde_json::{Value, json};
+
+const URL: &str = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable";
+const CREATE: &str =
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+
+async fn arca() -> String {
+    let core = Core::new(
+        Arc::new(InmemBackend::new()),
+        CoreConfig::default(),
+        Clock::system(),
+    );
+    core.load_state().await.unwrap();
+    core.dev_setup(Some("root".into())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        arca_server::run(
+            listener,
+            None,
+            core,
+            Default::default(),
+            std::future::pending(),
+        )
+        .await;
+    });
+    format!("http://{addr}")
+}
+
+async fn root(addr: &str, method: &str, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{addr}/v1/{path}"))
+        .header("X-Vault-Token", "root")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+async fn pg_login(user: &str, password: &str) -> Result<(), String> {
+    let conn = format!(
+        "host=127.0.0.1 port=5432 dbname=postgres user={user} password={password} connect_timeout=5"
+    );
+    let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn creds(file: &std::path::Path) -> Option<(String, String)> {
+    let s = std::fs::read_to_string(file).ok()?;
+    let (u, p) = s.trim().split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_credentials_are_renewed_then_replaced_before_they_expire() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    root(
+        &addr,
+        "POST",
+        "sys/mounts/database",
+        json!({"type": "database"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "database/config/pg",
+        json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "database/roles/app",
+        json!({"db_name": "pg", "creation_statements": CREATE, "default_ttl": "6s", "max_ttl": "15s"}),
+    )
+    .await;
+    let token = root(&addr, "POST", "auth/token/create", json!({"ttl": "1h"})).await;
+    let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
+    std::fs::write(dir.path().join("token"), &token).unwrap();
+    let hcl = format!(
+        r#"
+vault {{
+  address = "{addr}"
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{
+      token_file_path = "{d}/token"
+    }}
+  }}
+}}
+template {{
+  destination = "{d}/db"
+  perms       = "0600"
+  contents    = "{{{{ with secret \"database/creds/app\" }}}}{{{{ .Data.username }}}}:{{{{ .Data.password }}}}{{{{ end }}}}"
+}}
+"#,
+        d = dir.path().display()
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Agent::new(cfg)
+            .unwrap()
+            .run(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let file = dir.path().join("db");
+    let started = Instant::now();
+    let mut first = None;
+    while first.is_none() && started.elapsed() < Duration::from_secs(10) {
+        first = creds(&file);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (user1, pass1) = first.expect("the credentials were never rendered");
+    pg_login(&user1, &pass1)
+        .await
+        .expect("the first user logs in");
+
+    // Past the first 6 s lease: renewed, so the same user still works.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(creds(&file).unwrap().0, user1, "replaced too early");
+    pg_login(&user1, &pass1)
+        .await
+        .expect("the renewed user logs in after its first TTL");
+
+    // The max TTL (15 s) stops the renewals: a new user in the file before
+    // the old one runs out, and the old one revoked.
+    let mut second = None;
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Some(c) = creds(&file).filter(|c| c.0 != user1) {
+            second = Some((c, started.elapsed()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ((user2, pass2), at) = second.expect("the credentials were never replaced");
+    assert!(
+        at < Duration::from_secs(15),
+        "replaced only after the max TTL: {at:?}"
+    );
+    pg_login(&user2, &pass2)
+        .await
+        .expect("the new user logs in");
+    let mut old_refused = false;
+    for _ in 0..50 {
+        if pg_login(&user1, &pass1).await.is_err() {
+            old_refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(old_refused, "the replaced user still logs in");
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+}
