@@ -126,6 +126,11 @@ pub struct Exec {
     /// `restart_on_secret_changes = "always"` (default) or `"never"`.
     pub restart_on_secret_changes: bool,
     pub restart_stop_signal: String,
+    /// Arca's: a change restarts the application this long after it, with
+    /// whatever changed meanwhile: a burst makes one restart (default 1s).
+    pub min_interval: Duration,
+    /// Arca's: how long the stop signal has before SIGKILL (default 30s).
+    pub restart_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -802,6 +807,20 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
         let restart_stop_signal = s
             .string("restart_stop_signal")?
             .unwrap_or_else(|| "SIGTERM".into());
+        if crate::exec::signal(&restart_stop_signal).is_none() {
+            return Err(s.err(
+                b.line,
+                format!(
+                    "restart_stop_signal {restart_stop_signal:?} is not a signal arca-agent knows"
+                ),
+            ));
+        }
+        let min_interval = s
+            .duration("min_interval")?
+            .unwrap_or(Duration::from_secs(1));
+        let restart_grace = s
+            .duration("restart_grace")?
+            .unwrap_or(Duration::from_secs(30));
         s.unsupported(
             &[
                 "restart_kill_timeout",
@@ -815,6 +834,8 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             command,
             restart_on_secret_changes,
             restart_stop_signal,
+            min_interval,
+            restart_grace,
         });
     }
     for b in top.blocks("listener") {

@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod exec;
 pub mod files;
 pub mod template;
 mod yaml;
@@ -53,6 +54,20 @@ pub struct Agent {
     /// What each template last wrote.
     last: Vec<Option<String>>,
     next_static: Instant,
+    /// The `env_template` values last rendered, in configuration order.
+    env: Vec<(String, String)>,
+    /// exec mode: the application, when it runs, and when it restarts
+    /// next: `min_interval` after the first change of a burst, so that a
+    /// burst of changes makes one restart, with the last values.
+    app: Option<exec::App>,
+    restart_at: Option<Instant>,
+}
+
+/// What woke the sidecar loop.
+enum Event {
+    Stop,
+    AppExited(i32),
+    Due,
 }
 
 /// How a run ends.
@@ -62,6 +77,8 @@ pub enum Exit {
     Rendered,
     /// A stop signal in sidecar mode.
     Stopped,
+    /// In exec mode, the application exited with this code.
+    App(i32),
 }
 
 impl Agent {
@@ -88,6 +105,9 @@ impl Agent {
             kv2: HashMap::new(),
             last: vec![None; n],
             next_static: Instant::now(),
+            env: Vec::new(),
+            app: None,
+            restart_at: None,
         })
     }
 
@@ -101,7 +121,8 @@ impl Agent {
     ) -> Result<Exit, String> {
         let first = async {
             self.log_in().await?;
-            self.render_all(true).await
+            self.render_all(true).await?;
+            self.render_env(true).await.map(|_| ())
         };
         match deadline {
             Some(d) => tokio::time::timeout(d, first).await.map_err(|_| {
@@ -112,15 +133,41 @@ impl Agent {
             })??,
             None => first.await?,
         }
-        if self.cfg.exit_after_auth {
+        if let Some(e) = &self.cfg.exec {
+            self.app = Some(exec::App::start(&e.command, &self.env)?);
+        } else if self.cfg.exit_after_auth {
             return Ok(Exit::Rendered);
         }
         tokio::pin!(stop);
         loop {
             let wake = self.next_wake();
-            tokio::select! {
-                () = &mut stop => return Ok(Exit::Stopped),
-                () = tokio::time::sleep_until(wake) => {}
+            let event = {
+                let app = async {
+                    match self.app.as_mut() {
+                        Some(a) => a.exited().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = &mut stop => Event::Stop,
+                    code = app => Event::AppExited(code),
+                    () = tokio::time::sleep_until(wake) => Event::Due,
+                }
+            };
+            match event {
+                Event::Stop => {
+                    if let (Some(app), Some(e)) = (self.app.take(), &self.cfg.exec) {
+                        let sig = exec::signal(&e.restart_stop_signal)
+                            .unwrap_or(rustix::process::Signal::TERM);
+                        app.stop(sig, e.restart_grace).await;
+                    }
+                    return Ok(Exit::Stopped);
+                }
+                Event::AppExited(code) => {
+                    tracing::info!("the application exited with {code}");
+                    return Ok(Exit::App(code));
+                }
+                Event::Due => {}
             }
             if let Err(e) = self.tick().await {
                 tracing::warn!("refresh failed (the last good files stay): {e}");
@@ -128,11 +175,67 @@ impl Agent {
                     return Err(e);
                 }
             }
+            self.restart_if_due().await?;
         }
+    }
+
+    /// exec mode: restarts the application once its environment changed
+    /// and the debounce is over.
+    async fn restart_if_due(&mut self) -> Result<(), String> {
+        let Some(e) = self.cfg.exec.clone() else {
+            return Ok(());
+        };
+        if self.restart_at.is_none_or(|t| t > Instant::now()) {
+            return Ok(());
+        }
+        self.restart_at = None;
+        if let Some(app) = self.app.take() {
+            tracing::info!("the secrets in its environment changed: restarting the application");
+            let sig = exec::signal(&e.restart_stop_signal).unwrap_or(rustix::process::Signal::TERM);
+            app.stop(sig, e.restart_grace).await;
+        }
+        self.app = Some(exec::App::start(&e.command, &self.env)?);
+        Ok(())
+    }
+
+    /// Renders the `env_template`s; true when a value changed (then, in
+    /// exec mode, a restart is pending).
+    async fn render_env(&mut self, first: bool) -> Result<bool, String> {
+        let templates = self.cfg.env_templates.clone();
+        let mut env = Vec::with_capacity(templates.len());
+        for t in &templates {
+            match self
+                .render_text(&t.contents, ("{{", "}}"), t.error_on_missing_key)
+                .await
+            {
+                Ok(v) => env.push((t.name.clone(), v)),
+                Err(e) if first => return Err(format!("env_template {}: {e}", t.name)),
+                Err(e) => {
+                    tracing::warn!("env_template {}: {e}; the last value stays", t.name);
+                    return Ok(false);
+                }
+            }
+        }
+        let changed = env != self.env;
+        self.env = env;
+        if let Some(e) = self
+            .cfg
+            .exec
+            .as_ref()
+            .filter(|e| e.restart_on_secret_changes)
+        {
+            if changed && !first && self.restart_at.is_none() {
+                self.restart_at = Some(Instant::now() + e.min_interval);
+            }
+        }
+        Ok(changed)
     }
 
     fn next_wake(&self) -> Instant {
         let mut wake = self.next_static;
+        if let Some(t) = self.restart_at {
+            wake = wake.min(t);
+        }
         if let Some(t) = self.token_due {
             wake = wake.min(t);
         }
@@ -167,6 +270,7 @@ impl Agent {
         }
         if changed {
             self.render_all(false).await?;
+            self.render_env(false).await?;
         }
         Ok(())
     }
@@ -299,8 +403,9 @@ impl Agent {
                     .map_err(|e| format!("template {}: reading {}: {e}", t.origin, p.display()))?,
                 (None, None) => String::new(),
             };
+            let delims = (t.left_delimiter.as_str(), t.right_delimiter.as_str());
             let text = self
-                .render_one(&src, t)
+                .render_text(&src, delims, t.error_on_missing_key)
                 .await
                 .map_err(|e| format!("template {} ({}): {e}", t.origin, t.destination.display()));
             let text = match text {
@@ -328,16 +433,16 @@ impl Agent {
         Ok(())
     }
 
-    async fn render_one(&mut self, src: &str, t: &config::Template) -> Result<String, String> {
+    async fn render_text(
+        &mut self,
+        src: &str,
+        delims: (&str, &str),
+        error_on_missing_key: bool,
+    ) -> Result<String, String> {
         // Each pass can only discover what the previous one's answers led
         // to (a path built from another secret): a few passes at most.
         for _ in 0..8 {
-            match template::render(
-                src,
-                (&t.left_delimiter, &t.right_delimiter),
-                t.error_on_missing_key,
-                &self.cache,
-            ) {
+            match template::render(src, delims, error_on_missing_key, &self.cache) {
                 Ok(r) => return Ok(r.text),
                 Err(RenderError::Failed(e)) => return Err(e),
                 Err(RenderError::Missing(deps)) => {

@@ -91,6 +91,8 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_file(p);
     }
     match result {
+        // exec mode: the application's own exit code.
+        Ok(arca_agent::Exit::App(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("arca-agent: {e}");

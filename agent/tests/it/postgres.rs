@@ -4,58 +4,16 @@
 //! user replaces it in the file before the old one expires, and the old
 //! lease is revoked (its user can no longer log in).
 
-// Test helpers fail the test by panicking; that is their job.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arca_agent::{Agent, Exit, config};
-use arca_server::clock::Clock;
-use arca_server::core::{Core, CoreConfig};
-use arca_server::storage::inmem::InmemBackend;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::common::{arca, root};
 
 const URL: &str = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable";
 const CREATE: &str =
     "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
-
-async fn arca() -> String {
-    let core = Core::new(
-        Arc::new(InmemBackend::new()),
-        CoreConfig::default(),
-        Clock::system(),
-    );
-    core.load_state().await.unwrap();
-    core.dev_setup(Some("root".into())).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        arca_server::run(
-            listener,
-            None,
-            core,
-            Default::default(),
-            std::future::pending(),
-        )
-        .await;
-    });
-    format!("http://{addr}")
-}
-
-async fn root(addr: &str, method: &str, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .request(method.parse().unwrap(), format!("{addr}/v1/{path}"))
-        .header("X-Vault-Token", "root")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
 
 async fn pg_login(user: &str, password: &str) -> Result<(), String> {
     let conn = format!(

