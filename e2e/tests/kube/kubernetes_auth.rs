@@ -83,7 +83,7 @@ fn sign(claims: &Value, key_pem: &[u8]) -> String {
 }
 
 /// The service accounts, the reviewer's binding, Arca's policy and secrets.
-async fn setup(cluster: &Cluster, ns: &TestNamespace, arca: &Arca) -> String {
+pub(crate) async fn setup(cluster: &Cluster, ns: &TestNamespace, arca: &Arca) -> String {
     cluster.service_account(&ns.name, "arca-reviewer").await;
     cluster
         .create_cluster_scoped(

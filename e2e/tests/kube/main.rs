@@ -6,6 +6,7 @@
 // Test helpers fail the test by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
 mod arca;
 mod kubernetes_auth;
 mod webhook;
