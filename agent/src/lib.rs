@@ -61,6 +61,9 @@ pub struct Agent {
     /// burst of changes makes one restart, with the last values.
     app: Option<exec::App>,
     restart_at: Option<Instant>,
+    /// The server refused the token (revoked, or a server that lost it):
+    /// log in again.
+    denied: bool,
 }
 
 /// What woke the sidecar loop.
@@ -108,6 +111,7 @@ impl Agent {
             env: Vec::new(),
             app: None,
             restart_at: None,
+            denied: false,
         })
     }
 
@@ -269,6 +273,12 @@ impl Agent {
             self.next_static = now + self.cfg.template_config.static_secret_render_interval;
         }
         if changed {
+            self.render_all(false).await?;
+            self.render_env(false).await?;
+        }
+        if std::mem::take(&mut self.denied) && self.cfg.auto_auth.is_some() {
+            tracing::warn!("the server refused the agent's token: logging in again");
+            self.log_in().await?;
             self.render_all(false).await?;
             self.render_env(false).await?;
         }
@@ -468,6 +478,9 @@ impl Agent {
                 .collect();
             self.client.write(&path, &Json::Object(body)).await
         };
+        if answer.as_ref().is_err_and(|e| e.status() == Some(403)) {
+            self.denied = true;
+        }
         let secret = answer
             .map_err(|e| format!("{dep}: {e}"))?
             .ok_or_else(|| format!("{dep}: no secret at this path"))?;

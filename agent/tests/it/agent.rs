@@ -209,3 +209,78 @@ async fn a_missing_secret_fails_init_naming_the_template_and_the_path() {
         "no file for a failed render"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_means_a_new_login_and_the_file_stays() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    approle(&addr, dir.path()).await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    // The secret id stays, so that the agent can log in again.
+    let hcl = agent_hcl(
+        &addr,
+        dir.path(),
+        false,
+        r#"{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}"#,
+    )
+    .replace(
+        "secret_id_file_path = ",
+        "remove_secret_id_file_after_reading = false\n      secret_id_file_path = ",
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Agent::new(cfg)
+            .unwrap()
+            .run(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let out = dir.path().join("out/app.txt");
+    let sink = dir.path().join("token");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&out).is_ok_and(|s| s == "one\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = std::fs::read_to_string(&sink).unwrap();
+    root(
+        &addr,
+        "POST",
+        "auth/token/revoke",
+        json!({"token": first.trim()}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "two"}}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let s = std::fs::read_to_string(&out).unwrap();
+        assert!(!s.is_empty(), "the file was emptied");
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        if s == "two\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.last().map(String::as_str), Some("two\n"), "{seen:?}");
+    let second = std::fs::read_to_string(&sink).unwrap();
+    assert_ne!(first, second, "no new login");
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+}
