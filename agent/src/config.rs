@@ -672,13 +672,38 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
     for b in top.blocks("template") {
         let mut s = Section::new(&b.body, origin, "template");
         let source = s.string("source")?.map(PathBuf::from);
-        let contents = s.string("contents")?;
+        let mut contents = s.string("contents")?;
         let destination = s
             .string("destination")?
             .filter(|d| !d.is_empty())
             .ok_or_else(|| s.err(b.line, "a template needs a destination".into()))?;
+        // Arca's plain output: a secret's data as a file, no template.
+        let secret = s.string("secret")?.filter(|p| !p.is_empty());
+        let format = s.string("format")?;
+        match (&secret, format) {
+            (Some(path), format) => {
+                if source.is_some() || contents.is_some() {
+                    return Err(s.err(
+                        b.line,
+                        "a template takes secret, or source or contents, not both".into(),
+                    ));
+                }
+                let format = format.unwrap_or_else(|| "json".into());
+                contents = Some(crate::template::plain(path, &format).ok_or_else(|| {
+                    s.err(
+                        b.line,
+                        format!("format {format:?}: json, yaml, dotenv or properties"),
+                    )
+                })?);
+            }
+            (None, Some(_)) => return Err(s.err(b.line, "format goes with secret (a path)".into())),
+            (None, None) => {}
+        }
         if source.is_some() == contents.is_some() {
-            return Err(s.err(b.line, "a template needs one of source or contents".into()));
+            return Err(s.err(
+                b.line,
+                "a template needs one of source, contents or secret".into(),
+            ));
         }
         let mut command = s.strings("command")?;
         let mut command_timeout = Duration::from_secs(30);
@@ -1023,6 +1048,41 @@ exec {
                 .to_string()
                 .starts_with("a.hcl: line")
         );
+    }
+
+    #[test]
+    fn plain_output_is_a_secret_and_a_format() {
+        let c = from_hcl(
+            "template {\n destination = \"/x\"\n secret = \"database/creds/app\"\n format = \"dotenv\"\n}\n",
+            "a.hcl",
+        )
+        .unwrap();
+        let t = c.templates[0].contents.as_deref().unwrap();
+        assert!(
+            t.contains("secret \"database/creds/app\"") && t.contains("toDotenv"),
+            "{t}"
+        );
+        for (body, says) in [
+            (
+                "secret = \"p\"\n format = \"toml\"",
+                "a.hcl:1: format \"toml\": json, yaml, dotenv or properties",
+            ),
+            (
+                "format = \"json\"",
+                "a.hcl:1: format goes with secret (a path)",
+            ),
+            (
+                "secret = \"p\"\n contents = \"x\"",
+                "a.hcl:1: a template takes secret, or source or contents, not both",
+            ),
+        ] {
+            let e = from_hcl(
+                &format!("template {{\n destination = \"/x\"\n {body}\n}}\n"),
+                "a.hcl",
+            )
+            .unwrap_err();
+            assert_eq!(e.to_string(), says);
+        }
     }
 
     #[test]

@@ -100,6 +100,107 @@ pub fn render(
     Ok(Rendered { text, deps })
 }
 
+/// The template for Arca's plain output (`secret` + `format` in a template
+/// block): the secret's data (a KV v2 secret's `data`) as JSON, YAML,
+/// dotenv or Java properties.
+pub fn plain(path: &str, format: &str) -> Option<String> {
+    let f = match format {
+        "json" => "toJSONPretty",
+        "yaml" => "toYAML",
+        "dotenv" => "toDotenv",
+        "properties" => "toProperties",
+        _ => return None,
+    };
+    let path = path.replace('\\', "\\\\").replace('"', "\\\"");
+    Some(format!(
+        "{{{{ with secret \"{path}\" }}}}{{{{ secretData . | {f} }}}}{{{{ end }}}}\n"
+    ))
+}
+
+/// A value as one line of text: strings as they are, the rest as JSON.
+fn flat(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        Value::Nil => String::new(),
+        other => go_json(serde_json::to_string(&to_json(other)).unwrap_or_default()),
+    }
+}
+
+/// `KEY="value"` lines, keys sorted; a key's characters outside
+/// `[A-Za-z0-9_]` become `_`; values double-quoted with `\`, `"`, `$`, and
+/// newlines escaped.
+fn dotenv(v: &Value) -> gotmpl::Result<String> {
+    let Value::Map(m) = v else {
+        return Err(exec_err("toDotenv: wants a map"));
+    };
+    let mut out = Vec::with_capacity(m.len());
+    for (k, v) in m.iter() {
+        let mut key: String = k
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if key.starts_with(|c: char| c.is_ascii_digit()) {
+            key.insert(0, '_');
+        }
+        let mut val = String::new();
+        for c in flat(v).chars() {
+            match c {
+                '\\' => val.push_str("\\\\"),
+                '"' => val.push_str("\\\""),
+                '$' => val.push_str("\\$"),
+                '\n' => val.push_str("\\n"),
+                '\r' => val.push_str("\\r"),
+                c => val.push(c),
+            }
+        }
+        out.push(format!("{key}=\"{val}\""));
+    }
+    Ok(out.join("\n"))
+}
+
+/// Java `.properties` lines (`key=value`), keys sorted, escaped as
+/// `Properties.store` does (`\\`, `\n`, `=`, `:`, `#`, `!`, leading spaces,
+/// non-ASCII as `\uXXXX`).
+fn properties(v: &Value) -> gotmpl::Result<String> {
+    fn esc(s: &str, key: bool) -> String {
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '=' | ':' | '#' | '!' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                ' ' if key || i == 0 => out.push_str("\\ "),
+                c if !c.is_ascii() || c.is_ascii_control() => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        out.push_str(&format!("\\u{u:04X}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let Value::Map(m) = v else {
+        return Err(exec_err("toProperties: wants a map"));
+    };
+    Ok(m.iter()
+        .map(|(k, v)| format!("{}={}", esc(k, true), esc(&flat(v), false)))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 /// `secret "path" "k=v" ...`.
 fn dep_of(args: &[Value]) -> gotmpl::Result<Dep> {
     let mut it = args.iter();
@@ -265,6 +366,25 @@ fn functions() -> gotmpl::FuncMap {
     add("toYAML", |a| {
         text(crate::yaml::to_yaml(&arg(a, 0, "toYAML")?))
     });
+    add("toDotenv", |a| text(dotenv(&arg(a, 0, "toDotenv")?)?));
+    add("toProperties", |a| {
+        text(properties(&arg(a, 0, "toProperties")?)?)
+    });
+    // A secret's data: a KV v2 answer's `data`, else its `Data`.
+    add("secretData", |a| {
+        let Value::Map(secret) = arg(a, 0, "secretData")? else {
+            return Err(exec_err("secretData: wants a secret"));
+        };
+        let data = secret.get("Data").cloned().unwrap_or(Value::Nil);
+        if let Value::Map(d) = &data {
+            if let (Some(inner @ Value::Map(_)), Some(Value::Map(_))) =
+                (d.get("data"), d.get("metadata"))
+            {
+                return Ok(inner.clone());
+            }
+        }
+        Ok(data)
+    });
     add("base64Encode", |a| {
         text(STANDARD.encode(string(a, 0, "base64Encode")?))
     });
@@ -418,6 +538,43 @@ mod tests {
             ),
             Err(RenderError::Failed(_))
         ));
+    }
+
+    #[test]
+    fn plain_formats_of_a_secrets_data() {
+        let c = cache(&[
+            (
+                "secret/data/app",
+                json!({"data": {"user": "app", "pass word": "a\"b$c\nd", "n": 3, "url": "x=y: é"},
+                       "metadata": {"version": 1}}),
+            ),
+            (
+                "database/creds/app",
+                json!({"username": "u", "password": "p"}),
+            ),
+        ]);
+        let r = |path: &str, f: &str| {
+            render(&plain(path, f).unwrap(), ("{{", "}}"), true, &c)
+                .unwrap()
+                .text
+        };
+        assert_eq!(
+            r("secret/data/app", "dotenv"),
+            "n=\"3\"\npass_word=\"a\\\"b\\$c\\nd\"\nurl=\"x=y: é\"\nuser=\"app\"\n"
+        );
+        assert_eq!(
+            r("secret/data/app", "properties"),
+            "n=3\npass\\ word=a\"b$c\\nd\nurl=x\\=y\\: \\u00E9\nuser=app\n"
+        );
+        assert_eq!(
+            r("database/creds/app", "json"),
+            "{\n  \"password\": \"p\",\n  \"username\": \"u\"\n}\n"
+        );
+        assert_eq!(
+            r("database/creds/app", "yaml"),
+            "password: p\nusername: u\n"
+        );
+        assert!(plain("x", "toml").is_none());
     }
 
     #[test]
