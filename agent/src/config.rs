@@ -88,8 +88,23 @@ pub struct Template {
     pub left_delimiter: String,
     pub right_delimiter: String,
     pub create_dest_dirs: bool,
+    /// Arca's: a signal sent after the file changed (`signal = "SIGHUP"`),
+    /// to the process of `signal_pid_file`, or to every process named
+    /// `signal_process` (with a shared process namespace).
+    pub signal: Option<Signal>,
+    /// Arca's: the command and signal run this long after the file
+    /// changed, once for whatever changed meanwhile (default 0: at once).
+    pub min_interval: Duration,
     /// Where it was configured (`agent.hcl:12`), for messages.
     pub origin: String,
+}
+
+/// A template's signal and whom it goes to.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub name: String,
+    pub pid_file: Option<PathBuf>,
+    pub process: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -733,8 +748,41 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| "}}".into()),
             create_dest_dirs: s.bool("create_dest_dirs")?.unwrap_or(true),
+            signal: None,
+            min_interval: s.duration("min_interval")?.unwrap_or(Duration::ZERO),
             origin: at(origin, b.line),
         };
+        let mut t = t;
+        let pid_file = s.string("signal_pid_file")?.map(PathBuf::from);
+        let process = s.string("signal_process")?.filter(|p| !p.is_empty());
+        match s.string("signal")? {
+            Some(name) => {
+                if crate::exec::signal(&name).is_none() {
+                    return Err(s.err(
+                        b.line,
+                        format!("signal {name:?} is not a signal arca-agent knows"),
+                    ));
+                }
+                if pid_file.is_some() == process.is_some() {
+                    return Err(s.err(
+                        b.line,
+                        "signal needs one of signal_pid_file or signal_process".into(),
+                    ));
+                }
+                t.signal = Some(Signal {
+                    name,
+                    pid_file,
+                    process,
+                });
+            }
+            None if pid_file.is_some() || process.is_some() => {
+                return Err(s.err(
+                    b.line,
+                    "signal_pid_file and signal_process go with signal".into(),
+                ));
+            }
+            None => {}
+        }
         s.unsupported(
             &[
                 "backup",

@@ -64,6 +64,8 @@ pub struct Agent {
     /// The server refused the token (revoked, or a server that lost it):
     /// log in again.
     denied: bool,
+    /// Templates whose command/signal waits for its `min_interval`.
+    actions_due: HashMap<usize, Instant>,
 }
 
 /// What woke the sidecar loop.
@@ -112,6 +114,7 @@ impl Agent {
             app: None,
             restart_at: None,
             denied: false,
+            actions_due: HashMap::new(),
         })
     }
 
@@ -180,6 +183,7 @@ impl Agent {
                 }
             }
             self.restart_if_due().await?;
+            self.run_due_actions().await;
         }
     }
 
@@ -239,6 +243,9 @@ impl Agent {
         let mut wake = self.next_static;
         if let Some(t) = self.restart_at {
             wake = wake.min(t);
+        }
+        for t in self.actions_due.values() {
+            wake = wake.min(*t);
         }
         if let Some(t) = self.token_due {
             wake = wake.min(t);
@@ -435,12 +442,38 @@ impl Agent {
             self.last[i] = Some(text);
             if changed {
                 tracing::info!("rendered {}", t.destination.display());
-                if let Some(cmd) = &t.command {
-                    run_command(cmd, t.command_timeout).await;
+                if t.command.is_some() || t.signal.is_some() {
+                    // `min_interval` after the first change of a burst,
+                    // once, with the file as the burst left it.
+                    self.actions_due
+                        .entry(i)
+                        .or_insert(Instant::now() + t.min_interval);
                 }
             }
         }
+        self.run_due_actions().await;
         Ok(())
+    }
+
+    /// Runs the commands and sends the signals whose time has come.
+    async fn run_due_actions(&mut self) {
+        let now = Instant::now();
+        let due: Vec<usize> = self
+            .actions_due
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(i, _)| *i)
+            .collect();
+        for i in due {
+            self.actions_due.remove(&i);
+            let t = &self.cfg.templates[i];
+            if let Some(cmd) = &t.command {
+                run_command(cmd, t.command_timeout).await;
+            }
+            if let Some(sig) = &t.signal {
+                signal_processes(sig);
+            }
+        }
     }
 
     async fn render_text(
@@ -522,6 +555,52 @@ impl Agent {
                 format!("{first}data/{rest}")
             }
             _ => path.to_owned(),
+        }
+    }
+}
+
+/// A template's signal, to the process of its pid file or to every process
+/// of its name (`/proc/<pid>/comm`); a failure is logged, not fatal.
+fn signal_processes(s: &config::Signal) {
+    let Some(sig) = exec::signal(&s.name) else {
+        return;
+    };
+    let mut pids = Vec::new();
+    if let Some(p) = &s.pid_file {
+        match std::fs::read_to_string(p).map(|t| t.trim().parse::<i32>()) {
+            Ok(Ok(pid)) => pids.push(pid),
+            _ => tracing::warn!("signal {}: no pid in {}", s.name, p.display()),
+        }
+    }
+    if let Some(name) = &s.process {
+        let me = std::process::id();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if u32::try_from(pid).is_ok_and(|p| p == me) {
+                continue;
+            }
+            if std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == name) {
+                pids.push(pid);
+            }
+        }
+        if pids.is_empty() {
+            tracing::warn!("signal {}: no process named {name}", s.name);
+        }
+    }
+    for pid in pids {
+        match rustix::process::Pid::from_raw(pid) {
+            Some(p) => {
+                if let Err(e) = rustix::process::kill_process(p, sig) {
+                    tracing::warn!("signal {} to {pid}: {e}", s.name);
+                }
+            }
+            None => tracing::warn!("signal {}: {pid} is not a process id", s.name),
         }
     }
 }

@@ -284,3 +284,95 @@ async fn a_revoked_token_means_a_new_login_and_the_file_stays() {
     stop.send(()).unwrap();
     assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_tells_the_app_once_per_burst() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("token"), "root").unwrap();
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    // The app: counts SIGHUPs.
+    let app = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {d}/app.pid; trap 'echo hup >> {d}/hups' HUP; while true; do sleep 0.05; done",
+            d = d.display()
+        ))
+        .spawn()
+        .unwrap();
+    let hcl = format!(
+        r#"
+vault {{
+  address = "{addr}"
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{
+      token_file_path = "{d}/token"
+    }}
+  }}
+}}
+template_config {{
+  static_secret_render_interval = "300ms"
+}}
+template {{
+  destination     = "{d}/app.txt"
+  contents        = "{{{{ with secret \"secret/data/app\" }}}}{{{{ .Data.data.password }}}}{{{{ end }}}}"
+  signal          = "SIGHUP"
+  signal_pid_file = "{d}/app.pid"
+  min_interval    = "1500ms"
+}}
+"#,
+        d = d.display()
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    for _ in 0..100 {
+        if d.join("app.pid").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Agent::new(cfg)
+            .unwrap()
+            .run(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let hups = || {
+        std::fs::read_to_string(d.join("hups"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    // The first render is a change too: one signal, 1.5 s later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(hups(), 1);
+    for v in ["two", "three", "four"] {
+        root(
+            &addr,
+            "POST",
+            "secret/data/app",
+            json!({"data": {"password": v}}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(std::fs::read_to_string(d.join("app.txt")).unwrap(), "four");
+    assert_eq!(hups(), 2, "one signal for the burst");
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    let mut app = app;
+    let _ = app.kill();
+    let _ = app.wait();
+}
