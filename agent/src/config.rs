@@ -22,6 +22,9 @@ pub struct Config {
     pub exec: Option<Exec>,
     pub exit_after_auth: bool,
     pub pid_file: Option<PathBuf>,
+    /// Arca's: written (empty) once every template has rendered; the
+    /// readiness marker where no listener serves `/agent/v1/health`.
+    pub ready_file: Option<PathBuf>,
     pub listeners: Vec<Listener>,
     /// Keys Vault Agent knows and Arca does not act on, with where.
     pub warnings: Vec<String>,
@@ -538,6 +541,10 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
     c.exit_after_auth = top.bool("exit_after_auth")?.unwrap_or(false);
     c.pid_file = top
         .string("pid_file")?
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    c.ready_file = top
+        .string("ready_file")?
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
     top.unsupported(

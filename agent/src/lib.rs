@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod exec;
 pub mod files;
+pub mod status;
 pub mod template;
 mod yaml;
 
@@ -66,6 +67,7 @@ pub struct Agent {
     denied: bool,
     /// Templates whose command/signal waits for its `min_interval`.
     actions_due: HashMap<usize, Instant>,
+    status: Arc<status::Status>,
 }
 
 /// What woke the sidecar loop.
@@ -115,6 +117,7 @@ impl Agent {
             restart_at: None,
             denied: false,
             actions_due: HashMap::new(),
+            status: Arc::default(),
         })
     }
 
@@ -126,6 +129,19 @@ impl Agent {
         deadline: Option<Duration>,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Exit, String> {
+        for l in &self.cfg.listeners {
+            if l.kind != "tcp" {
+                tracing::warn!("listener {:?} is not supported (tcp)", l.kind);
+                continue;
+            }
+            if !l.tls_disable {
+                tracing::warn!(
+                    "listener {}: TLS is not supported, serving plain HTTP",
+                    l.address
+                );
+            }
+            status::serve(&l.address, Arc::clone(&self.status)).await?;
+        }
         let first = async {
             self.log_in().await?;
             self.render_all(true).await?;
@@ -139,6 +155,13 @@ impl Agent {
                 )
             })??,
             None => first.await?,
+        }
+        self.status
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(p) = &self.cfg.ready_file {
+            files::write_atomic(p, b"", 0o644, true)
+                .map_err(|e| format!("writing the ready file {}: {e}", p.display()))?;
         }
         if let Some(e) = &self.cfg.exec {
             self.app = Some(exec::App::start(&e.command, &self.env)?);
@@ -197,6 +220,7 @@ impl Agent {
             return Ok(());
         }
         self.restart_at = None;
+        status::Status::add(&self.status.restarts);
         if let Some(app) = self.app.take() {
             tracing::info!("the secrets in its environment changed: restarting the application");
             let sig = exec::signal(&e.restart_stop_signal).unwrap_or(rustix::process::Signal::TERM);
@@ -305,6 +329,7 @@ impl Agent {
         loop {
             match auth::login(&self.client, &auto.method).await {
                 Ok(login) => {
+                    status::Status::add(&self.status.logins);
                     tracing::info!(
                         "logged in with {} at {} (token TTL {}s)",
                         auto.method.kind,
@@ -356,6 +381,7 @@ impl Agent {
                     // A renewal that no longer extends (max TTL reached)
                     // is not counted on: a new login replaces it.
                     if left > 0 && left * 3 >= had * 2 {
+                        status::Status::add(&self.status.renewals);
                         self.token_due =
                             Some(Instant::now() + Duration::from_secs(left).mul_f64(2.0 / 3.0));
                         return Ok(());
@@ -363,6 +389,7 @@ impl Agent {
                 }
             }
         }
+        status::Status::add(&self.status.renewal_failures);
         self.log_in().await
     }
 
@@ -381,6 +408,7 @@ impl Agent {
                     .saturating_duration_since(held.due)
                     .mul_f64(3.0);
                 if left > Duration::ZERO && left >= had.mul_f64(2.0 / 3.0) {
+                    status::Status::add(&self.status.renewals);
                     let now = Instant::now();
                     self.leases.insert(
                         dep.clone(),
@@ -395,6 +423,7 @@ impl Agent {
                 }
             }
         }
+        status::Status::add(&self.status.replacements);
         // Fetched again at the next render; the old secret is revoked once
         // the files no longer use it.
         Arc::make_mut(&mut self.cache).remove(dep);
@@ -429,6 +458,7 @@ impl Agent {
                 Ok(t) => t,
                 Err(e) if first => return Err(e),
                 Err(e) => {
+                    status::Status::add(&self.status.render_failures);
                     tracing::warn!("{e}; the last good file stays");
                     continue;
                 }
@@ -441,6 +471,7 @@ impl Agent {
                     .map_err(|e| format!("writing {}: {e}", t.destination.display()))?;
             self.last[i] = Some(text);
             if changed {
+                status::Status::add(&self.status.renders);
                 tracing::info!("rendered {}", t.destination.display());
                 if t.command.is_some() || t.signal.is_some() {
                     // `min_interval` after the first change of a burst,

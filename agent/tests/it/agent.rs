@@ -141,11 +141,20 @@ async fn sidecar_mode_rewrites_the_file_when_the_secret_changes() {
         json!({"data": {"password": "one"}}),
     )
     .await;
+    // Health and metrics on a listener, and a ready file.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let hcl = agent_hcl(
         &addr,
         dir.path(),
         false,
         r#"{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}"#,
+    ) + &format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\nready_file = \"{}/ready\"\n",
+        dir.path().display()
     );
     let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -180,6 +189,29 @@ async fn sidecar_mode_rewrites_the_file_when_the_secret_changes() {
     )
     .await;
     wait_for("two\n").await;
+    assert!(dir.path().join("ready").exists(), "no ready file");
+    let get = |path: &'static str| async move {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(
+        get("/agent/v1/health").await,
+        (200, "{\"ready\":true}".to_owned())
+    );
+    let (code, metrics) = get("/agent/v1/metrics").await;
+    assert_eq!(code, 200);
+    for line in [
+        "arca_agent_renders_total 2",
+        "arca_agent_logins_total 1",
+        "arca_agent_ready 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in:\n{metrics}"
+        );
+    }
     stop.send(()).unwrap();
     assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
 }

@@ -1,0 +1,128 @@
+//! What the agent tells about itself: counters (renders, renewals,
+//! logins, restarts, failures) served as Prometheus text at
+//! `/agent/v1/metrics`, health at `/agent/v1/health` (200 once everything
+//! rendered, 503 before), on a configured `listener "tcp"`; and a ready
+//! file (Arca's `ready_file`) written once everything rendered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+
+#[derive(Default)]
+pub struct Status {
+    pub ready: AtomicBool,
+    pub logins: AtomicU64,
+    pub renders: AtomicU64,
+    pub render_failures: AtomicU64,
+    pub renewals: AtomicU64,
+    pub renewal_failures: AtomicU64,
+    pub replacements: AtomicU64,
+    pub restarts: AtomicU64,
+}
+
+impl Status {
+    pub fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    fn metrics(&self) -> String {
+        let rows = [
+            (
+                "arca_agent_logins_total",
+                "Logins (auto-auth).",
+                &self.logins,
+            ),
+            (
+                "arca_agent_renders_total",
+                "Files written with new bytes.",
+                &self.renders,
+            ),
+            (
+                "arca_agent_render_failures_total",
+                "Renders that failed (the last good file stayed).",
+                &self.render_failures,
+            ),
+            (
+                "arca_agent_renewals_total",
+                "Lease and token renewals.",
+                &self.renewals,
+            ),
+            (
+                "arca_agent_renewal_failures_total",
+                "Renewals refused or failed.",
+                &self.renewal_failures,
+            ),
+            (
+                "arca_agent_replacements_total",
+                "Leased secrets fetched anew past their max TTL.",
+                &self.replacements,
+            ),
+            (
+                "arca_agent_app_restarts_total",
+                "Restarts of the exec-mode application.",
+                &self.restarts,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, v) in rows {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                v.load(Relaxed)
+            ));
+        }
+        out.push_str(&format!(
+            "# HELP arca_agent_ready Whether every template has rendered.\n# TYPE arca_agent_ready gauge\narca_agent_ready {}\n",
+            u8::from(self.ready.load(Relaxed))
+        ));
+        out
+    }
+}
+
+/// Serves `/agent/v1/health` and `/agent/v1/metrics` on `address` (plain
+/// HTTP: the agent's listener is for the pod's own probes).
+pub async fn serve(address: &str, status: Arc<Status>) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("listener {address}: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let status = Arc::clone(&status);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let status = Arc::clone(&status);
+                        async move {
+                            let (code, ctype, body) = match req.uri().path() {
+                                "/agent/v1/health" => {
+                                    let ready = status.ready.load(Relaxed);
+                                    (
+                                        if ready { 200 } else { 503 },
+                                        "application/json",
+                                        format!("{{\"ready\":{ready}}}"),
+                                    )
+                                }
+                                "/agent/v1/metrics" => {
+                                    (200, "text/plain; version=0.0.4", status.metrics())
+                                }
+                                _ => (404, "application/json", "{\"errors\":[]}".to_owned()),
+                            };
+                            hyper::Response::builder()
+                                .status(code)
+                                .header("content-type", ctype)
+                                .body(Full::new(Bytes::from(body)))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
