@@ -25,6 +25,9 @@ pub struct Config {
     /// Arca's: written (empty) once every template has rendered; the
     /// readiness marker where no listener serves `/agent/v1/health`.
     pub ready_file: Option<PathBuf>,
+    /// Arca's: on SIGTERM in sidecar mode, revoke the leases held and the
+    /// agent's token (vault-k8s's `agent-revoke-on-shutdown`).
+    pub revoke_on_shutdown: bool,
     pub listeners: Vec<Listener>,
     /// Keys Vault Agent knows and Arca does not act on, with where.
     pub warnings: Vec<String>,
@@ -547,6 +550,7 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
         .string("ready_file")?
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
+    c.revoke_on_shutdown = top.bool("revoke_on_shutdown")?.unwrap_or(false);
     top.unsupported(
         &[
             "cache",

@@ -191,6 +191,9 @@ impl Agent {
                             .unwrap_or(rustix::process::Signal::TERM);
                         app.stop(sig, e.restart_grace).await;
                     }
+                    if self.cfg.revoke_on_shutdown {
+                        self.revoke_all().await;
+                    }
                     return Ok(Exit::Stopped);
                 }
                 Event::AppExited(code) => {
@@ -207,6 +210,23 @@ impl Agent {
             }
             self.restart_if_due().await?;
             self.run_due_actions().await;
+        }
+    }
+
+    /// `revoke_on_shutdown`: the leases the agent holds, then its own token
+    /// (whose child leases go with it). Failures are logged: the server
+    /// expires what is left.
+    async fn revoke_all(&mut self) {
+        for (dep, held) in std::mem::take(&mut self.leases) {
+            if let Err(e) = self.client.revoke_lease(&held.lease_id).await {
+                tracing::warn!("revoking the lease of {dep}: {e}");
+            }
+        }
+        if self.cfg.auto_auth.is_some() {
+            match self.client.revoke_self().await {
+                Ok(()) => tracing::info!("revoked the agent's token and leases"),
+                Err(e) => tracing::warn!("revoking the agent's token: {e}"),
+            }
         }
     }
 

@@ -67,6 +67,7 @@ async fn database_credentials_are_renewed_then_replaced_before_they_expire() {
     std::fs::write(dir.path().join("token"), &token).unwrap();
     let hcl = format!(
         r#"
+revoke_on_shutdown = true
 vault {{
   address = "{addr}"
 }}
@@ -141,6 +142,11 @@ template {{
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(old_refused, "the replaced user still logs in");
+    // revoke_on_shutdown: stopping the sidecar revokes what it holds.
     stop.send(()).unwrap();
     assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert!(
+        pg_login(&user2, &pass2).await.is_err(),
+        "the sidecar's user survived its shutdown"
+    );
 }
