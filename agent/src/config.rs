@@ -28,6 +28,9 @@ pub struct Config {
     /// Arca's: on SIGTERM in sidecar mode, revoke the leases held and the
     /// agent's token (vault-k8s's `agent-revoke-on-shutdown`).
     pub revoke_on_shutdown: bool,
+    /// Arca's: where the init container leaves its token and secrets for
+    /// the sidecar (see `handoff`).
+    pub handoff_file: Option<PathBuf>,
     pub listeners: Vec<Listener>,
     /// Keys Vault Agent knows and Arca does not act on, with where.
     pub warnings: Vec<String>,
@@ -551,6 +554,10 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
     c.revoke_on_shutdown = top.bool("revoke_on_shutdown")?.unwrap_or(false);
+    c.handoff_file = top
+        .string("handoff_file")?
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
     top.unsupported(
         &[
             "cache",

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod exec;
 pub mod files;
+pub mod handoff;
 pub mod status;
 pub mod template;
 mod yaml;
@@ -68,6 +69,9 @@ pub struct Agent {
     /// Templates whose command/signal waits for its `min_interval`.
     actions_due: HashMap<usize, Instant>,
     status: Arc<status::Status>,
+    /// The answers behind the cache, as the server gave them (the hand-off
+    /// carries them to the sidecar).
+    raw: HashMap<Dep, arca_client::Secret>,
 }
 
 /// What woke the sidecar loop.
@@ -118,6 +122,7 @@ impl Agent {
             denied: false,
             actions_due: HashMap::new(),
             status: Arc::default(),
+            raw: HashMap::new(),
         })
     }
 
@@ -143,7 +148,9 @@ impl Agent {
             status::serve(&l.address, Arc::clone(&self.status)).await?;
         }
         let first = async {
-            self.log_in().await?;
+            if !self.take_handoff().await {
+                self.log_in().await?;
+            }
             self.render_all(true).await?;
             self.render_env(true).await.map(|_| ())
         };
@@ -166,6 +173,7 @@ impl Agent {
         if let Some(e) = &self.cfg.exec {
             self.app = Some(exec::App::start(&e.command, &self.env)?);
         } else if self.cfg.exit_after_auth {
+            self.leave_handoff()?;
             return Ok(Exit::Rendered);
         }
         tokio::pin!(stop);
@@ -211,6 +219,100 @@ impl Agent {
             self.restart_if_due().await?;
             self.run_due_actions().await;
         }
+    }
+
+    /// The init container's part: its token and secrets for the sidecar.
+    fn leave_handoff(&self) -> Result<(), String> {
+        let (Some(path), Some(login)) = (&self.cfg.handoff_file, &self.login) else {
+            return Ok(());
+        };
+        let now = handoff::now_unix();
+        let secrets = self
+            .raw
+            .iter()
+            .map(|(dep, secret)| handoff::Entry {
+                path: dep.path.clone(),
+                params: dep.params.clone(),
+                secret: secret.clone(),
+                expires: self.leases.get(dep).map(|h| {
+                    now + i64::try_from(
+                        h.expires
+                            .saturating_duration_since(Instant::now())
+                            .as_secs(),
+                    )
+                    .unwrap_or(0)
+                }),
+            })
+            .collect();
+        handoff::write(
+            path,
+            &handoff::Handoff {
+                token: login.token.expose().to_owned(),
+                renewable: login.renewable,
+                secrets,
+            },
+        )
+    }
+
+    /// The sidecar's part: takes the init container's token and secrets
+    /// when the server still takes the token. True when taken.
+    async fn take_handoff(&mut self) -> bool {
+        let Some(path) = self.cfg.handoff_file.clone() else {
+            return false;
+        };
+        let Some(h) = handoff::read(&path) else {
+            return false;
+        };
+        let Ok(me) = self.client.with_token(h.token.clone()).lookup_self().await else {
+            tracing::info!("the hand-off's token is no longer valid: logging in");
+            return false;
+        };
+        let ttl = me
+            .data
+            .as_ref()
+            .and_then(|d| d.get("ttl"))
+            .and_then(Json::as_u64)
+            .unwrap_or(0);
+        self.client.set_token(h.token.clone());
+        for sink in self.cfg.auto_auth.iter().flat_map(|a| &a.sinks) {
+            if let Err(e) = files::write_atomic(&sink.path, h.token.as_bytes(), sink.mode, true) {
+                tracing::warn!("writing the token sink {}: {e}", sink.path.display());
+            }
+        }
+        self.token_due =
+            (ttl > 0).then(|| Instant::now() + Duration::from_secs(ttl).mul_f64(2.0 / 3.0));
+        self.login = Some(Login {
+            token: h.token.as_str().into(),
+            lease_duration: ttl,
+            renewable: h.renewable,
+        });
+        let now = handoff::now_unix();
+        let mut taken = 0;
+        for e in h.secrets {
+            let dep = e.dep();
+            if let Some(expires) = e.expires {
+                let left = u64::try_from(expires - now).unwrap_or(0);
+                if left == 0 {
+                    continue;
+                }
+                let left = Duration::from_secs(left);
+                let at = Instant::now();
+                self.leases.insert(
+                    dep.clone(),
+                    Held {
+                        lease_id: e.secret.lease_id.clone(),
+                        renewable: e.secret.renewable,
+                        due: at + left.mul_f64(self.cfg.template_config.lease_renewal_threshold),
+                        expires: at + left,
+                    },
+                );
+            }
+            Arc::make_mut(&mut self.cache).insert(dep.clone(), template::secret_value(&e.secret));
+            self.raw.insert(dep, e.secret);
+            taken += 1;
+        }
+        tracing::info!("took over the init container's token and {taken} secrets");
+        true
     }
 
     /// `revoke_on_shutdown`: the leases the agent holds, then its own token
@@ -320,6 +422,7 @@ impl Agent {
             // Static secrets are read again; leased ones stay as they are.
             let cache = Arc::make_mut(&mut self.cache);
             cache.retain(|d, _| self.leases.contains_key(d));
+            self.raw.retain(|d, _| self.leases.contains_key(d));
             changed = true;
             self.next_static = now + self.cfg.template_config.static_secret_render_interval;
         }
@@ -447,6 +550,7 @@ impl Agent {
         // Fetched again at the next render; the old secret is revoked once
         // the files no longer use it.
         Arc::make_mut(&mut self.cache).remove(dep);
+        self.raw.remove(dep);
         self.leases.remove(dep);
         let old = held.lease_id;
         let client = self.client.clone();
@@ -582,6 +686,7 @@ impl Agent {
             );
         }
         Arc::make_mut(&mut self.cache).insert(dep.clone(), template::secret_value(&secret));
+        self.raw.insert(dep.clone(), secret);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use arca_agent::{Agent, Exit, config};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{arca, root};
 
@@ -149,4 +149,115 @@ template {{
         pg_login(&user2, &pass2).await.is_err(),
         "the sidecar's user survived its shutdown"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sidecar_takes_over_the_init_containers_credentials() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    root(
+        &addr,
+        "POST",
+        "sys/mounts/database",
+        json!({"type": "database"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "database/config/pg",
+        json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "database/roles/app",
+        json!({"db_name": "pg", "creation_statements": CREATE, "default_ttl": "6s", "max_ttl": "60s"}),
+    )
+    .await;
+    let token = root(&addr, "POST", "auth/token/create", json!({"ttl": "1h"})).await;
+    std::fs::write(
+        d.join("token"),
+        token["auth"]["client_token"].as_str().unwrap(),
+    )
+    .unwrap();
+    let hcl = |exit_after_auth: bool| {
+        format!(
+            r#"
+exit_after_auth = {exit_after_auth}
+handoff_file = "{d}/handoff"
+vault {{
+  address = "{addr}"
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{
+      token_file_path = "{d}/token"
+    }}
+  }}
+}}
+template {{
+  destination = "{d}/db"
+  contents    = "{{{{ with secret \"database/creds/app\" }}}}{{{{ .Data.username }}}}:{{{{ .Data.password }}}}{{{{ end }}}}"
+}}
+"#,
+            d = d.display()
+        )
+    };
+    let leases = || async {
+        root(
+            &addr,
+            "LIST",
+            "sys/leases/lookup/database/creds/app",
+            Value::Null,
+        )
+        .await["data"]["keys"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    // The init container: renders, leaves its token and secrets.
+    let cfg = config::from_hcl(&hcl(true), "init.hcl").unwrap();
+    let exit = Agent::new(cfg)
+        .unwrap()
+        .run(Some(Duration::from_secs(30)), std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(exit, Exit::Rendered);
+    let (user, pass) = creds(&d.join("db")).unwrap();
+    assert_eq!(leases().await, 1);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("handoff"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(mode, 0o600);
+    }
+    // The sidecar: the same user, no second lease, renewed past its TTL.
+    let cfg = config::from_hcl(&hcl(false), "sidecar.hcl").unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Agent::new(cfg)
+            .unwrap()
+            .run(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        creds(&d.join("db")).unwrap().0,
+        user,
+        "the sidecar minted its own user"
+    );
+    assert_eq!(leases().await, 1, "a second lease was made");
+    pg_login(&user, &pass)
+        .await
+        .expect("the init container's user, renewed by the sidecar, logs in past its TTL");
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
 }
