@@ -31,6 +31,13 @@ pub struct Config {
     /// Arca's: where the init container leaves its token and secrets for
     /// the sidecar (see `handoff`).
     pub handoff_file: Option<PathBuf>,
+    /// `api_proxy { use_auto_auth_token }`: `Some(force)` when the proxy
+    /// adds the agent's token (to every request when `force`).
+    pub proxy_token: Option<bool>,
+    /// Whether `api_proxy` or `cache` is configured (the listener proxies).
+    pub proxy: bool,
+    /// `cache {}`: leased answers are served again from memory.
+    pub cache: bool,
     pub listeners: Vec<Listener>,
     /// Keys Vault Agent knows and Arca does not act on, with where.
     pub warnings: Vec<String>,
@@ -554,14 +561,53 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
     c.revoke_on_shutdown = top.bool("revoke_on_shutdown")?.unwrap_or(false);
+    for b in top.blocks("api_proxy") {
+        let mut s = Section::new(&b.body, origin, "api_proxy");
+        c.proxy = true;
+        c.proxy_token = match s.string("use_auto_auth_token")?.as_deref() {
+            None | Some("false") => None,
+            Some("true") => Some(false),
+            Some("force") => Some(true),
+            Some(other) => {
+                return Err(s.err(
+                    b.line,
+                    format!("use_auto_auth_token must be true, false or \"force\", not {other:?}"),
+                ));
+            }
+        };
+        s.unsupported(
+            &["enforce_consistency", "when_inconsistent"],
+            &mut c.warnings,
+        );
+        s.finish()?;
+    }
+    for b in top.blocks("cache") {
+        let mut s = Section::new(&b.body, origin, "cache");
+        c.proxy = true;
+        c.cache = true;
+        // Vault 1.x's place for the token setting.
+        if let Some(v) = s.string("use_auto_auth_token")? {
+            if c.proxy_token.is_none() && v != "false" {
+                c.proxy_token = Some(v == "force");
+            }
+        }
+        s.unsupported(
+            &[
+                "persist",
+                "cache_static_secrets",
+                "disable_caching_dynamic_secrets",
+                "static_secret_token_capability_refresh_interval",
+            ],
+            &mut c.warnings,
+        );
+        s.finish()?;
+    }
     c.handoff_file = top
         .string("handoff_file")?
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
     top.unsupported(
         &[
-            "cache",
-            "api_proxy",
             "telemetry",
             "log_level",
             "log_file",

@@ -16,6 +16,7 @@ pub mod config;
 pub mod exec;
 pub mod files;
 pub mod handoff;
+pub mod proxy;
 pub mod status;
 pub mod template;
 mod yaml;
@@ -72,6 +73,9 @@ pub struct Agent {
     /// The answers behind the cache, as the server gave them (the hand-off
     /// carries them to the sidecar).
     raw: HashMap<Dep, arca_client::Secret>,
+    /// The token the local API proxy adds.
+    proxy_token: Arc<std::sync::RwLock<String>>,
+    address: String,
 }
 
 /// What woke the sidecar loop.
@@ -100,7 +104,7 @@ impl Agent {
             .clone()
             .or_else(|| std::env::var("VAULT_ADDR").ok())
             .unwrap_or_else(|| "https://127.0.0.1:8200".into());
-        let mut b = Client::builder(address).tls_skip_verify(cfg.vault.tls_skip_verify);
+        let mut b = Client::builder(address.clone()).tls_skip_verify(cfg.vault.tls_skip_verify);
         if let Some(ca) = &cfg.vault.ca_cert {
             b = b.ca_cert(ca);
         }
@@ -123,6 +127,8 @@ impl Agent {
             actions_due: HashMap::new(),
             status: Arc::default(),
             raw: HashMap::new(),
+            proxy_token: Arc::default(),
+            address,
         })
     }
 
@@ -145,7 +151,33 @@ impl Agent {
                     l.address
                 );
             }
-            status::serve(&l.address, Arc::clone(&self.status)).await?;
+            let proxy = self.cfg.proxy.then(|| {
+                let mut b = reqwest::Client::builder()
+                    .danger_accept_invalid_certs(self.cfg.vault.tls_skip_verify);
+                if let Some(pem) = self
+                    .cfg
+                    .vault
+                    .ca_cert
+                    .as_ref()
+                    .and_then(|p| std::fs::read(p).ok())
+                {
+                    if let Ok(ca) = reqwest::Certificate::from_pem(&pem) {
+                        b = b.add_root_certificate(ca);
+                    }
+                }
+                Arc::new(proxy::Proxy {
+                    upstream: self.address.clone(),
+                    client: b.build().unwrap_or_default(),
+                    token: Arc::clone(&self.proxy_token),
+                    use_token: self.cfg.proxy_token.is_some(),
+                    force_token: self.cfg.proxy_token == Some(true),
+                    cache: self
+                        .cfg
+                        .cache
+                        .then(|| std::sync::Mutex::new(HashMap::new())),
+                })
+            });
+            status::serve(&l.address, Arc::clone(&self.status), proxy).await?;
         }
         let first = async {
             if !self.take_handoff().await {
@@ -221,6 +253,12 @@ impl Agent {
         }
     }
 
+    fn set_proxy_token(&self, token: &str) {
+        if let Ok(mut t) = self.proxy_token.write() {
+            token.clone_into(&mut t);
+        }
+    }
+
     /// The init container's part: its token and secrets for the sidecar.
     fn leave_handoff(&self) -> Result<(), String> {
         let (Some(path), Some(login)) = (&self.cfg.handoff_file, &self.login) else {
@@ -274,6 +312,7 @@ impl Agent {
             .and_then(Json::as_u64)
             .unwrap_or(0);
         self.client.set_token(h.token.clone());
+        self.set_proxy_token(&h.token);
         for sink in self.cfg.auto_auth.iter().flat_map(|a| &a.sinks) {
             if let Err(e) = files::write_atomic(&sink.path, h.token.as_bytes(), sink.mode, true) {
                 tracing::warn!("writing the token sink {}: {e}", sink.path.display());
@@ -445,6 +484,7 @@ impl Agent {
             // No auto-auth: a token from the environment, as Vault Agent.
             let token = std::env::var("VAULT_TOKEN")
                 .map_err(|_| "no auto_auth and no VAULT_TOKEN".to_owned())?;
+            self.set_proxy_token(&token);
             self.client.set_token(token);
             return Ok(());
         };
@@ -460,6 +500,7 @@ impl Agent {
                         login.lease_duration
                     );
                     self.client.set_token(login.token.expose());
+                    self.set_proxy_token(login.token.expose());
                     for sink in &auto.sinks {
                         files::write_atomic(
                             &sink.path,

@@ -1,4 +1,6 @@
-//! What the agent tells about itself: counters (renders, renewals,
+//! The agent's listener, and what the agent tells about itself there:
+//! the local API proxy (see `proxy`) for every path but `/agent/v1/`;
+//! counters (renders, renewals,
 //! logins, restarts, failures) served as Prometheus text at
 //! `/agent/v1/metrics`, health at `/agent/v1/health` (200 once everything
 //! rendered, 503 before), on a configured `listener "tcp"`; and a ready
@@ -82,7 +84,11 @@ impl Status {
 
 /// Serves `/agent/v1/health` and `/agent/v1/metrics` on `address` (plain
 /// HTTP: the agent's listener is for the pod's own probes).
-pub async fn serve(address: &str, status: Arc<Status>) -> Result<(), String> {
+pub async fn serve(
+    address: &str,
+    status: Arc<Status>,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("listener {address}: {e}"))?;
@@ -92,11 +98,18 @@ pub async fn serve(address: &str, status: Arc<Status>) -> Result<(), String> {
                 continue;
             };
             let status = Arc::clone(&status);
+            let proxy = proxy.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let status = Arc::clone(&status);
+                        let proxy = proxy.clone();
                         async move {
+                            if let Some(p) =
+                                proxy.filter(|_| !req.uri().path().starts_with("/agent/v1/"))
+                            {
+                                return Ok::<_, hyper::http::Error>(p.handle(req).await);
+                            }
                             let (code, ctype, body) = match req.uri().path() {
                                 "/agent/v1/health" => {
                                     let ready = status.ready.load(Relaxed);

@@ -261,3 +261,133 @@ template {{
     stop.send(()).unwrap();
     assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_proxy_adds_the_token_and_serves_leased_answers_again() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    root(
+        &addr,
+        "POST",
+        "sys/mounts/database",
+        json!({"type": "database"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "database/config/pg",
+        json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "database/roles/app",
+        json!({"db_name": "pg", "creation_statements": CREATE, "default_ttl": "1h"}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"x": "y"}}),
+    )
+    .await;
+    let token = root(&addr, "POST", "auth/token/create", json!({"ttl": "1h"})).await;
+    std::fs::write(
+        d.join("token"),
+        token["auth"]["client_token"].as_str().unwrap(),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hcl = format!(
+        r#"
+vault {{
+  address = "{addr}"
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{
+      token_file_path = "{d}/token"
+    }}
+  }}
+}}
+api_proxy {{
+  use_auto_auth_token = true
+}}
+cache {{}}
+listener "tcp" {{
+  address     = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+"#,
+        d = d.display()
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Agent::new(cfg)
+            .unwrap()
+            .run(None, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let proxy = format!("http://127.0.0.1:{port}/v1");
+    let get = |path: &str| {
+        let url = format!("{proxy}/{path}");
+        async move {
+            for _ in 0..50 {
+                if let Ok(r) = reqwest::get(&url).await {
+                    let status = r.status().as_u16();
+                    return (status, r.json::<Value>().await.unwrap_or(Value::Null));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the proxy does not answer");
+        }
+    };
+    // No token in the request: the agent's is added.
+    let (status, body) = get("secret/data/app").await;
+    assert_eq!(
+        (status, &body["data"]["data"]["x"]),
+        (200, &json!("y")),
+        "{body}"
+    );
+    // Credentials: the second read is the first answer again, and logs in.
+    let (_, first) = get("database/creds/app").await;
+    let (_, again) = get("database/creds/app").await;
+    assert_eq!(first["data"]["username"], again["data"]["username"]);
+    assert_eq!(first["lease_id"], again["lease_id"]);
+    pg_login(
+        first["data"]["username"].as_str().unwrap(),
+        first["data"]["password"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
+    let leases = root(
+        &addr,
+        "LIST",
+        "sys/leases/lookup/database/creds/app",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        leases["data"]["keys"].as_array().map(Vec::len),
+        Some(1),
+        "{leases}"
+    );
+    // The server's own answers pass through: a path that is not there.
+    let (status, _) = get("secret/data/nothing").await;
+    assert_eq!(status, 404);
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+}
