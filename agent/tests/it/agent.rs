@@ -10,7 +10,7 @@ use std::time::Duration;
 use arca_agent::{Agent, Exit, config};
 use serde_json::{Value, json};
 
-use crate::common::{arca, root};
+use crate::common::{Sidecar, arca, root};
 
 /// AppRole with a policy that reads secret/data/app; its ids in `dir`.
 async fn approle(addr: &str, dir: &Path) {
@@ -157,15 +157,7 @@ async fn sidecar_mode_rewrites_the_file_when_the_secret_changes() {
         dir.path().display()
     );
     let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     let out = dir.path().join("out/app.txt");
     let read = || std::fs::read_to_string(&out).unwrap_or_default();
     let wait_for = |want: &'static str| {
@@ -212,8 +204,7 @@ async fn sidecar_mode_rewrites_the_file_when_the_secret_changes() {
             "{line} not in:\n{metrics}"
         );
     }
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,15 +257,7 @@ async fn a_revoked_token_means_a_new_login_and_the_file_stays() {
         "remove_secret_id_file_after_reading = false\n      secret_id_file_path = ",
     );
     let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     let out = dir.path().join("out/app.txt");
     let sink = dir.path().join("token");
     for _ in 0..100 {
@@ -313,8 +296,7 @@ async fn a_revoked_token_means_a_new_login_and_the_file_stays() {
     assert_eq!(seen.last().map(String::as_str), Some("two\n"), "{seen:?}");
     let second = std::fs::read_to_string(&sink).unwrap();
     assert_ne!(first, second, "no new login");
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,15 +353,7 @@ template {{
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     let hups = || {
         std::fs::read_to_string(d.join("hups"))
             .unwrap_or_default()
@@ -402,8 +376,7 @@ template {{
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(std::fs::read_to_string(d.join("app.txt")).unwrap(), "four");
     assert_eq!(hups(), 2, "one signal for the burst");
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
     let mut app = app;
     let _ = app.kill();
     let _ = app.wait();

@@ -46,3 +46,60 @@ pub async fn root(addr: &str, method: &str, path: &str, body: Value) -> Value {
     assert!(status.is_success(), "{method} {path}: {status} {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
+
+/// An agent running as a sidecar in this process, until `stop`.
+pub struct Sidecar {
+    stop: tokio::sync::oneshot::Sender<()>,
+    run: tokio::task::JoinHandle<Result<arca_agent::Exit, String>>,
+}
+
+impl Sidecar {
+    pub fn start(cfg: arca_agent::config::Config) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(async move {
+            arca_agent::Agent::new(cfg)
+                .unwrap()
+                .run(None, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self { stop, run }
+    }
+
+    /// Sends the stop signal; how the run ended.
+    pub async fn stop(self) -> arca_agent::Exit {
+        self.stop.send(()).unwrap();
+        self.run.await.unwrap().unwrap()
+    }
+}
+
+/// `database/` mounted with the local PostgreSQL (scripts/services) as
+/// `pg`, and role `app` with these TTLs ("" for the mount's).
+pub async fn postgres_role(addr: &str, default_ttl: &str, max_ttl: &str) {
+    const URL: &str =
+        "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable";
+    const CREATE: &str =
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+    root(
+        addr,
+        "POST",
+        "sys/mounts/database",
+        serde_json::json!({"type": "database"}),
+    )
+    .await;
+    root(
+        addr,
+        "POST",
+        "database/config/pg",
+        serde_json::json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
+    )
+    .await;
+    let mut role = serde_json::json!({"db_name": "pg", "creation_statements": CREATE,
+                                      "default_ttl": default_ttl});
+    if !max_ttl.is_empty() {
+        role["max_ttl"] = serde_json::json!(max_ttl);
+    }
+    root(addr, "POST", "database/roles/app", role).await;
+}

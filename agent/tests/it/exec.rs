@@ -8,7 +8,7 @@ use std::time::Duration;
 use arca_agent::{Agent, Exit, config};
 use serde_json::json;
 
-use crate::common::{arca, root};
+use crate::common::{Sidecar, arca, root};
 
 fn hcl(addr: &str, token_file: &Path, command: &str) -> String {
     format!(
@@ -64,15 +64,7 @@ async fn the_app_gets_its_secrets_and_one_restart_per_burst() {
         "agent.hcl",
     )
     .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     let lines = || {
         std::fs::read_to_string(&starts)
             .unwrap_or_default()
@@ -101,8 +93,7 @@ async fn the_app_gets_its_secrets_and_one_restart_per_burst() {
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(lines(), ["one", "four"]);
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,11 +9,7 @@ use std::time::{Duration, Instant};
 use arca_agent::{Agent, Exit, config};
 use serde_json::{Value, json};
 
-use crate::common::{arca, root};
-
-const URL: &str = "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable";
-const CREATE: &str =
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+use crate::common::{Sidecar, arca, postgres_role, root};
 
 async fn pg_login(user: &str, password: &str) -> Result<(), String> {
     let conn = format!(
@@ -40,28 +36,7 @@ fn creds(file: &std::path::Path) -> Option<(String, String)> {
 async fn database_credentials_are_renewed_then_replaced_before_they_expire() {
     let addr = arca().await;
     let dir = tempfile::tempdir().unwrap();
-    root(
-        &addr,
-        "POST",
-        "sys/mounts/database",
-        json!({"type": "database"}),
-    )
-    .await;
-    root(
-        &addr,
-        "POST",
-        "database/config/pg",
-        json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
-               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
-    )
-    .await;
-    root(
-        &addr,
-        "POST",
-        "database/roles/app",
-        json!({"db_name": "pg", "creation_statements": CREATE, "default_ttl": "6s", "max_ttl": "15s"}),
-    )
-    .await;
+    postgres_role(&addr, "6s", "15s").await;
     let token = root(&addr, "POST", "auth/token/create", json!({"ttl": "1h"})).await;
     let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
     std::fs::write(dir.path().join("token"), &token).unwrap();
@@ -87,15 +62,7 @@ template {{
         d = dir.path().display()
     );
     let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     let file = dir.path().join("db");
     let started = Instant::now();
     let mut first = None;
@@ -143,8 +110,7 @@ template {{
     }
     assert!(old_refused, "the replaced user still logs in");
     // revoke_on_shutdown: stopping the sidecar revokes what it holds.
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
     assert!(
         pg_login(&user2, &pass2).await.is_err(),
         "the sidecar's user survived its shutdown"
@@ -156,28 +122,7 @@ async fn the_sidecar_takes_over_the_init_containers_credentials() {
     let addr = arca().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    root(
-        &addr,
-        "POST",
-        "sys/mounts/database",
-        json!({"type": "database"}),
-    )
-    .await;
-    root(
-        &addr,
-        "POST",
-        "database/config/pg",
-        json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
-               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
-    )
-    .await;
-    root(
-        &addr,
-        "POST",
-        "database/roles/app",
-        json!({"db_name": "pg", "creation_statements": CREATE, "default_ttl": "6s", "max_ttl": "60s"}),
-    )
-    .await;
+    postgres_role(&addr, "6s", "60s").await;
     let token = root(&addr, "POST", "auth/token/create", json!({"ttl": "1h"})).await;
     std::fs::write(
         d.join("token"),
@@ -239,15 +184,7 @@ template {{
     }
     // The sidecar: the same user, no second lease, renewed past its TTL.
     let cfg = config::from_hcl(&hcl(false), "sidecar.hcl").unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
         creds(&d.join("db")).unwrap().0,
@@ -258,8 +195,7 @@ template {{
     pg_login(&user, &pass)
         .await
         .expect("the init container's user, renewed by the sidecar, logs in past its TTL");
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,28 +203,7 @@ async fn the_api_proxy_adds_the_token_and_serves_leased_answers_again() {
     let addr = arca().await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    root(
-        &addr,
-        "POST",
-        "sys/mounts/database",
-        json!({"type": "database"}),
-    )
-    .await;
-    root(
-        &addr,
-        "POST",
-        "database/config/pg",
-        json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
-               "username": "arca_test_admin", "password": "arca-test-admin", "allowed_roles": "app"}),
-    )
-    .await;
-    root(
-        &addr,
-        "POST",
-        "database/roles/app",
-        json!({"db_name": "pg", "creation_statements": CREATE, "default_ttl": "1h"}),
-    )
-    .await;
+    postgres_role(&addr, "1h", "").await;
     root(
         &addr,
         "POST",
@@ -332,15 +247,7 @@ listener "tcp" {{
     );
     let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        Agent::new(cfg)
-            .unwrap()
-            .run(None, async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let run = Sidecar::start(cfg);
     let proxy = format!("http://127.0.0.1:{port}/v1");
     let get = |path: &str| {
         let url = format!("{proxy}/{path}");
@@ -388,6 +295,5 @@ listener "tcp" {{
     // The server's own answers pass through: a path that is not there.
     let (status, _) = get("secret/data/nothing").await;
     assert_eq!(status, 404);
-    stop.send(()).unwrap();
-    assert_eq!(run.await.unwrap().unwrap(), Exit::Stopped);
+    assert_eq!(run.stop().await, Exit::Stopped);
 }
