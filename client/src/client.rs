@@ -145,7 +145,7 @@ impl ClientBuilder {
 /// An async client for one Vault-compatible server. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     address: String,
     token: Option<Token>,
 }
@@ -425,7 +425,7 @@ impl Client {
         })
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
+    pub(crate) fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let mut url = format!(
             "{}/v1/{}",
             self.address,

@@ -93,6 +93,9 @@ pub enum Error {
     /// The HTTP client could not be built (for example, an invalid PEM file).
     #[error("failed to set up the HTTP client: {}", chain(.0))]
     Setup(reqwest::Error),
+    /// The event stream broke (a bad frame, a lost connection).
+    #[error("event stream: {0}")]
+    Stream(String),
 }
 
 impl Error {
@@ -106,7 +109,8 @@ impl Error {
             | Error::InvalidAddress { .. }
             | Error::CaCertRead { .. }
             | Error::CaCertInvalid { .. }
-            | Error::Setup(_) => None,
+            | Error::Setup(_)
+            | Error::Stream(_) => None,
         }
     }
 
@@ -121,7 +125,8 @@ impl Error {
             | Error::InvalidAddress { .. }
             | Error::CaCertRead { .. }
             | Error::CaCertInvalid { .. }
-            | Error::Setup(_) => &[],
+            | Error::Setup(_)
+            | Error::Stream(_) => &[],
         }
     }
 }

@@ -21,13 +21,15 @@
 //! - [`duration`]: durations as Vault reads and prints them; [`sensitive`]:
 //!   the types that hold secrets (zeroized, redacted, compared in constant
 //!   time); [`pod`]: a pod's service-account files. Shared by the server,
-//!   the CLI and the agent.
+//!   the CLI and the agent. [`ws`]: the WebSocket frames of the event
+//!   stream, for the server and the agent alike.
 
 pub mod auth;
 pub mod capabilities;
 pub mod client;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod hcl;
 pub mod hcl_fmt;
 pub mod keyring;
@@ -42,6 +44,7 @@ pub mod sensitive;
 pub mod sys;
 mod tls;
 pub mod token;
+pub mod ws;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Result};

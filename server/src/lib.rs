@@ -39,6 +39,7 @@ pub mod duration;
 pub mod engines;
 pub mod envelope;
 pub mod error;
+pub mod events;
 pub mod expiration;
 pub mod fields;
 #[cfg(test)]

@@ -188,6 +188,10 @@ impl Core {
                 audit.log(&record).await?;
             }
         }
+        if let (Ok(resp), Some(route)) = (&result, &checked.route) {
+            self.events
+                .after_request(&route.entry, req, resp, self.clock.now_nanos());
+        }
         result
     }
 

@@ -224,6 +224,7 @@ impl Core {
             active.stop.send_replace(true);
             active.mounts.teardown();
         }
+        self.events.close_all();
         if let Err(e) = self.barrier.store_count().await {
             tracing::warn!(error = %e, "could not store the keyring's encryption count");
         }
@@ -349,6 +350,8 @@ impl Core {
             tokens: Arc::clone(&tokens),
             leases: Arc::clone(&leases),
             mounts: Arc::clone(&mounts),
+            events: Arc::clone(&self.events),
+            clock: self.clock.clone(),
         });
         let password_policies = PasswordPolicies::new(sys_view.sub("password_policy/"));
         let sys: Arc<dyn Backend> = Arc::new(SysBackend::new(SysParts {

@@ -80,6 +80,8 @@ pub struct Core {
     pub clock: Clock,
     pub config: CoreConfig,
     pub metrics: Arc<Metrics>,
+    /// What changed, for `sys/events/subscribe` (crate::events).
+    pub events: Arc<crate::events::Events>,
     progress: tokio::sync::Mutex<UnsealProgress>,
     active: RwLock<Option<Arc<Active>>>,
     /// Serializes init, unseal and seal.
@@ -95,6 +97,7 @@ impl Core {
             clock,
             config,
             metrics: Arc::new(Metrics::default()),
+            events: Arc::new(crate::events::Events::default()),
             progress: tokio::sync::Mutex::new(UnsealProgress::default()),
             active: RwLock::new(None),
             transition: tokio::sync::Mutex::new(()),

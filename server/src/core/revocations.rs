@@ -19,6 +19,8 @@ pub(crate) struct Revocations {
     pub(super) tokens: Arc<TokenStore>,
     pub(super) leases: Arc<Leases>,
     pub(super) mounts: Arc<Mounts>,
+    pub(super) events: Arc<crate::events::Events>,
+    pub(super) clock: crate::clock::Clock,
 }
 
 impl Revocations {
@@ -32,22 +34,29 @@ impl Revocations {
     /// Revokes one lease: the issuing mount undoes its secret, then the
     /// lease is forgotten. A lease whose mount is gone has nothing left to
     /// undo.
-    pub(super) async fn revoke_lease(&self, lease_id: &str) -> Result<()> {
+    pub(super) async fn revoke_lease(&self, lease_id: &str, expired: bool) -> Result<()> {
         let Some(lease) = self.leases.get(lease_id).await? else {
             return Ok(());
         };
-        match self.route(&lease) {
+        let route = self.route(&lease);
+        match &route {
             Some(r) => r.backend.revoke_secret(&lease).await?,
             None => tracing::warn!(lease_id, "the mount of a lease is gone; forgetting it"),
         }
-        self.leases.remove(&lease).await
+        self.leases.remove(&lease).await?;
+        if let (Some(r), true) = (route, self.events.listened()) {
+            let now = self.clock.now_nanos();
+            let event = crate::events::lease_gone(&r.entry, lease_id, &lease.path, expired, now);
+            self.events.publish(event);
+        }
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Issuers for Revocations {
     async fn revoke_lease(&self, lease_id: &str) -> Result<()> {
-        Revocations::revoke_lease(self, lease_id).await
+        Revocations::revoke_lease(self, lease_id, false).await
     }
 
     async fn renew_secret(&self, lease: &LeaseEntry, ttl: Duration) -> Result<()> {
@@ -69,7 +78,7 @@ impl Issuers for Revocations {
 impl RevokeHook for Revocations {
     async fn token_revoked(&self, token_hash: &str) -> Result<()> {
         for id in self.leases.of_token(token_hash) {
-            self.revoke_lease(&id).await?;
+            self.revoke_lease(&id, false).await?;
         }
         Ok(())
     }
@@ -81,7 +90,7 @@ impl Revoker for Revocations {
         match target {
             // An expired token goes with its children, as in Vault.
             Target::Token(hash) => self.tokens.revoke_tree(hash).await,
-            Target::Lease(key) => self.revoke_lease(&self.leases.id(key)).await,
+            Target::Lease(key) => self.revoke_lease(&self.leases.id(key), true).await,
         }
     }
 }

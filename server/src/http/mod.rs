@@ -5,6 +5,7 @@
 //! seal endpoints, which work while sealed, are in sys_seal.rs.
 
 pub mod error;
+mod events;
 pub mod limits;
 pub mod request;
 pub mod sys_seal;
@@ -44,6 +45,8 @@ pub struct Reply {
     status: u16,
     content_type: Option<&'static str>,
     body: Vec<u8>,
+    /// More headers (the WebSocket handshake's).
+    headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -52,6 +55,7 @@ impl Reply {
             status,
             content_type: Some("application/json"),
             body,
+            headers: Vec::new(),
         }
     }
 
@@ -60,6 +64,7 @@ impl Reply {
             status,
             content_type: None,
             body: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -71,6 +76,11 @@ impl Reply {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(ct) = self.content_type {
             h.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::try_from(value) {
+                h.insert(name, v);
+            }
         }
         resp
     }
@@ -193,6 +203,9 @@ async fn route(state: Arc<AppState>, req: hyper::Request<Incoming>, remote: Sock
                 _ => sys_seal::unseal(core, method, &body).await,
             }
         }
+        p if p.starts_with("sys/events/subscribe/") => {
+            events::subscribe(&state, parts, &vpath, remote).await
+        }
         _ => logical(&state, &parts, &vpath, body, remote).await,
     };
     result.unwrap_or_else(|e| error_reply(&e))
@@ -228,6 +241,7 @@ async fn logical(
             status: raw.status,
             content_type: Some(raw.content_type),
             body: raw.body,
+            headers: Vec::new(),
         });
     }
     if resp.is_empty() && resp.status.is_none() {

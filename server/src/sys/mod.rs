@@ -110,12 +110,17 @@ const ROOT_PATHS: &[&str] = &[
     "leases",
 ];
 
+/// `events/subscribe/*` needs a valid token but no grant on the path
+/// itself: each event is checked against the token's ACL (http/events.rs),
+/// so a subscriber hears only of paths it may read.
 const UNAUTHENTICATED: &[&str] = &[
+    "events/subscribe/*",
     "internal/ui/mounts",
     "internal/ui/mounts/*",
     "wrapping/lookup",
 ];
 const UNAUTHENTICATED_WITH_METRICS: &[&str] = &[
+    "events/subscribe/*",
     "internal/ui/mounts",
     "internal/ui/mounts/*",
     "wrapping/lookup",
@@ -172,6 +177,12 @@ impl Backend for SysBackend {
             // request is answered.
             "seal" if rel == "seal" => match op {
                 Operation::Update | Operation::Create => Ok(Response::empty()),
+                _ => Err(Error::UnsupportedOperation),
+            },
+            // Authorized and audited here; the HTTP layer then turns the
+            // connection into the event stream (http/events.rs).
+            "events" if rel.starts_with("events/subscribe/") => match op {
+                Operation::Read => Ok(Response::empty()),
                 _ => Err(Error::UnsupportedOperation),
             },
             "metrics" if rel == "metrics" => self.handle_metrics(req).await,

@@ -17,6 +17,7 @@ mod database;
 mod database_mariadb;
 mod database_redis;
 mod dynamic_bao;
+mod events;
 mod hardening;
 mod http_api;
 mod kv_bao;
