@@ -131,6 +131,9 @@ pub struct TemplateConfig {
     /// Fraction of a lease after which it is renewed (Vault's default 0.9;
     /// Arca renews at two thirds unless told).
     pub lease_renewal_threshold: f64,
+    /// Arca: listen to the server's event stream and re-render on a
+    /// change (default true; polling stays the fallback).
+    pub event_stream: bool,
 }
 
 impl Default for TemplateConfig {
@@ -140,6 +143,7 @@ impl Default for TemplateConfig {
             exit_on_retry_failure: false,
             max_connections_per_host: 10,
             lease_renewal_threshold: 2.0 / 3.0,
+            event_stream: true,
         }
     }
 }
@@ -898,6 +902,7 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
                 })
                 .transpose()?
                 .unwrap_or(d.lease_renewal_threshold),
+            event_stream: s.bool("event_stream")?.unwrap_or(d.event_stream),
         };
         s.finish()?;
     }

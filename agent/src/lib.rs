@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod events;
 pub mod exec;
 pub mod files;
 pub mod handoff;
@@ -76,6 +77,11 @@ pub struct Agent {
     /// The token the local API proxy adds.
     proxy_token: Arc<std::sync::RwLock<String>>,
     address: String,
+    /// What the event stream says changed (events.rs).
+    notices: Option<tokio::sync::mpsc::Receiver<events::Notice>>,
+    /// A template failed its last render (a secret missing or deleted):
+    /// any change may be the one it waits for.
+    render_failed: bool,
 }
 
 /// What woke the sidecar loop.
@@ -83,6 +89,7 @@ enum Event {
     Stop,
     AppExited(i32),
     Due,
+    Notice(events::Notice),
 }
 
 /// How a run ends.
@@ -129,6 +136,8 @@ impl Agent {
             raw: HashMap::new(),
             proxy_token: Arc::default(),
             address,
+            notices: None,
+            render_failed: false,
         })
     }
 
@@ -208,6 +217,18 @@ impl Agent {
             self.leave_handoff()?;
             return Ok(Exit::Rendered);
         }
+        if self.cfg.template_config.event_stream
+            && !(self.cfg.templates.is_empty() && self.cfg.env_templates.is_empty())
+        {
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            self.notices = Some(rx);
+            tokio::spawn(events::watch(
+                self.client.clone(),
+                Arc::clone(&self.proxy_token),
+                tx,
+                Arc::clone(&self.status),
+            ));
+        }
         tokio::pin!(stop);
         loop {
             let wake = self.next_wake();
@@ -218,10 +239,17 @@ impl Agent {
                         None => std::future::pending().await,
                     }
                 };
+                let notice = async {
+                    match self.notices.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     () = &mut stop => Event::Stop,
                     code = app => Event::AppExited(code),
                     () = tokio::time::sleep_until(wake) => Event::Due,
+                    Some(n) = notice => Event::Notice(n),
                 }
             };
             match event {
@@ -241,6 +269,13 @@ impl Agent {
                     return Ok(Exit::App(code));
                 }
                 Event::Due => {}
+                Event::Notice(n) => {
+                    if let Err(e) = self.on_notices(n).await {
+                        tracing::warn!(
+                            "re-render after an event failed (the last good files stay): {e}"
+                        );
+                    }
+                }
             }
             if let Err(e) = self.tick().await {
                 tracing::warn!("refresh failed (the last good files stay): {e}");
@@ -478,6 +513,68 @@ impl Agent {
         Ok(())
     }
 
+    /// Events: drop what changed from the cache (with what else is
+    /// already queued, so a burst is one render), then render.
+    async fn on_notices(&mut self, first: events::Notice) -> Result<(), String> {
+        let mut batch = vec![first];
+        if let Some(rx) = self.notices.as_mut() {
+            while let Ok(n) = rx.try_recv() {
+                batch.push(n);
+            }
+        }
+        let mut stale: Vec<Dep> = Vec::new();
+        for n in batch {
+            match n {
+                // Reads only: a write (`pki/issue/…` with parameters)
+                // would mint something new.
+                events::Notice::Resync => stale.extend(
+                    self.cache
+                        .keys()
+                        .filter(|d| !self.leases.contains_key(d) && d.params.is_empty())
+                        .cloned(),
+                ),
+                events::Notice::Path(p) => {
+                    let deps: Vec<Dep> = self
+                        .cache
+                        .keys()
+                        .filter(|d| !self.leases.contains_key(d))
+                        .cloned()
+                        .collect();
+                    for d in deps {
+                        if self.kv_path(&d.path).await == p {
+                            stale.push(d);
+                        }
+                    }
+                }
+                events::Notice::Lease(id) => {
+                    // Revoked under the agent's feet: fetch a new one now.
+                    let gone: Vec<Dep> = self
+                        .leases
+                        .iter()
+                        .filter(|(_, h)| h.lease_id == id)
+                        .map(|(d, _)| d.clone())
+                        .collect();
+                    for d in gone {
+                        tracing::info!("{d}: its lease was revoked; fetching a new one");
+                        self.leases.remove(&d);
+                        stale.push(d);
+                    }
+                }
+            }
+        }
+        if stale.is_empty() && !self.render_failed {
+            return Ok(());
+        }
+        let cache = Arc::make_mut(&mut self.cache);
+        for d in &stale {
+            cache.remove(d);
+            self.raw.remove(d);
+        }
+        self.render_all(false).await?;
+        self.render_env(false).await?;
+        Ok(())
+    }
+
     /// Logs in, with backoff, until it works (or `exit_on_err`).
     async fn log_in(&mut self) -> Result<(), String> {
         let Some(auto) = self.cfg.auto_auth.clone() else {
@@ -607,6 +704,7 @@ impl Agent {
     /// whose bytes changed. On the first pass every template must render.
     async fn render_all(&mut self, first: bool) -> Result<(), String> {
         let templates = self.cfg.templates.clone();
+        self.render_failed = false;
         for (i, t) in templates.iter().enumerate() {
             let src = match (&t.contents, &t.source) {
                 (Some(c), _) => c.clone(),
@@ -623,6 +721,7 @@ impl Agent {
                 Ok(t) => t,
                 Err(e) if first => return Err(e),
                 Err(e) => {
+                    self.render_failed = true;
                     status::Status::add(&self.status.render_failures);
                     tracing::warn!("{e}; the last good file stays");
                     continue;
@@ -713,6 +812,12 @@ impl Agent {
         let secret = answer
             .map_err(|e| format!("{dep}: {e}"))?
             .ok_or_else(|| format!("{dep}: no secret at this path"))?;
+        // KV v2 answers a deleted or destroyed latest version with its
+        // metadata and no data: missing, as consul-template treats it
+        // (the last good file stays).
+        if secret.data.as_ref().is_some_and(kv2_deleted) {
+            return Err(format!("{dep}: the secret's latest version is deleted"));
+        }
         if !secret.lease_id.is_empty() && secret.lease_duration > 0 {
             let now = Instant::now();
             let ttl = Duration::from_secs(u64::try_from(secret.lease_duration).unwrap_or(0));
@@ -754,6 +859,18 @@ impl Agent {
             _ => path.to_owned(),
         }
     }
+}
+
+fn kv2_deleted(data: &Map<String, Json>) -> bool {
+    let Some(md) = data.get("metadata").and_then(Json::as_object) else {
+        return false;
+    };
+    data.get("data").is_some_and(Json::is_null)
+        && (md.get("destroyed") == Some(&Json::Bool(true))
+            || md
+                .get("deletion_time")
+                .and_then(Json::as_str)
+                .is_some_and(|t| !t.is_empty()))
 }
 
 /// A template's signal, to the process of its pid file or to every process

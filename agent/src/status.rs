@@ -22,11 +22,18 @@ pub struct Status {
     pub renewal_failures: AtomicU64,
     pub replacements: AtomicU64,
     pub restarts: AtomicU64,
+    /// Events heard on the server's event stream, and whether it is up.
+    pub events: AtomicU64,
+    pub stream_up: AtomicBool,
 }
 
 impl Status {
     pub fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
+    }
+
+    pub fn set(flag: &AtomicBool, v: bool) {
+        flag.store(v, Relaxed);
     }
 
     fn metrics(&self) -> String {
@@ -66,6 +73,11 @@ impl Status {
                 "Restarts of the exec-mode application.",
                 &self.restarts,
             ),
+            (
+                "arca_agent_events_total",
+                "Events heard on the server's event stream.",
+                &self.events,
+            ),
         ];
         let mut out = String::new();
         for (name, help, v) in rows {
@@ -77,6 +89,10 @@ impl Status {
         out.push_str(&format!(
             "# HELP arca_agent_ready Whether every template has rendered.\n# TYPE arca_agent_ready gauge\narca_agent_ready {}\n",
             u8::from(self.ready.load(Relaxed))
+        ));
+        out.push_str(&format!(
+            "# HELP arca_agent_event_stream_up Whether the server's event stream is connected (else the agent polls).\n# TYPE arca_agent_event_stream_up gauge\narca_agent_event_stream_up {}\n",
+            u8::from(self.stream_up.load(Relaxed))
         ));
         out
     }

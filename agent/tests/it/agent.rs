@@ -381,3 +381,172 @@ template {{
     let _ = app.kill();
     let _ = app.wait();
 }
+
+/// A sidecar polling only hourly; `event_stream` on or off.
+async fn hourly_sidecar(addr: &str, dir: &Path, event_stream: bool) -> (Sidecar, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hcl = agent_hcl(
+        addr,
+        dir,
+        false,
+        r#"{{ with secret "secret/app" }}{{ .Data.data.password }}{{ end }}"#,
+    )
+    .replace(
+        "static_secret_render_interval = \"1s\"",
+        &format!("static_secret_render_interval = \"1h\"\n  event_stream = {event_stream}"),
+    ) + &format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n"
+    );
+    let cfg = config::from_hcl(&hcl, "agent.hcl").unwrap();
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    (Sidecar::start(cfg), port)
+}
+
+async fn metric(port: u16, name: &str) -> Option<String> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/agent/v1/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
+}
+
+/// The file's contents once it is `want`, within `within`; else None.
+async fn becomes(path: &Path, want: &str, within: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if std::fs::read_to_string(path).is_ok_and(|s| s == want) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kv_write_reaches_the_file_within_a_second_by_push() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    approle(&addr, dir.path()).await;
+    // The approle's policy reads secret/data/app and nothing else: no
+    // grant on sys/events is needed.
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    let (run, port) = hourly_sidecar(&addr, dir.path(), true).await;
+    let out = dir.path().join("out/app.txt");
+    assert!(
+        becomes(&out, "one\n", Duration::from_secs(10))
+            .await
+            .is_some()
+    );
+    for _ in 0..100 {
+        if metric(port, "arca_agent_event_stream_up").await.as_deref() == Some("1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metric(port, "arca_agent_event_stream_up").await.as_deref(),
+        Some("1")
+    );
+    // A write elsewhere changes nothing; the one the template reads lands
+    // within a second (polling would take an hour).
+    root(
+        &addr,
+        "POST",
+        "secret/data/other",
+        json!({"data": {"password": "x"}}),
+    )
+    .await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "two"}}),
+    )
+    .await;
+    let took = becomes(&out, "two\n", Duration::from_secs(1)).await;
+    assert!(
+        took.is_some(),
+        "not within a second: {:?}",
+        std::fs::read_to_string(&out)
+    );
+    // Deleted: the render fails, the last good file stays.
+    let r = reqwest::Client::new()
+        .delete(format!("{addr}/v1/secret/data/app"))
+        .header("X-Vault-Token", "root")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "two\n");
+    assert_eq!(
+        metric(port, "arca_agent_render_failures_total")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "three"}}),
+    )
+    .await;
+    assert!(
+        becomes(&out, "three\n", Duration::from_secs(1))
+            .await
+            .is_some()
+    );
+    assert_eq!(run.stop().await, Exit::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_event_stream_the_agent_waits_for_its_poll() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    approle(&addr, dir.path()).await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    let (run, port) = hourly_sidecar(&addr, dir.path(), false).await;
+    let out = dir.path().join("out/app.txt");
+    assert!(
+        becomes(&out, "one\n", Duration::from_secs(10))
+            .await
+            .is_some()
+    );
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "two"}}),
+    )
+    .await;
+    assert!(
+        becomes(&out, "two\n", Duration::from_secs(2))
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        metric(port, "arca_agent_event_stream_up").await.as_deref(),
+        Some("0")
+    );
+    assert_eq!(run.stop().await, Exit::Stopped);
+}

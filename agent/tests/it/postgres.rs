@@ -297,3 +297,62 @@ listener "tcp" {{
     assert_eq!(status, 404);
     assert_eq!(run.stop().await, Exit::Stopped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_revoked_on_the_server_is_replaced_at_once() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    postgres_role(&addr, "1h", "2h").await;
+    let token = root(&addr, "POST", "auth/token/create", json!({"ttl": "1h"})).await;
+    let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
+    std::fs::write(dir.path().join("token"), &token).unwrap();
+    let hcl = format!(
+        r#"
+vault {{
+  address = "{addr}"
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{
+      token_file_path = "{d}/token"
+    }}
+  }}
+}}
+template {{
+  destination = "{d}/db"
+  contents    = "{{{{ with secret \"database/creds/app\" }}}}{{{{ .Data.username }}}}:{{{{ .Data.password }}}}{{{{ end }}}}"
+}}
+"#,
+        d = dir.path().display()
+    );
+    let run = Sidecar::start(config::from_hcl(&hcl, "agent.hcl").unwrap());
+    let file = dir.path().join("db");
+    let started = Instant::now();
+    let mut first = None;
+    while first.is_none() && started.elapsed() < Duration::from_secs(10) {
+        first = creds(&file);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (user1, _) = first.expect("the credentials were never rendered");
+    // Let the event stream connect, then an operator revokes every lease
+    // of the role (a leaked password, say).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    root(
+        &addr,
+        "PUT",
+        "sys/leases/revoke-prefix/database/creds/app",
+        Value::Null,
+    )
+    .await;
+    let revoked = Instant::now();
+    let mut second = None;
+    while second.is_none() && revoked.elapsed() < Duration::from_secs(2) {
+        second = creds(&file).filter(|c| c.0 != user1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (user2, pass2) = second.expect("the revoked credentials stayed in the file (no push)");
+    pg_login(&user2, &pass2)
+        .await
+        .expect("the new user logs in");
+    assert_eq!(run.stop().await, Exit::Stopped);
+}
