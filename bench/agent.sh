@@ -14,7 +14,8 @@
 # from starting the process to all three files written (polled every
 # millisecond), then its RSS (VmRSS) 5 s later, idle. ROUNDS (5) runs each,
 # the median reported. Targets: RSS at least 14x smaller than bao agent's,
-# first render under 20 ms after the server answers.
+# first render under 20 ms after the server answers. Then the time from a
+# KV write to the file (see `latency` below); target under 1 s.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -124,10 +125,65 @@ for r in $(seq "$ROUNDS"); do
     c=$(measure arcarel "$repo/target/release/arca-agent" -config "$work/arcarel/agent.hcl")
     echo "round $r arca $a bao $b release $c" | tee -a "$OUTDIR/rounds.txt"
 done
+
+# Write to file: the agent running (same config, polling every
+# LATENCY_INTERVAL for both so bao's rounds end), WRITES KV writes of
+# secret/app2, each timed from the write's answer to two.txt holding the
+# new value (polled every millisecond).
+LATENCY_INTERVAL=${LATENCY_INTERVAL:-10s}
+WRITES=${WRITES:-5}
+latency() { # name argv...
+    local name=$1
+    shift
+    # Its own output directory: the byte comparison below uses out/.
+    sed -e "s/static_secret_render_interval = \"5m\"/static_secret_render_interval = \"$LATENCY_INTERVAL\"/" \
+        -e "s|/out/|/lat/|" "$work/$name/agent.hcl" >"$work/$name/latency.hcl"
+    local argv=("$@")
+    argv[${#argv[@]}-1]=${argv[${#argv[@]}-1]/agent.hcl/latency.hcl}
+    python3 - "$work/$name" "$addr" "$WRITES" "${argv[@]}" <<'EOF'
+import json, os, random, subprocess, sys, time, urllib.request
+d, addr, writes, argv = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+out = os.path.join(d, "lat", "two.txt")
+try: os.remove(out)
+except FileNotFoundError: pass
+log = open(os.path.join(d, "latency.log"), "w")
+p = subprocess.Popen(argv, stdout=log, stderr=log, env={**os.environ, "HOME": d})
+t0 = time.perf_counter()
+while not os.path.exists(out):
+    if p.poll() is not None or time.perf_counter() - t0 > 30:
+        p.kill(); sys.exit("no first render; see " + log.name)
+    time.sleep(0.001)
+time.sleep(2)  # the event stream, if any, connects
+took = []
+for i in range(writes):
+    value = f"rotated-{os.getpid()}-{i}-{random.random()}"
+    body = json.dumps({"data": {"user": "app2", "password": value, "url": "postgres://db2:5432/app"}}).encode()
+    req = urllib.request.Request(f"{addr}/v1/secret/data/app2", data=body, method="POST",
+                                 headers={"X-Vault-Token": "root"})
+    urllib.request.urlopen(req).read()
+    t = time.perf_counter()
+    while True:
+        try:
+            if open(out).read().strip() == value: break
+        except FileNotFoundError: pass
+        if time.perf_counter() - t > 600:
+            p.kill(); sys.exit("the write never reached the file")
+        time.sleep(0.001)
+    took.append((time.perf_counter() - t) * 1000)
+    time.sleep(random.uniform(0.2, 1.0))
+p.terminate(); p.wait(10)
+print(" ".join(f"{x:.1f}" for x in took))
+EOF
+}
+la=$(latency arca "$repo/target/agent/arca-agent" -config "$work/arca/agent.hcl")
+lb=$(latency bao bao agent -config="$work/bao/agent.hcl")
+echo "latency arca $la" | tee "$OUTDIR/latency.txt"
+echo "latency bao $lb" | tee -a "$OUTDIR/latency.txt"
+
 cmp <(cat "$work/arca/out/one.json" "$work/arca/out/two.txt" "$work/arca/out/three.yaml") \
     <(cat "$work/bao/out/one.json" "$work/bao/out/two.txt" "$work/bao/out/three.yaml") &&
     same="identical" || same="DIFFERENT"
-python3 - "$OUTDIR/rounds.txt" "$same" <<'EOF' | tee "$OUTDIR/report.md"
+python3 - "$OUTDIR/rounds.txt" "$same" "$OUTDIR/latency.txt" "$LATENCY_INTERVAL" <<'EOF' | tee "$OUTDIR/report.md"
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 a_ms = statistics.median(float(r[3]) for r in rows); a_rss = statistics.median(int(r[4]) for r in rows)
@@ -142,4 +198,11 @@ print(f"| bao agent | {b_ms:.1f} | {b_rss/1024:.1f} |")
 print(f"| bao / arca-agent (shipped) | {b_ms/a_ms:.1f}x | {b_rss/a_rss:.1f}x |")
 print(f"| bao / arca-agent (release) | {b_ms/c_ms:.1f}x | {b_rss/c_rss:.1f}x |")
 print(f"\nThe files both wrote: {sys.argv[2]}.")
+lat = {l.split()[1]: [float(x) for x in l.split()[2:]] for l in open(sys.argv[3])}
+print(f"\n## KV write to file ({len(lat['arca'])} writes, both polling every {sys.argv[4]})\n")
+print("| | median (ms) | max (ms) |")
+print("|---|---|---|")
+for k, label in (("arca", "arca-agent (event stream)"), ("bao", "bao agent (polling)")):
+    print(f"| {label} | {statistics.median(lat[k]):.1f} | {max(lat[k]):.1f} |")
+print(f"| bao / arca-agent | {statistics.median(lat['bao'])/statistics.median(lat['arca']):.0f}x | |")
 EOF

@@ -47,13 +47,22 @@ fn main() -> ExitCode {
             _ => return usage(&format!("unknown argument {a:?}")),
         }
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "arca_agent={level}"
-        )))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // The agent's own lines only, at the level asked for (a plain target
+    // filter: no regex engine in the binary).
+    let Ok(level) = level.parse::<tracing::level_filters::LevelFilter>() else {
+        return usage("-log-level wants trace, debug, info, warn, error or off");
+    };
+    {
+        use tracing_subscriber::prelude::*;
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
+            .with(tracing_subscriber::filter::Targets::new().with_target("arca_agent", level))
+            .init();
+    }
     let cfg = match arca_agent::load_config(config, CONFIG_ENV) {
         Ok(c) => c,
         Err(e) => {
