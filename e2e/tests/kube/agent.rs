@@ -9,15 +9,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use arca_agent::{Agent, Exit, config};
-use arca_e2e::Cluster;
+use arca_e2e::{Cluster, TestNamespace};
 use serde_json::json;
 
 use crate::arca::Arca;
 
-const PG_URL: &str =
+pub(crate) const PG_URL: &str =
     "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable";
 
-async fn pg_login(user: &str, password: &str) -> Result<(), String> {
+pub(crate) async fn pg_login(user: &str, password: &str) -> Result<(), String> {
     let conn = format!(
         "host=127.0.0.1 port=5432 dbname=postgres user={user} password={password} connect_timeout=5"
     );
@@ -77,12 +77,12 @@ template {{
     config::from_hcl(&hcl, "agent.hcl").unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_agent_logs_in_as_a_service_account_and_keeps_secrets_fresh() {
-    let cluster = Cluster::connect().await;
-    let ns = cluster.namespace().await;
-    let arca = Arca::dev().await;
-    let reviewer = crate::kubernetes_auth::setup(&cluster, &ns, &arca).await;
+/// Kubernetes auth through the real API server (role `app` for the
+/// namespace's `app` service account, audience `arca`), a policy reading
+/// `secret/data/app` and `database/creds/app`, the KV secret (`greeting:
+/// hello`), and PostgreSQL role `app` (10 s TTL, 30 s max TTL).
+pub(crate) async fn configure(cluster: &Cluster, ns: &TestNamespace, arca: &Arca) {
+    let reviewer = crate::kubernetes_auth::setup(cluster, ns, arca).await;
     arca.must("POST", "sys/auth/kubernetes", json!({"type": "kubernetes"}))
         .await;
     arca.must(
@@ -127,6 +127,14 @@ async fn the_agent_logs_in_as_a_service_account_and_keeps_secrets_fresh() {
                "creation_statements": "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"}),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_logs_in_as_a_service_account_and_keeps_secrets_fresh() {
+    let cluster = Cluster::connect().await;
+    let ns = cluster.namespace().await;
+    let arca = Arca::dev().await;
+    configure(&cluster, &ns, &arca).await;
     // The pod's projected token, as the kubelet writes it.
     let dir = tempfile::tempdir().unwrap();
     let jwt = cluster.token(&ns.name, "app", &["arca"], 600).await;

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod agent_process;
 mod arca;
 mod kubernetes_auth;
 mod webhook;
