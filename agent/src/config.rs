@@ -173,6 +173,9 @@ pub struct Listener {
     pub kind: String,
     pub address: String,
     pub tls_disable: bool,
+    /// PEM files; needed unless `tls_disable`, as in Vault Agent.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used, with where.
@@ -987,15 +990,17 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             .string("address")?
             .unwrap_or_else(|| "127.0.0.1:8200".into());
         let tls_disable = s.bool("tls_disable")?.unwrap_or(false);
+        let tls_cert_file = s.string("tls_cert_file")?.map(PathBuf::from);
+        let tls_key_file = s.string("tls_key_file")?.map(PathBuf::from);
+        if !tls_disable && (tls_cert_file.is_none() || tls_key_file.is_none()) {
+            return Err(s.err(
+                b.line,
+                "listener: tls_cert_file and tls_key_file are needed unless tls_disable = true"
+                    .into(),
+            ));
+        }
         s.unsupported(
-            &[
-                "tls_cert_file",
-                "tls_key_file",
-                "role",
-                "agent_api",
-                "proxy_api",
-                "require_request_header",
-            ],
+            &["role", "agent_api", "proxy_api", "require_request_header"],
             &mut c.warnings,
         );
         s.finish()?;
@@ -1003,6 +1008,8 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             kind,
             address,
             tls_disable,
+            tls_cert_file,
+            tls_key_file,
         });
     }
     top.finish()?;

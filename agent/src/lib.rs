@@ -16,6 +16,7 @@ pub mod config;
 pub mod events;
 pub mod exec;
 pub mod files;
+mod golayout;
 pub mod handoff;
 pub mod proxy;
 pub mod status;
@@ -154,12 +155,13 @@ impl Agent {
                 tracing::warn!("listener {:?} is not supported (tcp)", l.kind);
                 continue;
             }
-            if !l.tls_disable {
-                tracing::warn!(
-                    "listener {}: TLS is not supported, serving plain HTTP",
-                    l.address
-                );
-            }
+            let tls = match (&l.tls_cert_file, &l.tls_key_file) {
+                (Some(cert), Some(key)) if !l.tls_disable => Some(
+                    status::tls_config(cert, key)
+                        .map_err(|e| format!("listener {}: {e}", l.address))?,
+                ),
+                _ => None,
+            };
             let proxy = self.cfg.proxy.then(|| {
                 let mut b = reqwest::Client::builder()
                     .danger_accept_invalid_certs(self.cfg.vault.tls_skip_verify);
@@ -186,7 +188,7 @@ impl Agent {
                         .then(|| std::sync::Mutex::new(HashMap::new())),
                 })
             });
-            status::serve(&l.address, Arc::clone(&self.status), proxy).await?;
+            status::serve(&l.address, Arc::clone(&self.status), proxy, tls).await?;
         }
         let first = async {
             if !self.take_handoff().await {
@@ -394,6 +396,9 @@ impl Agent {
     /// expires what is left.
     async fn revoke_all(&mut self) {
         for (dep, held) in std::mem::take(&mut self.leases) {
+            if held.lease_id.is_empty() {
+                continue;
+            }
             if let Err(e) = self.client.revoke_lease(&held.lease_id).await {
                 tracing::warn!("revoking the lease of {dep}: {e}");
             }
@@ -691,6 +696,9 @@ impl Agent {
         self.raw.remove(dep);
         self.leases.remove(dep);
         let old = held.lease_id;
+        if old.is_empty() {
+            return Ok(true);
+        }
         let client = self.client.clone();
         tokio::spawn(async move {
             // Let the re-render land first.
@@ -818,7 +826,31 @@ impl Agent {
         if secret.data.as_ref().is_some_and(kv2_deleted) {
             return Err(format!("{dep}: the secret's latest version is deleted"));
         }
-        if !secret.lease_id.is_empty() && secret.lease_duration > 0 {
+        // A certificate (`pki/issue/…`) comes without a lease but with its
+        // `expiration`: held like a lease that cannot be renewed, so it is
+        // issued again at the renewal threshold of its validity, before it
+        // expires (and not at every static refresh).
+        let cert_left = secret
+            .data
+            .as_ref()
+            .filter(|_| secret.lease_id.is_empty())
+            .and_then(|d| d.get("expiration"))
+            .and_then(Json::as_i64)
+            .map(|exp| exp - handoff::now_unix())
+            .filter(|left| *left > 0);
+        if let Some(left) = cert_left {
+            let now = Instant::now();
+            let ttl = Duration::from_secs(left.unsigned_abs());
+            self.leases.insert(
+                dep.clone(),
+                Held {
+                    lease_id: String::new(),
+                    renewable: false,
+                    due: now + ttl.mul_f64(self.cfg.template_config.lease_renewal_threshold),
+                    expires: now + ttl,
+                },
+            );
+        } else if !secret.lease_id.is_empty() && secret.lease_duration > 0 {
             let now = Instant::now();
             let ttl = Duration::from_secs(u64::try_from(secret.lease_duration).unwrap_or(0));
             self.leases.insert(

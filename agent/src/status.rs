@@ -65,7 +65,7 @@ impl Status {
             ),
             (
                 "arca_agent_replacements_total",
-                "Leased secrets fetched anew past their max TTL.",
+                "Leased secrets fetched anew past their max TTL, certificates issued again before they expire, leases revoked on the server replaced.",
                 &self.replacements,
             ),
             (
@@ -98,12 +98,40 @@ impl Status {
     }
 }
 
-/// Serves `/agent/v1/health` and `/agent/v1/metrics` on `address` (plain
-/// HTTP: the agent's listener is for the pod's own probes).
+/// The listener's TLS from its PEM files.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    let read =
+        |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
+    let certs = rustls_pemfile::certs(&mut &read(cert)?[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate", cert.display()));
+    }
+    let key = rustls_pemfile::private_key(&mut &read(key)?[..])
+        .map_err(|e| format!("{}: {e}", key.display()))?
+        .ok_or_else(|| format!("{}: no private key", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("the listener's certificate and key: {e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `/agent/v1/health` and `/agent/v1/metrics` on `address` (HTTPS
+/// with `tls`, else plain HTTP), and the API proxy when configured.
 pub async fn serve(
     address: &str,
     status: Arc<Status>,
     proxy: Option<Arc<crate::proxy::Proxy>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -115,6 +143,7 @@ pub async fn serve(
             };
             let status = Arc::clone(&status);
             let proxy = proxy.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
@@ -147,9 +176,25 @@ pub async fn serve(
                         }
                     },
                 );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        let handshake = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            acceptor.accept(tcp),
+                        );
+                        if let Ok(Ok(stream)) = handshake.await {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
+                }
             });
         }
     });

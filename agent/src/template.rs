@@ -343,14 +343,12 @@ fn functions() -> gotmpl::FuncMap {
     add("timestamp", |a| {
         let now = time::OffsetDateTime::now_utc();
         let s = match a.first() {
-            // Go layouts beyond RFC 3339 are not supported.
             None => now
                 .format(&time::format_description::well_known::Rfc3339)
                 .map_err(exec_err)?,
             Some(Value::String(layout)) if &**layout == "unix" => now.unix_timestamp().to_string(),
-            Some(_) => now
-                .format(&time::format_description::well_known::Rfc3339)
-                .map_err(exec_err)?,
+            Some(Value::String(layout)) => crate::golayout::format(now, layout),
+            Some(_) => return Err(exec_err("timestamp wants a layout string")),
         };
         text(s)
     });

@@ -550,3 +550,98 @@ async fn without_the_event_stream_the_agent_waits_for_its_poll() {
     );
     assert_eq!(run.stop().await, Exit::Stopped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_serves_https_with_its_certificate() {
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    approle(&addr, d).await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=agent",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(d.join("key.pem"))
+        .arg("-out")
+        .arg(d.join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listener = format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_cert_file = \"{d}/cert.pem\"\n  tls_key_file = \"{d}/key.pem\"\n}}\n",
+        d = d.display()
+    );
+    let hcl = agent_hcl(&addr, d, false, "x") + &listener;
+    let run = Sidecar::start(config::from_hcl(&hcl, "agent.hcl").unwrap());
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(d.join("cert.pem")).unwrap()).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let mut answer = Err(String::new());
+    for _ in 0..100 {
+        answer = match https
+            .get(format!("https://127.0.0.1:{port}/agent/v1/health"))
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => Ok(r.text().await.unwrap()),
+            Ok(r) => Err(r.status().to_string()),
+            Err(e) => Err(format!("{e:?}")),
+        };
+        if answer.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer.as_deref(), Ok("{\"ready\":true}"));
+    // Plain HTTP on the TLS port gets nothing.
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/agent/v1/health"))
+            .await
+            .is_err()
+    );
+    assert_eq!(run.stop().await, Exit::Stopped);
+
+    // Without tls_disable, a listener needs its files, as in Vault Agent.
+    let bare = agent_hcl(&addr, d, false, "x")
+        + &format!("listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n}}\n");
+    let e = config::from_hcl(&bare, "agent.hcl")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("agent.hcl:") && e.contains("tls_cert_file"),
+        "{e}"
+    );
+}

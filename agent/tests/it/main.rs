@@ -9,4 +9,5 @@ mod common;
 mod agent;
 mod bao_agent;
 mod exec;
+mod pki;
 mod postgres;
