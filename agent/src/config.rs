@@ -113,6 +113,8 @@ pub struct Template {
     pub min_interval: Duration,
     /// Where it was configured (`agent.hcl:12`), for messages.
     pub origin: String,
+    /// consul-template's `user`/`uid` and `group`/`gid`.
+    pub owner: crate::files::Owner,
 }
 
 /// A template's signal and whom it goes to.
@@ -176,6 +178,17 @@ pub struct Listener {
     /// PEM files; needed unless `tls_disable`, as in Vault Agent.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// `unix` listeners: the socket's mode (`socket_mode = "0600"`).
+    pub socket_mode: Option<u32>,
+}
+
+/// The id of a user or group by name, from `/etc/passwd` or `/etc/group`
+/// (`name:x:id:…`).
+fn lookup_id(db: &str, name: &str) -> Option<u32> {
+    std::fs::read_to_string(db).ok()?.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then(|| f.nth(1)?.parse().ok())?
+    })
 }
 
 /// A configuration that cannot be used, with where.
@@ -802,7 +815,7 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
         if let Some(t) = s.duration("command_timeout")? {
             command_timeout = t;
         }
-        let t = Template {
+        let mut t = Template {
             source,
             contents,
             destination: PathBuf::from(destination),
@@ -822,8 +835,35 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             signal: None,
             min_interval: s.duration("min_interval")?.unwrap_or(Duration::ZERO),
             origin: at(origin, b.line),
+            owner: crate::files::Owner::default(),
         };
-        let mut t = t;
+        for (name_key, id_key, db) in [
+            ("user", "uid", "/etc/passwd"),
+            ("group", "gid", "/etc/group"),
+        ] {
+            let by_name = s.string(name_key)?;
+            let by_id = s.string(id_key)?;
+            let id = match (by_name, by_id) {
+                (Some(_), Some(_)) => {
+                    return Err(s.err(b.line, format!("{name_key} and {id_key} both set")));
+                }
+                (None, Some(n)) => Some(
+                    n.parse::<u32>()
+                        .map_err(|_| s.err(b.line, format!("{id_key} {n:?} is not a number")))?,
+                ),
+                (Some(n), None) => Some(match n.parse::<u32>() {
+                    Ok(id) => id,
+                    Err(_) => lookup_id(db, &n)
+                        .ok_or_else(|| s.err(b.line, format!("{name_key} {n:?} is not in {db}")))?,
+                }),
+                (None, None) => None,
+            };
+            if name_key == "user" {
+                t.owner.uid = id;
+            } else {
+                t.owner.gid = id;
+            }
+        }
         let pid_file = s.string("signal_pid_file")?.map(PathBuf::from);
         let process = s.string("signal_process")?.filter(|p| !p.is_empty());
         match s.string("signal")? {
@@ -855,16 +895,7 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             None => {}
         }
         s.unsupported(
-            &[
-                "backup",
-                "wait",
-                "sandbox_path",
-                "function_denylist",
-                "user",
-                "group",
-                "uid",
-                "gid",
-            ],
+            &["backup", "wait", "sandbox_path", "function_denylist"],
             &mut c.warnings,
         );
         s.finish()?;
@@ -990,6 +1021,18 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             .string("address")?
             .unwrap_or_else(|| "127.0.0.1:8200".into());
         let tls_disable = s.bool("tls_disable")?.unwrap_or(false);
+        if kind != "tcp" && kind != "unix" {
+            return Err(s.err(b.line, format!("listener {kind:?}: tcp or unix")));
+        }
+        let socket_mode = s
+            .string("socket_mode")?
+            .map(|m| {
+                u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| s.err(b.line, format!("socket_mode {m:?} is not an octal mode")))
+            })
+            .transpose()?;
         let tls_cert_file = s.string("tls_cert_file")?.map(PathBuf::from);
         let tls_key_file = s.string("tls_key_file")?.map(PathBuf::from);
         if !tls_disable && (tls_cert_file.is_none() || tls_key_file.is_none()) {
@@ -1000,7 +1043,14 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             ));
         }
         s.unsupported(
-            &["role", "agent_api", "proxy_api", "require_request_header"],
+            &[
+                "role",
+                "agent_api",
+                "proxy_api",
+                "require_request_header",
+                "socket_user",
+                "socket_group",
+            ],
             &mut c.warnings,
         );
         s.finish()?;
@@ -1010,6 +1060,7 @@ fn decode(body: &Body, origin: &str) -> Result<Config> {
             tls_disable,
             tls_cert_file,
             tls_key_file,
+            socket_mode,
         });
     }
     top.finish()?;
@@ -1240,5 +1291,30 @@ exec {
         let e = from_json(r#"{"vault": {"adress": "x"}}"#, "env").unwrap_err();
         assert_eq!(e.to_string(), "env: unknown key \"adress\" in vault");
         assert!(from_json("not base64 !", "env").is_err());
+    }
+
+    #[test]
+    fn template_owner_by_name_or_id() {
+        let hcl = |owner: &str| {
+            format!("template {{\n  destination = \"/tmp/x\"\n  contents = \"x\"\n  {owner}\n}}\n")
+        };
+        let c = from_hcl(&hcl("user = \"nobody\"\n  gid = 65534"), "a.hcl").unwrap();
+        assert_eq!(
+            c.templates[0].owner,
+            crate::files::Owner {
+                uid: Some(65534),
+                gid: Some(65534)
+            }
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = from_hcl(&hcl("uid = 1000"), "a.hcl").unwrap();
+        assert_eq!(c.templates[0].owner.uid, Some(1000));
+        let e = from_hcl(&hcl("user = \"no-such-user-here\""), "a.hcl").unwrap_err();
+        assert!(
+            e.to_string().contains("a.hcl:1") && e.to_string().contains("/etc/passwd"),
+            "{e}"
+        );
+        let e = from_hcl(&hcl("user = \"nobody\"\n  uid = 3"), "a.hcl").unwrap_err();
+        assert!(e.to_string().contains("both set"), "{e}");
     }
 }

@@ -151,10 +151,6 @@ impl Agent {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Exit, String> {
         for l in &self.cfg.listeners {
-            if l.kind != "tcp" {
-                tracing::warn!("listener {:?} is not supported (tcp)", l.kind);
-                continue;
-            }
             let tls = match (&l.tls_cert_file, &l.tls_key_file) {
                 (Some(cert), Some(key)) if !l.tls_disable => Some(
                     status::tls_config(cert, key)
@@ -188,7 +184,12 @@ impl Agent {
                         .then(|| std::sync::Mutex::new(HashMap::new())),
                 })
             });
-            status::serve(&l.address, Arc::clone(&self.status), proxy, tls).await?;
+            let bind = if l.kind == "unix" {
+                status::Bind::Unix(std::path::Path::new(&l.address), l.socket_mode)
+            } else {
+                status::Bind::Tcp(&l.address)
+            };
+            status::serve(bind, Arc::clone(&self.status), proxy, tls).await?;
         }
         let first = async {
             if !self.take_handoff().await {
@@ -738,9 +739,14 @@ impl Agent {
             if self.last[i].as_deref() == Some(text.as_str()) {
                 continue;
             }
-            let changed =
-                files::write_atomic(&t.destination, text.as_bytes(), t.perms, t.create_dest_dirs)
-                    .map_err(|e| format!("writing {}: {e}", t.destination.display()))?;
+            let changed = files::write_owned(
+                &t.destination,
+                text.as_bytes(),
+                t.perms,
+                t.create_dest_dirs,
+                t.owner,
+            )
+            .map_err(|e| format!("writing {}: {e}", t.destination.display()))?;
             self.last[i] = Some(text);
             if changed {
                 status::Status::add(&self.status.renders);

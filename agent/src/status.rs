@@ -125,78 +125,113 @@ pub fn tls_config(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves `/agent/v1/health` and `/agent/v1/metrics` on `address` (HTTPS
-/// with `tls`, else plain HTTP), and the API proxy when configured.
+/// Where the listener listens: `tcp` (`127.0.0.1:8100`) or `unix` (a
+/// socket path; an old socket file there is replaced, the new one gets
+/// `socket_mode`).
+pub enum Bind<'a> {
+    Tcp(&'a str),
+    Unix(&'a std::path::Path, Option<u32>),
+}
+
+/// Serves `/agent/v1/health` and `/agent/v1/metrics` (HTTPS with `tls`,
+/// else plain HTTP), and the API proxy when configured.
 pub async fn serve(
-    address: &str,
+    bind: Bind<'_>,
     status: Arc<Status>,
     proxy: Option<Arc<crate::proxy::Proxy>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| format!("listener {address}: {e}"))?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let status = Arc::clone(&status);
-            let proxy = proxy.clone();
-            let tls = tls.clone();
+    match bind {
+        Bind::Tcp(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| format!("listener {address}: {e}"))?;
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let status = Arc::clone(&status);
-                        let proxy = proxy.clone();
-                        async move {
-                            if let Some(p) =
-                                proxy.filter(|_| !req.uri().path().starts_with("/agent/v1/"))
-                            {
-                                return Ok::<_, hyper::http::Error>(p.handle(req).await);
-                            }
-                            let (code, ctype, body) = match req.uri().path() {
-                                "/agent/v1/health" => {
-                                    let ready = status.ready.load(Relaxed);
-                                    (
-                                        if ready { 200 } else { 503 },
-                                        "application/json",
-                                        format!("{{\"ready\":{ready}}}"),
-                                    )
-                                }
-                                "/agent/v1/metrics" => {
-                                    (200, "text/plain; version=0.0.4", status.metrics())
-                                }
-                                _ => (404, "application/json", "{\"errors\":[]}".to_owned()),
-                            };
-                            hyper::Response::builder()
-                                .status(code)
-                                .header("content-type", ctype)
-                                .body(Full::new(Bytes::from(body)))
-                        }
-                    },
-                );
-                let http = hyper::server::conn::http1::Builder::new();
-                match tls {
-                    None => {
-                        let _ = http
-                            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
-                            .await;
-                    }
-                    Some(acceptor) => {
-                        let handshake = tokio::time::timeout(
-                            std::time::Duration::from_secs(10),
-                            acceptor.accept(tcp),
-                        );
-                        if let Ok(Ok(stream)) = handshake.await {
-                            let _ = http
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        }
+                loop {
+                    if let Ok((conn, _)) = listener.accept().await {
+                        let _ = conn.set_nodelay(true);
+                        let (s, p, t) = (Arc::clone(&status), proxy.clone(), tls.clone());
+                        tokio::spawn(connection(conn, s, p, t));
                     }
                 }
             });
         }
-    });
+        Bind::Unix(path, mode) => {
+            let err = |e: std::io::Error| format!("listener {}: {e}", path.display());
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) => {
+                    std::fs::remove_file(path).map_err(err)?;
+                }
+                _ => {}
+            }
+            let listener = tokio::net::UnixListener::bind(path).map_err(err)?;
+            if let Some(mode) = mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(err)?;
+            }
+            tokio::spawn(async move {
+                loop {
+                    if let Ok((conn, _)) = listener.accept().await {
+                        let (s, p, t) = (Arc::clone(&status), proxy.clone(), tls.clone());
+                        tokio::spawn(connection(conn, s, p, t));
+                    }
+                }
+            });
+        }
+    }
     Ok(())
+}
+
+/// One client connection, to its end.
+async fn connection<S>(
+    io: S,
+    status: Arc<Status>,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let status = Arc::clone(&status);
+        let proxy = proxy.clone();
+        async move {
+            if let Some(p) = proxy.filter(|_| !req.uri().path().starts_with("/agent/v1/")) {
+                return Ok::<_, hyper::http::Error>(p.handle(req).await);
+            }
+            let (code, ctype, body) = match req.uri().path() {
+                "/agent/v1/health" => {
+                    let ready = status.ready.load(Relaxed);
+                    (
+                        if ready { 200 } else { 503 },
+                        "application/json",
+                        format!("{{\"ready\":{ready}}}"),
+                    )
+                }
+                "/agent/v1/metrics" => (200, "text/plain; version=0.0.4", status.metrics()),
+                _ => (404, "application/json", "{\"errors\":[]}".to_owned()),
+            };
+            hyper::Response::builder()
+                .status(code)
+                .header("content-type", ctype)
+                .body(Full::new(Bytes::from(body)))
+        }
+    });
+    let http = hyper::server::conn::http1::Builder::new();
+    match tls {
+        None => {
+            let _ = http
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+                .await;
+        }
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(io));
+            if let Ok(Ok(stream)) = handshake.await {
+                let _ = http
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            }
+        }
+    }
 }

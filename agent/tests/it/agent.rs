@@ -645,3 +645,65 @@ async fn the_listener_serves_https_with_its_certificate() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_socket_listener_serves_health_and_the_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = arca().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    approle(&addr, d).await;
+    root(
+        &addr,
+        "POST",
+        "secret/data/app",
+        json!({"data": {"password": "one"}}),
+    )
+    .await;
+    let sock = d.join("agent.sock");
+    // A stale socket from a previous run is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let hcl = agent_hcl(&addr, d, false, "x")
+        + &format!(
+            "listener \"unix\" {{\n  address = \"{}\"\n  tls_disable = true\n  socket_mode = \"0600\"\n}}\napi_proxy {{\n  use_auto_auth_token = true\n}}\n",
+            sock.display()
+        );
+    let run = Sidecar::start(config::from_hcl(&hcl, "agent.hcl").unwrap());
+    let get = |path: &'static str| {
+        let sock = sock.clone();
+        async move {
+            let mut s = tokio::net::UnixStream::connect(&sock).await.ok()?;
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.ok()?;
+            Some(out)
+        }
+    };
+    let mut health = None;
+    for _ in 0..100 {
+        health = get("/agent/v1/health")
+            .await
+            .filter(|h| h.starts_with("HTTP/1.1 200"));
+        if health.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let health = health.expect("no health answer on the socket");
+    assert!(health.ends_with("{\"ready\":true}"), "{health}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // The proxy on the socket adds the agent's token.
+    let read = get("/v1/secret/data/app").await.unwrap();
+    assert!(read.starts_with("HTTP/1.1 200"), "{read}");
+    assert!(read.contains("\"password\":\"one\""), "{read}");
+    assert_eq!(run.stop().await, Exit::Stopped);
+}
