@@ -707,3 +707,31 @@ async fn a_unix_socket_listener_serves_health_and_the_proxy() {
     assert!(read.contains("\"password\":\"one\""), "{read}");
     assert_eq!(run.stop().await, Exit::Stopped);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_gives_up_after_its_deadline_when_the_server_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("role-id"), "r").unwrap();
+    std::fs::write(d.join("secret-id"), "s").unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hcl = agent_hcl(&format!("http://127.0.0.1:{port}"), d, true, "x");
+    let started = std::time::Instant::now();
+    let e = Agent::new(config::from_hcl(&hcl, "agent.hcl").unwrap())
+        .unwrap()
+        .run(Some(Duration::from_secs(2)), std::future::pending())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e, "not everything was rendered within 2s");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(!d.join("out/app.txt").exists());
+}
