@@ -1,0 +1,279 @@
+//! A pod's annotations, read under `arca.dev/` and, for existing
+//! manifests, Vault Agent Injector's `vault.hashicorp.com/` (the same
+//! names; `arca.dev/` wins when both are set). Values are checked as
+//! vault-k8s checks them (Go's booleans, quantities); an error names the
+//! annotation as the pod spelled it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+pub const ARCA: &str = "arca.dev/";
+pub const VAULT: &str = "vault.hashicorp.com/";
+
+/// Annotations arca-injector acts on (per-secret ones by prefix).
+const KNOWN: &[&str] = &[
+    "agent-inject",
+    "agent-inject-status",
+    "agent-inject-default-template",
+    "agent-inject-default-format",
+    "agent-inject-containers",
+    "agent-inject-token",
+    "agent-image",
+    "agent-init-first",
+    "agent-pre-populate",
+    "agent-pre-populate-only",
+    "agent-configmap",
+    "agent-extra-secret",
+    "agent-limits-cpu",
+    "agent-limits-mem",
+    "agent-limits-ephemeral",
+    "agent-requests-cpu",
+    "agent-requests-mem",
+    "agent-requests-ephemeral",
+    "agent-revoke-on-shutdown",
+    "agent-run-as-user",
+    "agent-run-as-group",
+    "agent-run-as-same-user",
+    "agent-set-security-context",
+    "agent-share-process-namespace",
+    "agent-service-account-token-volume-name",
+    "agent-cache-enable",
+    "agent-cache-use-auto-auth-token",
+    "agent-cache-listener-port",
+    "agent-copy-volume-mounts",
+    "agent-json-patch",
+    "agent-init-json-patch",
+    "agent-metrics-listener-port",
+    "agent-auto-auth-exit-on-err",
+    "agent-request-namespace",
+    "secret-volume-path",
+    "preserve-secret-case",
+    "service",
+    "proxy-address",
+    "tls-skip-verify",
+    "tls-secret",
+    "ca-cert",
+    "log-level",
+    "role",
+    "auth-type",
+    "auth-path",
+    "auth-min-backoff",
+    "auth-max-backoff",
+    "template-config-exit-on-retry-failure",
+    "template-static-secret-render-interval",
+    "template-max-connections-per-host",
+];
+
+/// Per-secret and per-parameter prefixes arca-injector acts on.
+const KNOWN_PREFIXES: &[&str] = &[
+    "agent-inject-secret-",
+    "agent-inject-template-file-",
+    "agent-inject-template-",
+    "agent-inject-file-",
+    "agent-inject-perms-",
+    "agent-inject-command-",
+    "agent-inject-format-",
+    "agent-inject-restart-",
+    "error-on-missing-key-",
+    "secret-volume-path-",
+    "preserve-secret-case-",
+    "auth-config-",
+];
+
+/// vault-k8s annotations Arca accepts but does not act on, and why.
+const IGNORED: &[(&str, &str)] = &[
+    ("namespace", "Arca has no namespaces"),
+    (
+        "agent-revoke-grace",
+        "the sidecar revokes as it stops, without a preStop hook",
+    ),
+    (
+        "tls-server-name",
+        "the agent checks the server's name from its address",
+    ),
+    ("ca-key", "use ca-cert"),
+    (
+        "client-cert",
+        "client certificates are not supported by arca-agent",
+    ),
+    (
+        "client-key",
+        "client certificates are not supported by arca-agent",
+    ),
+    (
+        "client-max-retries",
+        "arca-agent retries with its own backoff",
+    ),
+    ("client-timeout", "arca-agent uses its own timeouts"),
+    ("go-max-procs", "arca-agent is not a Go program"),
+    ("log-format", "arca-agent logs in one format"),
+    ("agent-cache-exit-on-err", "the cache is not persisted"),
+    ("agent-enable-quit", "stop the agent with SIGTERM"),
+    (
+        "agent-disable-idle-connections",
+        "not configurable in arca-agent",
+    ),
+    (
+        "agent-disable-keep-alives",
+        "not configurable in arca-agent",
+    ),
+];
+
+pub struct Annotations<'a> {
+    map: &'a Map<String, Value>,
+}
+
+/// Go's `strconv.ParseBool`, with vault-k8s's empty string as false.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+impl<'a> Annotations<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        Self { map }
+    }
+
+    /// The value and the full key it was found under.
+    pub fn entry(&self, key: &str) -> Option<(String, &'a str)> {
+        for p in [ARCA, VAULT] {
+            let full = format!("{p}{key}");
+            if let Some(v) = self.map.get(&full).and_then(Value::as_str) {
+                return Some((full, v));
+            }
+        }
+        None
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// A non-empty value.
+    pub fn text(&self, key: &str) -> Option<&'a str> {
+        self.get(key).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn bool(&self, key: &str, default: bool) -> Result<bool, String> {
+        match self.entry(key) {
+            None => Ok(default),
+            Some((full, v)) => parse_bool(v).ok_or_else(|| {
+                format!("annotation {full}: {v:?} is not a boolean (true or false)")
+            }),
+        }
+    }
+
+    pub fn int(&self, key: &str, default: i64) -> Result<i64, String> {
+        match self.entry(key) {
+            None => Ok(default),
+            Some((_, "")) => Ok(0),
+            Some((full, v)) => v
+                .parse()
+                .map_err(|_| format!("annotation {full}: {v:?} is not a whole number")),
+        }
+    }
+
+    /// A resource quantity; `Ok(None)` when unset or empty.
+    pub fn quantity(&self, key: &str, default: Option<&str>) -> Result<Option<String>, String> {
+        match self.entry(key) {
+            None => Ok(default.map(str::to_owned)),
+            Some((_, "")) => Ok(None),
+            Some((full, v)) => crate::quantity::check(v)
+                .map(|()| Some(v.to_owned()))
+                .map_err(|e| format!("annotation {full}: {e}")),
+        }
+    }
+
+    /// `prefix<rest>` entries, by `rest` (as written), `arca.dev/` first.
+    pub fn with_prefix(&self, prefix: &str) -> BTreeMap<String, (String, &'a str)> {
+        let mut out = BTreeMap::new();
+        for p in [VAULT, ARCA] {
+            let full_prefix = format!("{p}{prefix}");
+            for (k, v) in self.map {
+                if let (Some(rest), Some(v)) = (k.strip_prefix(&full_prefix), v.as_str()) {
+                    out.insert(rest.to_owned(), (k.clone(), v));
+                }
+            }
+        }
+        out
+    }
+
+    /// Warnings for annotations under either prefix that arca-injector
+    /// does not act on.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for k in self.map.keys() {
+            let Some(name) = k.strip_prefix(ARCA).or_else(|| k.strip_prefix(VAULT)) else {
+                continue;
+            };
+            if KNOWN.contains(&name) || KNOWN_PREFIXES.iter().any(|p| name.starts_with(p)) {
+                continue;
+            }
+            if let Some((_, why)) = IGNORED.iter().find(|(n, _)| *n == name) {
+                let empty = self.map.get(k).and_then(Value::as_str) == Some("");
+                if !empty {
+                    out.push(format!("annotation {k} is ignored: {why}"));
+                }
+                continue;
+            }
+            if name.starts_with("agent-telemetry-") {
+                out.push(format!(
+                    "annotation {k} is ignored: arca-agent's metrics are on its listener"
+                ));
+                continue;
+            }
+            out.push(format!(
+                "annotation {k} is not known to arca-injector; ignored"
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn either_prefix_arca_wins_and_errors_name_the_key() {
+        let m = json!({
+            "vault.hashicorp.com/agent-inject": "true",
+            "vault.hashicorp.com/role": "vault-role",
+            "arca.dev/role": "arca-role",
+            "vault.hashicorp.com/agent-pre-populate": "maybe",
+            "arca.dev/agent-limits-cpu": "-1",
+            "vault.hashicorp.com/agent-inject-secret-db": "database/creds/app",
+            "arca.dev/agent-inject-secret-kv": "secret/data/app",
+            "vault.hashicorp.com/namespace": "team-a",
+            "vault.hashicorp.com/made-up": "x",
+            "other.io/thing": "y",
+        });
+        let a = Annotations::new(m.as_object().unwrap());
+        assert!(a.bool("agent-inject", false).unwrap());
+        assert_eq!(a.get("role"), Some("arca-role"));
+        assert_eq!(
+            a.bool("agent-pre-populate", true).unwrap_err(),
+            "annotation vault.hashicorp.com/agent-pre-populate: \"maybe\" is not a boolean (true or false)"
+        );
+        assert_eq!(
+            a.quantity("agent-limits-cpu", None).unwrap_err(),
+            "annotation arca.dev/agent-limits-cpu: \"-1\" is negative"
+        );
+        let secrets: Vec<String> = a.with_prefix("agent-inject-secret-").into_keys().collect();
+        assert_eq!(secrets, ["db", "kv"]);
+        let mut w = a.warnings();
+        w.sort();
+        assert_eq!(
+            w,
+            [
+                "annotation vault.hashicorp.com/made-up is not known to arca-injector; ignored",
+                "annotation vault.hashicorp.com/namespace is ignored: Arca has no namespaces",
+            ]
+        );
+    }
+}
