@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 
 use crate::settings::Settings;
+use crate::webhook::Outcome;
 
 /// An AdmissionReview of a pod is tens of KiB; the API server sends at
 /// most 3 MiB objects.
@@ -51,17 +52,12 @@ async fn mutate(State(app): State<Arc<App>>, body: Bytes) -> impl IntoResponse {
     let answer = crate::webhook::review(&body, &app.settings);
     let m = &app.metrics;
     m.reviews.fetch_add(1, Relaxed);
-    if answer.status != 200 {
-        m.bad_requests.fetch_add(1, Relaxed);
-    } else if answer
-        .body
-        .windows(18)
-        .any(|w| w == b"\"allowed\":false,\"")
-    {
-        m.refused.fetch_add(1, Relaxed);
-    } else if answer.body.windows(10).any(|w| w == b"\"patch\":\"") {
-        m.injected.fetch_add(1, Relaxed);
-    }
+    match answer.outcome {
+        Outcome::BadRequest => m.bad_requests.fetch_add(1, Relaxed),
+        Outcome::Refused => m.refused.fetch_add(1, Relaxed),
+        Outcome::Injected => m.injected.fetch_add(1, Relaxed),
+        Outcome::Unchanged => 0,
+    };
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     m.micros.fetch_add(micros, Relaxed);
     (

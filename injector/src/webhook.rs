@@ -15,16 +15,27 @@ use crate::settings::Settings;
 /// Namespaces whose pods are never changed.
 pub const EXCLUDED_NAMESPACES: &[&str] = &["kube-system", "kube-public"];
 
+/// What became of a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Injected,
+    Refused,
+    BadRequest,
+}
+
 /// An HTTP answer: status and JSON body.
 pub struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
+    pub outcome: Outcome,
 }
 
 fn error(status: u16, msg: &str) -> Answer {
     Answer {
         status,
         body: serde_json::to_vec(&serde_json::json!({"error": msg})).unwrap_or_default(),
+        outcome: Outcome::BadRequest,
     }
 }
 
@@ -56,6 +67,11 @@ pub fn review(body: &[u8], settings: &Settings) -> Answer {
         Err(_) => return error(400, "the AdmissionReview has no request"),
     };
     let response = respond(&request, settings);
+    let outcome = match (response.allowed, response.patch.is_some()) {
+        (false, _) => Outcome::Refused,
+        (true, true) => Outcome::Injected,
+        (true, false) => Outcome::Unchanged,
+    };
     let mut out = serde_json::to_value(response.into_review()).unwrap_or_default();
     // kube-core writes the patch's bytes as a JSON array of numbers; the
     // API server reads that, but the wire format (Go's []byte) is base64,
@@ -71,6 +87,7 @@ pub fn review(body: &[u8], settings: &Settings) -> Answer {
     Answer {
         status: 200,
         body: serde_json::to_vec(&out).unwrap_or_default(),
+        outcome,
     }
 }
 
