@@ -9,5 +9,6 @@
 mod agent;
 mod agent_process;
 mod arca;
+mod injector;
 mod kubernetes_auth;
 mod webhook;

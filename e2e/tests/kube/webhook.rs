@@ -34,7 +34,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A CA and a serving certificate for `host` (an IP address) it signed.
-fn certificates(dir: &Path, host: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+pub(crate) fn certificates(dir: &Path, host: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     openssl(
         dir,
         &[

@@ -1,0 +1,316 @@
+//! arca-injector behind the real API server: registered with its
+//! `caBundle`, `matchConditions` that send it annotated pods only, and
+//! `failurePolicy: Ignore`. Pods created through the API server come back
+//! as it stored them: annotated ones (and a Job's) with the agent,
+//! others untouched. Then the stored pod's init container is run, as the
+//! kubelet would (its command and env; volume paths mapped to temporary
+//! directories, the projected token replaced by a TokenRequest token),
+//! against an `arca server` with kubernetes auth through the API server,
+//! and the app's files are checked. Last, the injector stopped: with
+//! Ignore pods are still created (without the agent); with Fail they are
+//! refused; unannotated pods are created either way.
+
+use std::time::Duration;
+
+use arca_e2e::Cluster;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::agent::configure;
+use crate::arca::{Arca, bin};
+
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pod(name: &str, annotations: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "serviceAccountName": "app",
+            "containers": [{"name": "app", "image": "registry.example/app:1", "command": ["/app"]}]
+        }
+    })
+}
+
+fn annotations() -> Value {
+    json!({
+        "vault.hashicorp.com/agent-inject": "true",
+        "vault.hashicorp.com/role": "app",
+        "vault.hashicorp.com/agent-inject-secret-config": "secret/data/app",
+        "vault.hashicorp.com/agent-inject-template-config":
+            "{{ with secret \"secret/data/app\" }}greeting={{ .Data.data.greeting }}{{ end }}",
+        "vault.hashicorp.com/agent-inject-secret-db": "database/creds/app",
+    })
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|l| {
+            l.iter()
+                .map(|c| c["name"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_server_stores_injected_pods_and_the_injected_agent_works() {
+    let cluster = Cluster::connect().await;
+    let ns = cluster.namespace().await;
+    let arca = Arca::dev().await;
+    configure(&cluster, &ns, &arca).await;
+    let host = std::env::var("ARCA_E2E_WEBHOOK_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ca, cert, key) = crate::webhook::certificates(d, &host);
+    std::fs::write(d.join("tls.crt"), &cert).unwrap();
+    std::fs::write(d.join("tls.key"), &key).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = if host == "127.0.0.1" {
+        format!("127.0.0.1:{port}")
+    } else {
+        format!(":{port}")
+    };
+    let injector = Process(
+        std::process::Command::new(bin("arca-injector"))
+            .arg(format!("-listen={listen}"))
+            .arg(format!("-tls-cert-file={}", d.join("tls.crt").display()))
+            .arg(format!("-tls-key-file={}", d.join("tls.key").display()))
+            .arg(format!("-vault-address=http://{}", arca.addr))
+            .arg("-token-audience=arca")
+            .arg("-agent-image=registry.example/arca-agent:e2e")
+            .stderr(std::fs::File::create(d.join("injector.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let webhook_name = format!("{}-arca-injector", ns.name);
+    let webhook = |policy: &str| {
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": webhook_name},
+            "webhooks": [{
+                "name": "pods.arca.dev",
+                "clientConfig": {"url": format!("https://{host}:{port}/mutate"), "caBundle": STANDARD.encode(&ca)},
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                           "resources": ["pods"], "scope": "Namespaced"}],
+                // This test's namespace only (the chart: everything but
+                // kube-system and the injector's own).
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns.name}},
+                "matchConditions": [{
+                    "name": "asks-for-the-agent",
+                    "expression": "has(object.metadata.annotations) && ('vault.hashicorp.com/agent-inject' in object.metadata.annotations || 'arca.dev/agent-inject' in object.metadata.annotations)"
+                }],
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "failurePolicy": policy,
+                "timeoutSeconds": 5,
+                "reinvocationPolicy": "Never"
+            }]
+        })
+    };
+    cluster.create_cluster_scoped(&ns, webhook("Ignore")).await;
+    let pods = cluster.dynamic(&pod("x", json!({})), Some(&ns.name));
+
+    // The API server picks the configuration up within moments.
+    let mut stored = None;
+    for i in 0..50 {
+        let created = cluster
+            .create_in(&ns.name, pod(&format!("annotated-{i}"), annotations()))
+            .await;
+        let v = serde_json::to_value(&created).unwrap();
+        if v["metadata"]["annotations"]["vault.hashicorp.com/agent-inject-status"] == "injected" {
+            stored = Some(v);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stored = stored.expect("no pod came back injected");
+    let spec = &stored["spec"];
+    assert_eq!(
+        names(&spec["initContainers"]),
+        ["arca-agent-init", "arca-agent"]
+    );
+    assert_eq!(spec["initContainers"][1]["restartPolicy"], "Always");
+    assert_eq!(names(&spec["containers"]), ["app"]);
+    // The API server's own additions are intact next to the agent's.
+    let vols = names(&spec["volumes"]);
+    assert!(
+        vols.iter().any(|v| v.starts_with("kube-api-access-")),
+        "{vols:?}"
+    );
+    for v in ["arca-secrets", "arca-home", "arca-token"] {
+        assert!(vols.contains(&v.to_owned()), "{v} in {vols:?}");
+    }
+    let app_mounts = spec["containers"][0]["volumeMounts"].to_string();
+    assert!(
+        app_mounts.contains("/vault/secrets") && !app_mounts.contains("arca-home"),
+        "{app_mounts}"
+    );
+    let token_source = spec["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "arca-token")
+        .unwrap()["projected"]["sources"][0]["serviceAccountToken"]
+        .clone();
+    assert_eq!(token_source["audience"], "arca");
+
+    // Unannotated: stored as sent.
+    let plain = serde_json::to_value(
+        cluster
+            .create_in(&ns.name, pod("plain", json!({"team": "x"})))
+            .await,
+    )
+    .unwrap();
+    assert!(
+        plain["spec"].get("initContainers").is_none(),
+        "{}",
+        plain["spec"]
+    );
+
+    // A Job's pod, made by the job controller, is injected too.
+    let job = json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {"template": {
+            "metadata": {"annotations": annotations()},
+            "spec": {"serviceAccountName": "app", "restartPolicy": "Never",
+                     "containers": [{"name": "migrate", "image": "registry.example/app:1", "command": ["/migrate"]}]}
+        }}
+    });
+    cluster.create_in(&ns.name, job).await;
+    let mut job_pod = None;
+    for _ in 0..100 {
+        let list = pods
+            .list(&kube::api::ListParams::default().labels("job-name=migrate"))
+            .await
+            .unwrap();
+        if let Some(p) = list.items.first() {
+            job_pod = Some(serde_json::to_value(p).unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let job_pod = job_pod.expect("the job controller made no pod");
+    assert_eq!(
+        names(&job_pod["spec"]["initContainers"]),
+        ["arca-agent-init", "arca-agent"]
+    );
+
+    // Play kubelet: the stored init container, as a process.
+    let init = &spec["initContainers"][0];
+    assert_eq!(init["command"], json!(["/arca-agent"]));
+    let env = init["env"].as_array().unwrap();
+    let config_b64 = env
+        .iter()
+        .find(|e| e["name"] == "ARCA_AGENT_CONFIG")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap();
+    let config = String::from_utf8(STANDARD.decode(config_b64).unwrap()).unwrap();
+    let root = d.join("pod");
+    let map = |p: &str| root.join(p.trim_start_matches('/')).display().to_string();
+    // Each mount of the container becomes a directory of the test.
+    let mut config = config;
+    for m in init["volumeMounts"].as_array().unwrap() {
+        let path = m["mountPath"].as_str().unwrap();
+        std::fs::create_dir_all(map(path)).unwrap();
+        config = config.replace(path, &map(path));
+    }
+    let token = cluster.token(&ns.name, "app", &["arca"], 600).await;
+    std::fs::write(map("/var/run/secrets/arca.dev/serviceaccount/token"), token).unwrap();
+    let args: Vec<String> = init["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(bin("arca-agent"))
+            .args(&args)
+            .env("ARCA_AGENT_CONFIG", STANDARD.encode(&config))
+            .output(),
+    )
+    .await
+    .expect("the init container did not finish")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "init container: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secrets = std::path::PathBuf::from(map("/vault/secrets"));
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("config")).unwrap(),
+        "greeting=hello"
+    );
+    let db = std::fs::read_to_string(secrets.join("db")).unwrap();
+    assert!(
+        db.contains("username: v-") && db.contains("password: "),
+        "{db}"
+    );
+    let user = db
+        .lines()
+        .find_map(|l| l.strip_prefix("username: "))
+        .unwrap();
+    let pass = db
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap();
+    crate::agent::pg_login(user, pass)
+        .await
+        .expect("the rendered credentials log in");
+    // The hand-off the sidecar will take over, in the agents' own volume.
+    assert!(root.join("home/arca/handoff.json").exists());
+
+    // The injector gone: Ignore lets annotated pods through, untouched.
+    drop(injector);
+    let ignored = serde_json::to_value(
+        cluster
+            .create_in(&ns.name, pod("while-down", annotations()))
+            .await,
+    )
+    .unwrap();
+    assert!(ignored["spec"].get("initContainers").is_none());
+    // Fail refuses them; unannotated pods never reach the webhook.
+    let api = cluster.dynamic(&webhook("Fail"), None);
+    let mut current = api.get(&webhook_name).await.unwrap();
+    current.data["webhooks"][0]["failurePolicy"] = json!("Fail");
+    api.replace(&webhook_name, &Default::default(), &current)
+        .await
+        .unwrap();
+    let mut refused = None;
+    for i in 0..50 {
+        let obj: kube::api::DynamicObject =
+            serde_json::from_value(pod(&format!("fail-{i}"), annotations())).unwrap();
+        match pods.create(&Default::default(), &obj).await {
+            Err(e) => {
+                refused = Some(e.to_string());
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let refused =
+        refused.expect("with failurePolicy Fail, a pod was created while the injector was down");
+    assert!(refused.contains("pods.arca.dev"), "{refused}");
+    cluster
+        .create_in(&ns.name, pod("plain-while-down", json!({})))
+        .await;
+    arca.stop().await;
+    ns.delete().await;
+}
