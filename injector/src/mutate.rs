@@ -85,28 +85,26 @@ fn absolute(path: &str, key: &str) -> Result<String, String> {
     })
 }
 
-/// The patch for `pod`, `None` when it asks for nothing (or has it
+/// The patch for a pod (its annotations, spec and phase), `None` when it asks for nothing (or has it
 /// already), an error (the refusal's message) when it asks for something
 /// that cannot be done.
-pub fn mutate(pod: &Value, s: &Settings) -> Result<Option<Mutation>, String> {
-    let Some(ann_map) = pod["metadata"]["annotations"].as_object() else {
-        return Ok(None);
-    };
-    let a = Annotations::new(ann_map);
+pub fn mutate(
+    annotations: &Map<String, Value>,
+    spec: &Value,
+    phase: Option<&str>,
+    s: &Settings,
+) -> Result<Option<Mutation>, String> {
+    let a = Annotations::new(annotations);
     if !a.bool("agent-inject", false)? {
         return Ok(None);
     }
     if a.get("agent-inject-status") == Some("injected") {
         return Ok(None);
     }
-    if pod["status"]["phase"]
-        .as_str()
-        .is_some_and(|p| !p.is_empty() && p != "Pending")
-    {
+    if phase.is_some_and(|p| !p.is_empty() && p != "Pending") {
         return Ok(None);
     }
     let mut warnings = a.warnings();
-    let spec = &pod["spec"];
     let empty = Vec::new();
     let containers = spec["containers"].as_array().unwrap_or(&empty);
     let init_containers = spec["initContainers"].as_array().unwrap_or(&empty);

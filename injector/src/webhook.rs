@@ -41,48 +41,36 @@ fn error(status: u16, msg: &str) -> Answer {
 
 /// What a review asked for, answered.
 pub fn review(body: &[u8], settings: &Settings) -> Answer {
-    let raw: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return error(400, &format!("the body is not JSON: {e}")),
-    };
-    match (raw["apiVersion"].as_str(), raw["kind"].as_str()) {
-        (Some("admission.k8s.io/v1"), Some("AdmissionReview")) => {}
-        (v, k) => {
-            return error(
-                400,
-                &format!(
-                    "expected an admission.k8s.io/v1 AdmissionReview, got apiVersion {:?} kind {:?}",
-                    v.unwrap_or(""),
-                    k.unwrap_or("")
-                ),
-            );
-        }
-    }
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(raw) {
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return error(400, &format!("not a valid AdmissionReview: {e}")),
+        Err(e) => return error(400, &diagnose(body, &e)),
     };
+    if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
+        return error(
+            400,
+            &wrong_type(&review.types.api_version, &review.types.kind),
+        );
+    }
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(r) => r,
         Err(_) => return error(400, "the AdmissionReview has no request"),
     };
-    let response = respond(&request, settings);
-    let outcome = match (response.allowed, response.patch.is_some()) {
+    let (response, patch) = respond(&request, settings);
+    let outcome = match (response.allowed, patch.is_some()) {
         (false, _) => Outcome::Refused,
         (true, true) => Outcome::Injected,
         (true, false) => Outcome::Unchanged,
     };
     let mut out = serde_json::to_value(response.into_review()).unwrap_or_default();
-    // kube-core writes the patch's bytes as a JSON array of numbers; the
-    // API server reads that, but the wire format (Go's []byte) is base64,
-    // as every other webhook sends it.
-    if let Some(bytes) = out["response"]["patch"].as_array() {
-        let raw: Vec<u8> = bytes
-            .iter()
-            .filter_map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
-            .collect();
-        out["response"]["patch"] =
-            Value::String(base64::engine::general_purpose::STANDARD.encode(raw));
+    // The patch as the wire format has it (Go's []byte: base64), written
+    // here rather than by kube-core, which would write an array of
+    // numbers.
+    if let (Some(p), Some(r)) = (patch, out["response"].as_object_mut()) {
+        r.insert(
+            "patch".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(p)),
+        );
+        r.insert("patchType".into(), Value::String("JSONPatch".into()));
     }
     Answer {
         status: 200,
@@ -91,42 +79,67 @@ pub fn review(body: &[u8], settings: &Settings) -> Answer {
     }
 }
 
-fn respond(req: &AdmissionRequest<DynamicObject>, settings: &Settings) -> AdmissionResponse {
+fn wrong_type(api_version: &str, kind: &str) -> String {
+    format!(
+        "expected an admission.k8s.io/v1 AdmissionReview, got apiVersion {api_version:?} kind {kind:?}"
+    )
+}
+
+/// Why a body is not an AdmissionReview, as precisely as can be said.
+fn diagnose(body: &[u8], e: &serde_json::Error) -> String {
+    let Ok(raw) = serde_json::from_slice::<Value>(body) else {
+        return format!("the body is not JSON: {e}");
+    };
+    match (raw["apiVersion"].as_str(), raw["kind"].as_str()) {
+        (Some("admission.k8s.io/v1"), Some("AdmissionReview")) => {
+            format!("not a valid AdmissionReview: {e}")
+        }
+        (v, k) => wrong_type(v.unwrap_or(""), k.unwrap_or("")),
+    }
+}
+
+/// The response, and the patch's bytes when there is one.
+fn respond(
+    req: &AdmissionRequest<DynamicObject>,
+    settings: &Settings,
+) -> (AdmissionResponse, Option<Vec<u8>>) {
     let allow = AdmissionResponse::from(req);
     if req.kind.kind != "Pod" || !req.kind.group.is_empty() || req.sub_resource.is_some() {
-        return allow;
+        return (allow, None);
     }
     if req.operation != Operation::Create {
-        return allow;
+        return (allow, None);
     }
-    let namespace = req.namespace.clone().unwrap_or_default();
-    if EXCLUDED_NAMESPACES.contains(&namespace.as_str()) {
-        return allow;
+    let namespace = req.namespace.as_deref().unwrap_or_default();
+    if EXCLUDED_NAMESPACES.contains(&namespace) {
+        return (allow, None);
     }
     let Some(obj) = &req.object else {
-        return allow;
+        return (allow, None);
     };
-    let pod = match serde_json::to_value(obj) {
-        Ok(v) => v,
-        Err(e) => return allow.deny(format!("the pod cannot be read: {e}")),
+    let Some(annotations) = &obj.metadata.annotations else {
+        return (allow, None);
     };
-    match crate::mutate::mutate(&pod, settings) {
-        Ok(None) => allow,
-        Ok(Some(m)) => {
-            let patch: json_patch::Patch = match serde_json::from_value(Value::Array(m.patch)) {
-                Ok(p) => p,
-                Err(e) => return allow.deny(format!("arca-injector built a bad patch: {e}")),
-            };
-            match allow.with_patch(patch) {
-                Ok(mut r) => {
-                    if !m.warnings.is_empty() {
-                        r.warnings = Some(m.warnings);
-                    }
-                    r
+    let annotations: serde_json::Map<String, Value> = annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let phase = obj.data["status"]["phase"].as_str();
+    match crate::mutate::mutate(&annotations, &obj.data["spec"], phase, settings) {
+        Ok(None) => (allow, None),
+        Ok(Some(m)) => match serde_json::to_vec(&m.patch) {
+            Ok(bytes) => {
+                let mut r = allow;
+                if !m.warnings.is_empty() {
+                    r.warnings = Some(m.warnings);
                 }
-                Err(e) => AdmissionResponse::from(req).deny(e.to_string()),
+                (r, Some(bytes))
             }
-        }
-        Err(refusal) => allow.deny(refusal),
+            Err(e) => (
+                allow.deny(format!("arca-injector built a bad patch: {e}")),
+                None,
+            ),
+        },
+        Err(refusal) => (allow.deny(refusal), None),
     }
 }

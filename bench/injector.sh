@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# arca-injector's latency (issue 16): AdmissionReviews of a typical pod
+# (the API server's defaults, a kube-api-access volume, an istio-proxy
+# sidecar and an init container; three vault.hashicorp.com secrets) POSTed
+# to /mutate over TLS by wrk, at concurrency 1 and 16, DURATION (10) seconds
+# each, against target/release/arca-injector; p50/p99 from wrk's latency
+# distribution, requests/s, and the injector's RSS. Target: p99 under 2 ms
+# at 16 clients. PIN=1 runs the injector on CPU 0 and wrk on CPU 1
+# (taskset), as the reference harness's WRK_CPUS does, so that the load
+# generator does not take the injector's core.
+#
+#   bench/injector.sh [OUTDIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+OUTDIR=${1:-$(mktemp -d /tmp/arca-injector-bench.XXXXXX)}
+DURATION=${DURATION:-10}
+PIN=${PIN:-0}
+pin_server=() pin_wrk=()
+if [ "$PIN" = 1 ]; then pin_server=(taskset -c 0) pin_wrk=(taskset -c 1); fi
+mkdir -p "$OUTDIR"
+work=$(mktemp -d /tmp/arca-injector-bench-work.XXXXXX)
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+[ -x "$repo/target/release/arca-injector" ] || (cd "$repo" && cargo build --release -p arca-injector)
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
+    -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"${pin_server[@]}" "$repo/target/release/arca-injector" -listen="127.0.0.1:$port" -tls-cert-file="$work/cert.pem" \
+    -tls-key-file="$work/key.pem" -vault-address=https://arca.arca-system.svc:8200 \
+    -log-level=warn 2>"$work/injector.log" &
+pid=$!
+for _ in $(seq 100); do curl -sfk "https://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.05; done
+
+python3 - "$work/review.json" <<'EOF'
+import json, sys
+c = lambda name, image, **kw: {"name": name, "image": image, "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+    "volumeMounts": [{"name": "kube-api-access-x7k2p", "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent", **kw}
+pod = {"apiVersion": "v1", "kind": "Pod",
+  "metadata": {"generateName": "web-7d4b9c-", "namespace": "shop", "labels": {"app": "web", "pod-template-hash": "7d4b9c"},
+    "annotations": {"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "web",
+      "vault.hashicorp.com/agent-inject-secret-db": "database/creds/web",
+      "vault.hashicorp.com/agent-inject-template-db": "{{ with secret \"database/creds/web\" }}postgres://{{ .Data.username }}:{{ .Data.password }}@db/shop{{ end }}",
+      "vault.hashicorp.com/agent-inject-secret-config": "secret/data/web",
+      "vault.hashicorp.com/agent-inject-secret-api": "secret/data/api"},
+    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c", "uid": "1b2c", "controller": True, "blockOwnerDeletion": True}]},
+  "spec": {"serviceAccountName": "web", "securityContext": {"fsGroup": 2000},
+    "initContainers": [c("istio-init", "istio/proxyv2:1.22", args=["istio-iptables"])],
+    "containers": [c("app", "shop/web:1.4", command=["/web"], ports=[{"containerPort": 8080, "protocol": "TCP"}]),
+                   c("istio-proxy", "istio/proxyv2:1.22", args=["proxy", "sidecar"])],
+    "volumes": [{"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}],
+    "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
+    "enableServiceLinks": True, "priority": 0,
+    "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]},
+  "status": {}}
+review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+  "uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+  "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "shop", "operation": "CREATE",
+  "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller", "groups": ["system:serviceaccounts"]},
+  "object": pod, "oldObject": None, "dryRun": False, "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}}}
+json.dump(review, open(sys.argv[1], "w"))
+EOF
+# The answer must be an injection.
+curl -sfk -X POST --data-binary @"$work/review.json" "https://127.0.0.1:$port/mutate" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["response"]; assert r["allowed"] and r["patch"], r'
+cat >"$work/post.lua" <<EOF
+local f = io.open("$work/review.json", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+EOF
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
+idle=$(rss)
+: >"$OUTDIR/wrk.txt"
+for conc in 1 16; do
+    threads=$(( conc < 2 || PIN == 1 ? 1 : 2 ))
+    echo "== concurrency $conc" >>"$OUTDIR/wrk.txt"
+    "${pin_wrk[@]}" wrk -t"$threads" -c"$conc" -d"${DURATION}s" --latency -s "$work/post.lua" \
+        "https://127.0.0.1:$port/mutate" | tee -a "$OUTDIR/wrk.txt" >"$work/wrk-$conc.txt"
+done
+loaded=$(rss)
+python3 - "$work" "$idle" "$loaded" <<'EOF' | tee "$OUTDIR/report.md"
+import re, sys
+work, idle, loaded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+import os
+print("# arca-injector: /mutate over TLS, a typical pod (3 secrets)" + (" (pinned: injector CPU 0, wrk CPU 1)" if os.environ.get("PIN") == "1" else "") + "\n")
+print("| clients | requests/s | p50 (ms) | p99 (ms) | errors |")
+print("|--:|--:|--:|--:|--:|")
+for conc in (1, 16):
+    t = open(f"{work}/wrk-{conc}.txt").read()
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    err = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+    print(f"| {conc} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {err.group(1) if err else 0} |")
+print(f"\nRSS: {idle/1024:.1f} MiB idle, {loaded/1024:.1f} MiB after the load.")
+EOF
