@@ -7,9 +7,11 @@
 //! (reading and checking them), mutate.rs (pod -> JSON Patch, the
 //! agent's configuration), webhook.rs (AdmissionReview in and out),
 //! server.rs (HTTPS, health, metrics), tls.rs (the reloading
-//! certificate), quantity.rs (resource quantities).
+//! certificate), autotls.rs (self-managed certificate and caBundle),
+//! quantity.rs (resource quantities).
 
 pub mod annotations;
+pub mod autotls;
 pub mod mutate;
 pub mod quantity;
 pub mod server;

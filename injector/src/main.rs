@@ -33,11 +33,15 @@ fn main() -> ExitCode {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
-    let (Some(cert), Some(key)) = (s.tls_cert_file.clone(), s.tls_key_file.clone()) else {
-        eprintln!(
-            "arca-injector: -tls-cert-file and -tls-key-file are required (the API server calls webhooks over HTTPS)"
-        );
-        return ExitCode::from(2);
+    let files = match (s.tls_cert_file.clone(), s.tls_key_file.clone(), &s.tls_auto) {
+        (Some(cert), Some(key), None) => Some((cert, key)),
+        (None, None, Some(_)) => None,
+        _ => {
+            eprintln!(
+                "arca-injector: give -tls-cert-file and -tls-key-file, or -tls-auto (the API server calls webhooks over HTTPS)"
+            );
+            return ExitCode::from(2);
+        }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,7 +55,32 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         tls::init();
-        let certs = match tls::Reloading::from_files(cert, key) {
+        let certs = match files {
+            Some((cert, key)) => tls::Reloading::from_files(cert, key),
+            None => {
+                let namespace = s
+                    .tls_auto_namespace
+                    .clone()
+                    .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                    .or_else(|| {
+                        std::fs::read_to_string(
+                            "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+                        )
+                        .ok()
+                    })
+                    .unwrap_or_else(|| "default".into());
+                arca_injector::autotls::AutoTls {
+                    webhook: s.tls_auto.clone().unwrap_or_default(),
+                    hosts: s.tls_auto_hosts.clone(),
+                    secret: s.tls_auto_secret.clone(),
+                    namespace: namespace.trim().to_owned(),
+                    lifetime: s.tls_auto_lifetime,
+                }
+                .start()
+                .await
+            }
+        };
+        let certs = match certs {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("arca-injector: {e}");

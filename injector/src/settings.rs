@@ -50,6 +50,15 @@ pub struct Settings {
     /// `standard` or `json`.
     pub log_format: String,
     pub log_level: String,
+    /// Self-managed TLS: the MutatingWebhookConfiguration whose
+    /// `caBundle` the injector keeps (autotls.rs), the names its
+    /// certificate is for, the Secret it keeps them in (and its
+    /// namespace: default the pod's), and the certificate's lifetime.
+    pub tls_auto: Option<String>,
+    pub tls_auto_hosts: Vec<String>,
+    pub tls_auto_secret: String,
+    pub tls_auto_namespace: Option<String>,
+    pub tls_auto_lifetime: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -81,6 +90,11 @@ impl Default for Settings {
             token_expiration: 600,
             log_format: "standard".into(),
             log_level: "info".into(),
+            tls_auto: None,
+            tls_auto_hosts: Vec::new(),
+            tls_auto_secret: "arca-injector-tls".into(),
+            tls_auto_namespace: None,
+            tls_auto_lifetime: std::time::Duration::from_secs(8760 * 3600),
         }
     }
 }
@@ -349,6 +363,57 @@ const FLAGS: &[Flag] = &[
         },
     },
     Flag {
+        names: &["tls-auto"],
+        env: "AGENT_INJECT_TLS_AUTO",
+        help: "self-managed TLS: the MutatingWebhookConfiguration whose caBundle to keep",
+        set: |s, v| {
+            s.tls_auto = Some(v.into());
+            Ok(())
+        },
+    },
+    Flag {
+        names: &["tls-auto-hosts"],
+        env: "AGENT_INJECT_TLS_AUTO_HOSTS",
+        help: "self-managed TLS: comma-separated names (and IPs) of the certificate",
+        set: |s, v| {
+            s.tls_auto_hosts = v
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Ok(())
+        },
+    },
+    Flag {
+        names: &["tls-auto-secret"],
+        env: "AGENT_INJECT_TLS_AUTO_SECRET",
+        help: "self-managed TLS: the Secret holding the CA and certificate (default arca-injector-tls)",
+        set: |s, v| {
+            s.tls_auto_secret = v.into();
+            Ok(())
+        },
+    },
+    Flag {
+        names: &["tls-auto-namespace"],
+        env: "AGENT_INJECT_TLS_AUTO_NAMESPACE",
+        help: "self-managed TLS: the Secret's namespace (default: the injector's own)",
+        set: |s, v| {
+            s.tls_auto_namespace = Some(v.into());
+            Ok(())
+        },
+    },
+    Flag {
+        names: &["tls-auto-cert-lifetime"],
+        env: "AGENT_INJECT_TLS_AUTO_CERT_LIFETIME",
+        help: "self-managed TLS: the certificate's lifetime, renewed at two thirds (default 8760h)",
+        set: |s, v| {
+            s.tls_auto_lifetime = crate::autotls::parse_duration(v)
+                .map_err(|e| format!("-tls-auto-cert-lifetime: {e}"))?;
+            Ok(())
+        },
+    },
+    Flag {
         names: &["log-level"],
         env: "AGENT_INJECT_LOG_LEVEL",
         help: "trace, debug, info, warn, error",
@@ -414,6 +479,12 @@ pub fn parse(
         if let Some(v) = env(f.env).filter(|v| !v.is_empty()) {
             (f.set)(&mut s, &v).map_err(|e| format!("${}: {e}", f.env))?;
         }
+    }
+    if s.tls_auto.is_some() && s.tls_auto_hosts.is_empty() {
+        return Err(
+            "-tls-auto needs -tls-auto-hosts (the names the API server calls the injector by)"
+                .into(),
+        );
     }
     if s.vault_address.is_empty() {
         return Err("-vault-address (or $AGENT_INJECT_VAULT_ADDR) is required".into());

@@ -314,3 +314,150 @@ async fn the_api_server_stores_injected_pods_and_the_injected_agent_works() {
     arca.stop().await;
     ns.delete().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_managed_tls_sets_the_ca_bundle_and_renews_the_certificate() {
+    let cluster = Cluster::connect().await;
+    let ns = cluster.namespace().await;
+    cluster.service_account(&ns.name, "app").await;
+    let host = std::env::var("ARCA_E2E_WEBHOOK_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = if host == "127.0.0.1" {
+        format!("127.0.0.1:{port}")
+    } else {
+        format!(":{port}")
+    };
+    let webhook_name = format!("{}-arca-injector-auto", ns.name);
+    // No caBundle, and Fail: a pod is only created once the API server
+    // trusts the injector's own certificate.
+    cluster
+        .create_cluster_scoped(
+            &ns,
+            json!({
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration",
+                "metadata": {"name": webhook_name},
+                "webhooks": [{
+                    "name": "pods.arca.dev",
+                    "clientConfig": {"url": format!("https://{host}:{port}/mutate")},
+                    "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                               "resources": ["pods"], "scope": "Namespaced"}],
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns.name}},
+                    "matchConditions": [{"name": "asks-for-the-agent",
+                        "expression": "has(object.metadata.annotations) && 'vault.hashicorp.com/agent-inject' in object.metadata.annotations"}],
+                    "sideEffects": "None",
+                    "admissionReviewVersions": ["v1"],
+                    "failurePolicy": "Fail",
+                    "timeoutSeconds": 5
+                }]
+            }),
+        )
+        .await;
+    let start = |log: &str| {
+        let dir = std::env::temp_dir();
+        Process(
+            std::process::Command::new(bin("arca-injector"))
+                .arg(format!("-listen={listen}"))
+                .arg(format!("-tls-auto={webhook_name}"))
+                .arg(format!("-tls-auto-hosts={host}"))
+                .arg(format!("-tls-auto-namespace={}", ns.name))
+                .arg("-tls-auto-cert-lifetime=30s")
+                .arg("-vault-address=https://arca.example:8200")
+                .stderr(std::fs::File::create(dir.join(format!("{}-{log}", ns.name))).unwrap())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let first = start("injector-1.log");
+    let hooks = cluster.dynamic(&json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration"}), None);
+    let secrets = cluster.dynamic(
+        &json!({"apiVersion": "v1", "kind": "Secret"}),
+        Some(&ns.name),
+    );
+    let mut bundle = String::new();
+    for _ in 0..100 {
+        let h = hooks.get(&webhook_name).await.unwrap();
+        bundle = h.data["webhooks"][0]["clientConfig"]["caBundle"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if !bundle.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!bundle.is_empty(), "the injector did not set the caBundle");
+    let secret = secrets.get("arca-injector-tls").await.unwrap();
+    assert_eq!(
+        secret.data["data"]["ca.crt"].as_str(),
+        Some(bundle.as_str()),
+        "the caBundle is the Secret's CA"
+    );
+    let tls1 = secret.data["data"]["tls.crt"].as_str().unwrap().to_owned();
+
+    // The API server trusts it: an annotated pod is created, injected.
+    let injected = |name: String| {
+        let cluster = &cluster;
+        let ns = &ns.name;
+        async move {
+            for i in 0..50 {
+                let obj: kube::api::DynamicObject =
+                    serde_json::from_value(pod(&format!("{name}-{i}"), json!({"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "app"}))).unwrap();
+                let api = cluster.dynamic(&pod("x", json!({})), Some(ns));
+                if let Ok(p) = api.create(&Default::default(), &obj).await {
+                    let v = serde_json::to_value(p).unwrap();
+                    return v["metadata"]["annotations"]["vault.hashicorp.com/agent-inject-status"]
+                        == "injected";
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            false
+        }
+    };
+    assert!(
+        injected("before".into()).await,
+        "no pod was created through the self-managed certificate"
+    );
+
+    // A second replica takes the same certificate: the CA stays.
+    let second = start("injector-2.log");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let h = hooks.get(&webhook_name).await.unwrap();
+    assert_eq!(
+        h.data["webhooks"][0]["clientConfig"]["caBundle"].as_str(),
+        Some(bundle.as_str())
+    );
+    drop(second);
+
+    // At two thirds of 30 s the certificate is issued again by the same
+    // CA; pods keep coming through.
+    let mut renewed = false;
+    for _ in 0..40 {
+        let s = secrets.get("arca-injector-tls").await.unwrap();
+        if s.data["data"]["tls.crt"].as_str() != Some(tls1.as_str()) {
+            assert_eq!(
+                s.data["data"]["ca.crt"].as_str(),
+                Some(bundle.as_str()),
+                "same CA"
+            );
+            renewed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        renewed,
+        "the serving certificate was not renewed within its lifetime"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        injected("after".into()).await,
+        "no pod was created after the renewal"
+    );
+    drop(first);
+    ns.delete().await;
+}
