@@ -6,4 +6,5 @@
 
 mod binary;
 mod common;
+mod golden;
 mod reviews;
