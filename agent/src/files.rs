@@ -74,6 +74,14 @@ pub fn write_owned(
     written.map(|()| true)
 }
 
+/// This binary, copied to `to` (mode 0755) atomically: exec mode's
+/// containers run it from a shared volume.
+pub fn copy_self(to: &Path) -> std::io::Result<()> {
+    let me = std::env::current_exe()?;
+    let bytes = std::fs::read(me)?;
+    write_atomic(to, &bytes, 0o755, true).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,12 +20,16 @@ $ARCA_AGENT_CONFIG (JSON, plain or base64), as the injector passes it.
   -init-deadline DURATION  give up on the first login and render after this
                            long (default: 5m with exit_after_auth, else none)
   -log-level LEVEL         trace, debug, info (default), warn, error
+  -copy-to PATH            first copy this binary to PATH (0755): the
+                           injector's init container leaves it on a shared
+                           volume for exec mode; alone, only that
 ";
 
 fn main() -> ExitCode {
     let mut config = None;
     let mut deadline = None;
     let mut level = "info".to_owned();
+    let mut copy_to: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (flag, inline) = match a.trim_start_matches('-').split_once('=') {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
                 _ => return usage("-init-deadline wants a duration (30s, 5m)"),
             },
             "log-level" => level = value().unwrap_or_default(),
+            "copy-to" => copy_to = value().map(PathBuf::from),
             "h" | "help" => {
                 print!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -62,6 +67,15 @@ fn main() -> ExitCode {
             )
             .with(tracing_subscriber::filter::Targets::new().with_target("arca_agent", level))
             .init();
+    }
+    if let Some(to) = &copy_to {
+        if let Err(e) = arca_agent::files::copy_self(to) {
+            eprintln!("arca-agent: copying itself to {}: {e}", to.display());
+            return ExitCode::FAILURE;
+        }
+        if config.is_none() && std::env::var_os(CONFIG_ENV).is_none() {
+            return ExitCode::SUCCESS;
+        }
     }
     let cfg = match arca_agent::load_config(config, CONFIG_ENV) {
         Ok(c) => c,

@@ -63,6 +63,8 @@ const KNOWN: &[&str] = &[
     "template-config-exit-on-retry-failure",
     "template-static-secret-render-interval",
     "template-max-connections-per-host",
+    "agent-inject-exec",
+    "agent-inject-exec-restart",
 ];
 
 /// Per-secret and per-parameter prefixes arca-injector acts on.
@@ -79,6 +81,7 @@ const KNOWN_PREFIXES: &[&str] = &[
     "secret-volume-path-",
     "preserve-secret-case-",
     "auth-config-",
+    "agent-inject-env-",
 ];
 
 /// vault-k8s annotations Arca accepts but does not act on, and why.

@@ -29,6 +29,9 @@ pub const INIT_NAME: &str = "arca-agent-init";
 pub const SIDECAR_NAME: &str = "arca-agent";
 pub const SECRETS_VOLUME: &str = "arca-secrets";
 pub const HOME_VOLUME: &str = "arca-home";
+/// Exec mode: the agent binary, copied by the init container.
+pub const BIN_VOLUME: &str = "arca-bin";
+pub const BIN_DIR: &str = "/arca/bin";
 pub const TOKEN_VOLUME: &str = "arca-token";
 pub const HOME: &str = "/home/arca";
 pub const TOKEN_DIR: &str = "/var/run/secrets/arca.dev/serviceaccount";
@@ -642,6 +645,119 @@ pub fn mutate(
         ));
     }
 
+    // Exec mode (Arca's): the containers `agent-inject-exec` names run
+    // their command under arca-agent, with `agent-inject-env-<VAR>` in
+    // their environment, restarted when a value changes. The init
+    // container copies the agent binary into `arca-bin` for them.
+    let mut env_templates: Vec<Value> = Vec::new();
+    for (var, (full, v)) in a.with_prefix("agent-inject-env-") {
+        let valid = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "annotation {full}: {var:?} is not an environment variable name"
+            ));
+        }
+        let contents = if v.contains("{{") {
+            v.to_owned()
+        } else {
+            let (path, key) = v
+                .split_once('#')
+                .filter(|(p, k)| !p.is_empty() && !k.is_empty())
+                .ok_or_else(|| {
+                    format!("annotation {full}: {v:?} is neither a template nor path#key")
+                })?;
+            format!(
+                "{{{{ with secret {path:?} }}}}{{{{ index (secretData .) {key:?} }}}}{{{{ end }}}}"
+            )
+        };
+        env_templates.push(json!({var: {"contents": contents, "error_on_missing_key": true}}));
+    }
+    let mut exec_targets: Vec<(usize, Value)> = Vec::new();
+    let exec_names: Vec<&str> = a
+        .text("agent-inject-exec")
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !env_templates.is_empty() && exec_names.is_empty() {
+        warnings.push("agent-inject-env-* is set but agent-inject-exec names no container: no environment is injected".into());
+    }
+    if !exec_names.is_empty() && env_templates.is_empty() {
+        warnings.push(
+            "agent-inject-exec is set but no agent-inject-env-*: nothing to put in the environment"
+                .into(),
+        );
+    }
+    let restart = match a.text("agent-inject-exec-restart").unwrap_or("always") {
+        r @ ("always" | "never") => r,
+        other => {
+            return Err(format!(
+                "annotation agent-inject-exec-restart: {other:?} is not always or never"
+            ));
+        }
+    };
+    for name in exec_names.iter().filter(|_| !env_templates.is_empty()) {
+        let Some(i) = containers.iter().position(|c| c["name"] == *name) else {
+            warnings.push(format!(
+                "agent-inject-exec names {name:?}, which is not a container of this pod"
+            ));
+            continue;
+        };
+        let c = &containers[i];
+        let Some(command) = c["command"].as_array().filter(|c| !c.is_empty()) else {
+            warnings.push(format!(
+                "container {name:?} has no command in the pod spec: exec mode needs it (the image's entrypoint is unknown to the webhook); it gets files only"
+            ));
+            continue;
+        };
+        if c["env"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|v| v["name"] == CONFIG_ENV))
+        {
+            return Err(format!("container {name:?} already sets {CONFIG_ENV}"));
+        }
+        let mut argv = command.clone();
+        argv.extend(c["args"].as_array().cloned().unwrap_or_default());
+        let mut cfg = config(true);
+        if let Some(m) = cfg.as_object_mut() {
+            for k in [
+                "template",
+                "exit_after_auth",
+                "pid_file",
+                "handoff_file",
+                "revoke_on_shutdown",
+                "listener",
+                "cache",
+                "api_proxy",
+            ] {
+                m.remove(k);
+            }
+            if let Some(auto) = m.get_mut("auto_auth").and_then(Value::as_object_mut) {
+                auto.remove("sink");
+            }
+            m.insert("env_template".into(), Value::Array(env_templates.clone()));
+            m.insert(
+                "exec".into(),
+                json!({"command": argv, "restart_on_secret_changes": restart, "restart_stop_signal": "SIGTERM"}),
+            );
+        }
+        exec_targets.push((i, cfg));
+    }
+    if !exec_targets.is_empty() && (!pre_populate || configmap.is_some()) {
+        return Err("agent-inject-exec needs the generated init container (agent-pre-populate, no agent-configmap) to copy arca-agent".into());
+    }
+    let exec_mode = !exec_targets.is_empty();
+    if exec_mode && volume_names.contains(&BIN_VOLUME) {
+        return Err(format!("the pod already has a volume named {BIN_VOLUME}"));
+    }
+
     let log_level = a.text("log-level").unwrap_or("info");
     let container = |init: bool| -> Result<Value, String> {
         let mut env = vec![];
@@ -664,6 +780,11 @@ pub fn mutate(
         if let Some(p) = a.text("proxy-address") {
             env.push(json!({"name": "HTTPS_PROXY", "value": p}));
         }
+        let mut mounts = agent_mounts.clone();
+        if init && exec_mode {
+            args.push(format!("-copy-to={BIN_DIR}/arca-agent").into());
+            mounts.push(json!({"name": BIN_VOLUME, "mountPath": BIN_DIR}));
+        }
         let mut c = Map::new();
         c.insert(
             "name".into(),
@@ -676,7 +797,7 @@ pub fn mutate(
         if !resources.is_empty() {
             c.insert("resources".into(), Value::Object(resources.clone()));
         }
-        c.insert("volumeMounts".into(), Value::Array(agent_mounts.clone()));
+        c.insert("volumeMounts".into(), Value::Array(mounts));
         if let Some(sc) = &security_context {
             c.insert("securityContext".into(), sc.clone());
         }
@@ -707,6 +828,9 @@ pub fn mutate(
 
     // The patch.
     let mut ops: Vec<Value> = Vec::new();
+    if exec_mode {
+        new_volumes.push(json!({"name": BIN_VOLUME, "emptyDir": {"medium": "Memory"}}));
+    }
     let add_all = |ops: &mut Vec<Value>, path: &str, exists: bool, items: Vec<Value>| {
         if items.is_empty() {
             return;
@@ -725,8 +849,25 @@ pub fn mutate(
         spec["volumes"].is_array(),
         new_volumes,
     );
-    for &i in &targets {
-        let mine: Vec<Value> = secret_mounts
+    let mut mounted: Vec<usize> = targets.clone();
+    for (i, _) in &exec_targets {
+        if !mounted.contains(i) {
+            mounted.push(*i);
+        }
+    }
+    for &i in &mounted {
+        let exec_mounts = exec_targets.iter().any(|(e, _)| *e == i).then(|| {
+            vec![
+                json!({"name": BIN_VOLUME, "mountPath": BIN_DIR, "readOnly": true}),
+                json!({"name": token_volume, "mountPath": token_mount, "readOnly": true}),
+            ]
+        });
+        let secrets_here = if targets.contains(&i) {
+            secret_mounts.as_slice()
+        } else {
+            &[]
+        };
+        let mut mine: Vec<Value> = secrets_here
             .iter()
             .filter(|m| {
                 let taken = mount_taken(&containers[i], m);
@@ -740,6 +881,12 @@ pub fn mutate(
             })
             .cloned()
             .collect();
+        mine.extend(
+            exec_mounts
+                .into_iter()
+                .flatten()
+                .filter(|m| !mount_taken(&containers[i], m)),
+        );
         add_all(
             &mut ops,
             &format!("/spec/containers/{i}/volumeMounts"),
@@ -758,6 +905,21 @@ pub fn mutate(
             &format!("/spec/initContainers/{i}/volumeMounts"),
             c["volumeMounts"].is_array(),
             mine,
+        );
+    }
+    for (i, cfg) in &exec_targets {
+        let json = serde_json::to_vec(cfg).map_err(|e| e.to_string())?;
+        let env = json!({"name": CONFIG_ENV, "value": base64::engine::general_purpose::STANDARD.encode(json)});
+        ops.push(
+            json!({"op": "add", "path": format!("/spec/containers/{i}/command"),
+                         "value": [format!("{BIN_DIR}/arca-agent")]}),
+        );
+        ops.push(json!({"op": "add", "path": format!("/spec/containers/{i}/args"), "value": []}));
+        add_all(
+            &mut ops,
+            &format!("/spec/containers/{i}/env"),
+            containers[*i]["env"].is_array(),
+            vec![env],
         );
     }
     let mut agents: Vec<Value> = Vec::new();

@@ -598,3 +598,110 @@ fn any_pod_any_annotations_the_patch_applies_and_the_pod_stays_valid() {
         assert!(again.get("patch").is_none(), "case {case}: patched twice");
     }
 }
+
+#[test]
+fn exec_mode_wraps_the_command_with_the_agent() {
+    let ann = json!({
+        "arca.dev/agent-inject": "true",
+        "arca.dev/role": "web",
+        "arca.dev/agent-inject-secret-config": "secret/data/web",
+        "arca.dev/agent-inject-exec": "app,istio-proxy",
+        "arca.dev/agent-inject-env-DB_PASSWORD": "secret/data/web#password",
+        "arca.dev/agent-inject-env-GREETING": "{{ with secret \"secret/data/web\" }}hi {{ .Data.data.user }}{{ end }}",
+    });
+    let original = pod(ann);
+    let resp = answer(&review_of(original.clone(), "shop"), &settings());
+    // istio-proxy has no command in the spec: named in a warning, left alone.
+    let warnings = resp["warnings"].to_string();
+    assert!(
+        warnings.contains("\\\"istio-proxy\\\" has no command in the pod spec"),
+        "{warnings}"
+    );
+    let (patched, _) = apply(&original, &resp);
+    let spec = &patched["spec"];
+    let proxy = named(&spec["containers"], "istio-proxy");
+    let before = named(&original["spec"]["containers"], "istio-proxy");
+    assert_eq!(
+        (&proxy["command"], &proxy["args"], &proxy["env"]),
+        (&before["command"], &before["args"], &before["env"])
+    );
+    let app = named(&spec["containers"], "app");
+    assert_eq!(app["command"], json!(["/arca/bin/arca-agent"]));
+    assert_eq!(app["args"], json!([]));
+    // Everything else of the container is as it was.
+    for k in ["image", "ports", "resources", "securityContext"] {
+        assert_eq!(
+            app[k],
+            named(&original["spec"]["containers"], "app")[k],
+            "{k}"
+        );
+    }
+    let mounts = app["volumeMounts"].to_string();
+    for m in [
+        "/cache",
+        "/vault/secrets",
+        "/arca/bin",
+        "/var/run/secrets/arca.dev/serviceaccount",
+    ] {
+        assert!(mounts.contains(m), "{m} in {mounts}");
+    }
+    assert!(
+        !mounts.contains("arca-home"),
+        "the hand-off stays with the agents"
+    );
+    let (cfg_json, cfg) = agent_config(app);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    let exec = cfg.exec.expect("an exec block");
+    assert_eq!(exec.command, ["/web", "--port=8080"]);
+    assert_eq!(cfg.env_templates.len(), 2);
+    assert!(cfg.templates.is_empty() && !cfg.exit_after_auth && cfg.handoff_file.is_none());
+    assert_eq!(
+        cfg_json["env_template"][0]["DB_PASSWORD"]["contents"],
+        "{{ with secret \"secret/data/web\" }}{{ index (secretData .) \"password\" }}{{ end }}"
+    );
+    // The init container copies the agent for it.
+    let init = named(&spec["initContainers"], "arca-agent-init");
+    assert!(
+        init["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("-copy-to=/arca/bin/arca-agent"))
+    );
+    assert!(init["volumeMounts"].to_string().contains("/arca/bin"));
+    assert_eq!(
+        named(&spec["volumes"], "arca-bin")["emptyDir"]["medium"],
+        "Memory"
+    );
+
+    // Bad variable names and values are refused.
+    for (k, v, want) in [
+        (
+            "arca.dev/agent-inject-env-1BAD",
+            "secret/data/web#x",
+            "not an environment variable name",
+        ),
+        (
+            "arca.dev/agent-inject-env-OK",
+            "secret/data/web",
+            "neither a template nor path#key",
+        ),
+        (
+            "arca.dev/agent-pre-populate",
+            "false",
+            "needs the generated init container",
+        ),
+    ] {
+        let mut ann = json!({
+            "arca.dev/agent-inject": "true", "arca.dev/role": "web",
+            "arca.dev/agent-inject-exec": "app",
+            "arca.dev/agent-inject-env-GOOD": "secret/data/web#x",
+        });
+        ann[k] = json!(v);
+        let r = answer(&review_of(pod(ann), "shop"), &settings());
+        assert_eq!(r["allowed"], false, "{k}");
+        assert!(
+            r["status"]["message"].as_str().unwrap().contains(want),
+            "{k}: {r}"
+        );
+    }
+}
