@@ -51,6 +51,48 @@ fn annotations() -> Value {
     })
 }
 
+/// A container of a stored pod as the kubelet would start it, here: each
+/// of its mount paths a directory under `root` (in the agent's
+/// configuration and arguments too), `binary` for its command.
+fn kubelet(
+    container: &Value,
+    root: &std::path::Path,
+    binary: std::path::PathBuf,
+) -> tokio::process::Command {
+    let map = |p: &str| root.join(p.trim_start_matches('/')).display().to_string();
+    let mounts: Vec<&str> = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    let remap = |text: &str| {
+        let mut t = text.to_owned();
+        for m in &mounts {
+            t = t.replace(m, &map(m));
+        }
+        t
+    };
+    for m in &mounts {
+        std::fs::create_dir_all(map(m)).unwrap();
+    }
+    let mut cmd = tokio::process::Command::new(binary);
+    for a in container["args"].as_array().into_iter().flatten() {
+        cmd.arg(remap(a.as_str().unwrap()));
+    }
+    for e in container["env"].as_array().into_iter().flatten() {
+        let value = e["value"].as_str().unwrap_or("");
+        let value = if e["name"] == "ARCA_AGENT_CONFIG" {
+            let json = String::from_utf8(STANDARD.decode(value).unwrap()).unwrap();
+            STANDARD.encode(remap(&json))
+        } else {
+            value.to_owned()
+        };
+        cmd.env(e["name"].as_str().unwrap(), value);
+    }
+    cmd
+}
+
 fn names(list: &Value) -> Vec<String> {
     list.as_array()
         .map(|l| {
@@ -213,37 +255,14 @@ async fn the_api_server_stores_injected_pods_and_the_injected_agent_works() {
     // Play kubelet: the stored init container, as a process.
     let init = &spec["initContainers"][0];
     assert_eq!(init["command"], json!(["/arca-agent"]));
-    let env = init["env"].as_array().unwrap();
-    let config_b64 = env
-        .iter()
-        .find(|e| e["name"] == "ARCA_AGENT_CONFIG")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap();
-    let config = String::from_utf8(STANDARD.decode(config_b64).unwrap()).unwrap();
     let root = d.join("pod");
     let map = |p: &str| root.join(p.trim_start_matches('/')).display().to_string();
-    // Each mount of the container becomes a directory of the test.
-    let mut config = config;
-    for m in init["volumeMounts"].as_array().unwrap() {
-        let path = m["mountPath"].as_str().unwrap();
-        std::fs::create_dir_all(map(path)).unwrap();
-        config = config.replace(path, &map(path));
-    }
+    std::fs::create_dir_all(map("/var/run/secrets/arca.dev/serviceaccount")).unwrap();
     let token = cluster.token(&ns.name, "app", &["arca"], 600).await;
     std::fs::write(map("/var/run/secrets/arca.dev/serviceaccount/token"), token).unwrap();
-    let args: Vec<String> = init["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect();
     let out = tokio::time::timeout(
         Duration::from_secs(60),
-        tokio::process::Command::new(bin("arca-agent"))
-            .args(&args)
-            .env("ARCA_AGENT_CONFIG", STANDARD.encode(&config))
-            .output(),
+        kubelet(init, &root, bin("arca-agent")).output(),
     )
     .await
     .expect("the init container did not finish")
@@ -276,6 +295,90 @@ async fn the_api_server_stores_injected_pods_and_the_injected_agent_works() {
         .expect("the rendered credentials log in");
     // The hand-off the sidecar will take over, in the agents' own volume.
     assert!(root.join("home/arca/handoff.json").exists());
+    // The sidecar takes the hand-off over: no second login.
+    let sidecar = &spec["initContainers"][1];
+    let log = d.join("sidecar.log");
+    let mut side = kubelet(sidecar, &root, bin("arca-agent"))
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut took_over = false;
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("took over the init container's token") {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        took_over,
+        "the sidecar did not take the hand-off over: {text}"
+    );
+    assert!(
+        !text.contains("logged in with"),
+        "the sidecar logged in again: {text}"
+    );
+    let _ = side.start_kill();
+    let _ = side.wait().await;
+
+    // Exec mode: the app container's command runs under the agent copied
+    // by the init container, with GREETING in its environment.
+    let mut exec_ann = annotations();
+    exec_ann["arca.dev/agent-inject-exec"] = json!("app");
+    exec_ann["arca.dev/agent-inject-env-GREETING"] = json!("secret/data/app#greeting");
+    let mut exec_pod = pod("exec", exec_ann);
+    exec_pod["spec"]["containers"][0]["command"] = json!([
+        "/bin/sh",
+        "-c",
+        "printf '%s' \"$GREETING\" > /vault/secrets/seen-by-app"
+    ]);
+    let stored_exec = serde_json::to_value(cluster.create_in(&ns.name, exec_pod).await).unwrap();
+    let app = &stored_exec["spec"]["containers"][0];
+    assert_eq!(app["command"], json!(["/arca/bin/arca-agent"]));
+    let root2 = d.join("exec-pod");
+    let map2 = |p: &str| root2.join(p.trim_start_matches('/')).display().to_string();
+    std::fs::create_dir_all(map2("/var/run/secrets/arca.dev/serviceaccount")).unwrap();
+    let token = cluster.token(&ns.name, "app", &["arca"], 600).await;
+    std::fs::write(
+        map2("/var/run/secrets/arca.dev/serviceaccount/token"),
+        token,
+    )
+    .unwrap();
+    let init2 = &stored_exec["spec"]["initContainers"][0];
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        kubelet(init2, &root2, bin("arca-agent")).output(),
+    )
+    .await
+    .expect("the exec pod's init container did not finish")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = std::path::PathBuf::from(map2("/arca/bin/arca-agent"));
+    assert!(copied.exists(), "the init container did not copy the agent");
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        kubelet(app, &root2, copied).output(),
+    )
+    .await
+    .expect("the wrapped app did not finish")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "wrapped app: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(map2("/vault/secrets/seen-by-app")).unwrap(),
+        "hello",
+        "the app saw GREETING from the secret"
+    );
 
     // The injector gone: Ignore lets annotated pods through, untouched.
     drop(injector);
