@@ -125,6 +125,9 @@ const IGNORED: &[(&str, &str)] = &[
 
 pub struct Annotations<'a> {
     map: &'a Map<String, Value>,
+    /// Name (without prefix) -> (full key, value), `arca.dev/` winning:
+    /// one pass over the map, then lookups without building keys.
+    by_name: BTreeMap<&'a str, (&'a str, &'a str)>,
 }
 
 /// Go's `strconv.ParseBool`, with vault-k8s's empty string as false.
@@ -138,18 +141,23 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 
 impl<'a> Annotations<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map }
+        let mut by_name = BTreeMap::new();
+        for (k, v) in map {
+            let Some(v) = v.as_str() else { continue };
+            if let Some(name) = k.strip_prefix(VAULT) {
+                by_name.entry(name).or_insert((k.as_str(), v));
+            } else if let Some(name) = k.strip_prefix(ARCA) {
+                by_name.insert(name, (k.as_str(), v));
+            }
+        }
+        Self { map, by_name }
     }
 
     /// The value and the full key it was found under.
     pub fn entry(&self, key: &str) -> Option<(String, &'a str)> {
-        for p in [ARCA, VAULT] {
-            let full = format!("{p}{key}");
-            if let Some(v) = self.map.get(&full).and_then(Value::as_str) {
-                return Some((full, v));
-            }
-        }
-        None
+        self.by_name
+            .get(key)
+            .map(|(full, v)| ((*full).to_owned(), *v))
     }
 
     pub fn get(&self, key: &str) -> Option<&'a str> {
@@ -192,17 +200,15 @@ impl<'a> Annotations<'a> {
     }
 
     /// `prefix<rest>` entries, by `rest` (as written), `arca.dev/` first.
-    pub fn with_prefix(&self, prefix: &str) -> BTreeMap<String, (String, &'a str)> {
-        let mut out = BTreeMap::new();
-        for p in [VAULT, ARCA] {
-            let full_prefix = format!("{p}{prefix}");
-            for (k, v) in self.map {
-                if let (Some(rest), Some(v)) = (k.strip_prefix(&full_prefix), v.as_str()) {
-                    out.insert(rest.to_owned(), (k.clone(), v));
-                }
-            }
-        }
-        out
+    pub fn with_prefix(&self, prefix: &str) -> BTreeMap<&'a str, (&'a str, &'a str)> {
+        self.by_name
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(name, entry)| (&name[prefix.len()..], *entry))
+            .collect()
     }
 
     /// Warnings for annotations under either prefix that arca-injector
@@ -267,7 +273,7 @@ mod tests {
             a.quantity("agent-limits-cpu", None).unwrap_err(),
             "annotation arca.dev/agent-limits-cpu: \"-1\" is negative"
         );
-        let secrets: Vec<String> = a.with_prefix("agent-inject-secret-").into_keys().collect();
+        let secrets: Vec<&str> = a.with_prefix("agent-inject-secret-").into_keys().collect();
         assert_eq!(secrets, ["db", "kv"]);
         let mut w = a.warnings();
         w.sort();

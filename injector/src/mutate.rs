@@ -173,19 +173,19 @@ pub fn mutate(
     let mut by_raw: BTreeMap<String, SecretSource> = BTreeMap::new();
     for (raw, (_, v)) in a.with_prefix("agent-inject-secret-") {
         if !v.trim().is_empty() {
-            by_raw.entry(raw).or_default().0 = Some(v.to_owned());
+            by_raw.entry(raw.to_owned()).or_default().0 = Some(v.to_owned());
         }
     }
     for (raw, (_, v)) in a.with_prefix("agent-inject-template-file-") {
         if !v.trim().is_empty() {
-            by_raw.entry(raw).or_default().2 = Some(v.to_owned());
+            by_raw.entry(raw.to_owned()).or_default().2 = Some(v.to_owned());
         }
     }
     for (raw, (_, v)) in a.with_prefix("agent-inject-template-") {
         if raw.starts_with("file-") || v.trim().is_empty() {
             continue;
         }
-        by_raw.entry(raw).or_default().1 = Some(v.to_owned());
+        by_raw.entry(raw.to_owned()).or_default().1 = Some(v.to_owned());
     }
     // The mount path of each secret's file.
     let mut secret_dirs: Vec<String> = Vec::new();
