@@ -33,6 +33,17 @@ use crate::secret::SecretString;
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// Subscribers send only control frames; anything bigger is refused.
 const MAX_FRAME: usize = 4096;
+/// A subscriber that does not take a frame within this long is dropped
+/// (it would otherwise hold its connection and task forever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes `frame`; false when the peer is gone or too slow.
+async fn send<S: tokio::io::AsyncWrite + Unpin>(io: &mut S, frame: &[u8]) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, io.write_all(frame)).await,
+        Ok(Ok(()))
+    )
+}
 
 fn header<'a>(parts: &'a Parts, name: &str) -> &'a str {
     parts
@@ -160,7 +171,7 @@ async fn stream<S>(
                     match may_hear(&core, &token, &ev).await {
                         Some(true) => {
                             let frame = ws::encode(Opcode::Text, &ev.to_json(&core.events.source), None);
-                            if io.write_all(&frame).await.is_err() {
+                            if !send(&mut io, &frame).await {
                                 break None;
                             }
                         }
@@ -178,7 +189,7 @@ async fn stream<S>(
             },
             _ = epoch.changed() => break Some(close(1001, "server sealed")),
             _ = ping.tick() => {
-                if io.write_all(&ws::encode(Opcode::Ping, b"", None)).await.is_err() {
+                if !send(&mut io, &ws::encode(Opcode::Ping, b"", None)).await {
                     break None;
                 }
             }
@@ -210,7 +221,7 @@ async fn stream<S>(
                     }
                 }
                 if let Some(r) = reply {
-                    if io.write_all(&r).await.is_err() {
+                    if !send(&mut io, &r).await {
                         break None;
                     }
                 }

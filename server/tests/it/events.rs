@@ -286,3 +286,38 @@ async fn bad_subscriptions_get_vault_errors() {
     assert_eq!(call(&s, "GET", "sys/health", None, None).await.status, 200);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::dev().await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(
+        b"GET /v1/sys/events/subscribe/*?json=true HTTP/1.1\r\nHost: arca\r\nX-Vault-Token: root\r\n\
+          Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // Never read while the server sends more than the socket buffers hold
+    // (fewer events than the backlog: falling behind is not what ends it).
+    let big = "x".repeat(16000);
+    let client = reqwest::Client::new();
+    for i in 0..900 {
+        let r = client
+            .put(format!("{}/v1/secret/data/k{i}-{big}", s.url()))
+            .header("X-Vault-Token", ROOT)
+            .body(r#"{"data":{"a":"b"}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Past the write timeout, the server has given up on it: what was
+    // buffered drains, then the connection ends.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "the stalled subscriber was still connected");
+    s.stop().await;
+}
