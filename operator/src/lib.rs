@@ -1,0 +1,5 @@
+//! arca-operator: VaultCluster, SecretEngine and Policy custom resources
+//! become running, unsealed Arca servers, the mounts and the policies they
+//! serve.
+
+pub mod crd;
