@@ -3,6 +3,8 @@
 //! structural (the API server's own check, on the real API server, is in
 //! the e2e tests).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use serde_json::Value;
