@@ -2,4 +2,5 @@
 //! become running, unsealed Arca servers, the mounts and the policies they
 //! serve.
 
+pub mod cluster;
 pub mod crd;
