@@ -11,4 +11,5 @@ mod agent_process;
 mod arca;
 mod injector;
 mod kubernetes_auth;
+mod operator;
 mod webhook;
