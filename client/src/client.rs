@@ -42,6 +42,8 @@ pub struct ClientBuilder {
     address: String,
     token: Option<Token>,
     ca_cert: Option<PathBuf>,
+    ca_pem: Option<Vec<u8>>,
+    resolve: Vec<(String, std::net::SocketAddr)>,
     tls_skip_verify: bool,
     timeout: Duration,
 }
@@ -52,6 +54,8 @@ impl fmt::Debug for ClientBuilder {
             .field("address", &self.address)
             .field("token", &self.token)
             .field("ca_cert", &self.ca_cert)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
+            .field("resolve", &self.resolve)
             .field("tls_skip_verify", &self.tls_skip_verify)
             .field("timeout", &self.timeout)
             .finish()
@@ -65,9 +69,26 @@ impl ClientBuilder {
             address: address.into(),
             token: None,
             ca_cert: None,
+            ca_pem: None,
+            resolve: Vec::new(),
             tls_skip_verify: false,
             timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Trusts these PEM CA certificate(s) (held in memory, e.g. read from
+    /// a Kubernetes Secret); used instead of `ca_cert` when both are set.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Connects to `addr` for `host` instead of resolving it: the TLS
+    /// name checked stays `host` (a pod reached by its IP, verified
+    /// against the DNS name its certificate carries).
+    pub fn resolve(mut self, host: impl Into<String>, addr: std::net::SocketAddr) -> Self {
+        self.resolve.push((host.into(), addr));
+        self
     }
 
     /// Sends this token with every request.
@@ -116,7 +137,19 @@ impl ClientBuilder {
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .user_agent(concat!("arca-client/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &self.ca_cert {
+        for (host, addr) in &self.resolve {
+            http = http.resolve(host, *addr);
+        }
+        if let Some(pem) = &self.ca_pem {
+            if !self.tls_skip_verify {
+                let tls =
+                    crate::tls::config_for_ca_file(pem).map_err(|reason| Error::CaCertInvalid {
+                        path: PathBuf::from("<in memory>"),
+                        reason,
+                    })?;
+                http = http.use_preconfigured_tls(tls);
+            }
+        } else if let Some(path) = &self.ca_cert {
             let pem = std::fs::read(path).map_err(|source| Error::CaCertRead {
                 path: path.clone(),
                 source,

@@ -1,1 +1,3 @@
 pub mod desired;
+pub mod reconcile;
+pub mod tls;

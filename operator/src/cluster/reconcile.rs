@@ -1,0 +1,797 @@
+//! The VaultCluster controller: applies the desired objects, keeps the TLS
+//! material, initializes the cluster, keeps the unseal shares where the
+//! spec says, unseals sealed pods, bootstraps (kubernetes auth, the
+//! operator's own identity, audit) and revokes the root token, rolls pods
+//! whose template changed, and reports all of it in status.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use super::desired::{self, Desired, Names};
+use super::tls;
+use crate::context::{Ctx, Error, MANAGER, OPERATOR_ROLE, Result, set_condition};
+use crate::crd::cluster::{AuditSink, Phase, TlsMode, UnsealStore};
+use crate::crd::{VaultCluster, VaultClusterStatus};
+
+pub const FINALIZER: &str = "arca.dev/cleanup";
+/// The pod template annotation that changes when the certificate is
+/// issued again (the servers read it at start).
+pub const TLS_ISSUED: &str = "arca.dev/tls-issued";
+/// Secret keys of the unseal shares: `key-1` … `key-N`.
+pub fn share_key(i: usize) -> String {
+    format!("key-{}", i + 1)
+}
+
+/// The Secret holding the root token between `sys/init` and its
+/// revocation (so that a restarted operator can finish the bootstrap).
+pub fn bootstrap_secret(names: &Names) -> String {
+    format!("{}-bootstrap", names.cluster)
+}
+
+/// Where Manual mode leaves the shares for an admin to read once.
+pub fn once_secret(names: &Names) -> String {
+    format!("{}-unseal-once", names.cluster)
+}
+
+/// The policy the operator gives itself on every cluster: mounts, their
+/// configuration and roles, ACL policies, kubernetes auth roles and audit
+/// devices; no tokens, no seal, no raw storage, no other auth method.
+pub const OPERATOR_POLICY: &str = r#"# Written by arca-operator at bootstrap: what SecretEngine and Policy objects need.
+path "sys/mounts" { capabilities = ["read"] }
+path "sys/mounts/*" { capabilities = ["create", "read", "update", "delete", "sudo"] }
+path "sys/policies/acl" { capabilities = ["list"] }
+path "sys/policies/acl/*" { capabilities = ["create", "read", "update", "delete"] }
+path "sys/auth" { capabilities = ["read"] }
+path "sys/audit" { capabilities = ["read", "sudo"] }
+path "sys/audit/*" { capabilities = ["create", "update", "delete", "sudo"] }
+path "auth/kubernetes/role" { capabilities = ["list"] }
+path "auth/kubernetes/role/*" { capabilities = ["create", "read", "update", "delete"] }
+path "*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "sys/*" { capabilities = ["deny"] }
+path "auth/*" { capabilities = ["deny"] }
+path "identity/*" { capabilities = ["deny"] }
+path "cubbyhole/*" { capabilities = ["deny"] }
+"#;
+
+pub async fn reconcile(vc: Arc<VaultCluster>, ctx: Arc<Ctx>) -> Result<Action> {
+    let ns = vc.namespace().unwrap_or_default();
+    let api: Api<VaultCluster> = Api::namespaced(ctx.client.clone(), &ns);
+    let key = crate::context::key(vc.as_ref());
+    let action = finalizer(&api, FINALIZER, vc, |event| async {
+        match event {
+            Finalizer::Apply(vc) => apply(&vc, &ctx).await,
+            Finalizer::Cleanup(vc) => cleanup(&vc, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    ctx.succeeded(&key);
+    Ok(action)
+}
+
+pub fn error_policy(vc: Arc<VaultCluster>, error: &Error, ctx: Arc<Ctx>) -> Action {
+    tracing::warn!(cluster = %vc.name_any(), namespace = ?vc.namespace(), %error, "reconcile failed");
+    ctx.backoff(&crate::context::key(vc.as_ref()))
+}
+
+async fn cleanup(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
+    let names = Names::of(vc).map_err(|e| Error::Other(e.to_string()))?;
+    let crbs: Api<ClusterRoleBinding> = Api::all(ctx.client.clone());
+    match crbs
+        .delete(&names.auth_delegator(), &DeleteParams::default())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.event(
+        vc,
+        false,
+        "Deleted",
+        format!(
+            "deleted ClusterRoleBinding {}; the rest goes with its owner",
+            names.auth_delegator()
+        ),
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(MANAGER).force()
+}
+
+async fn ssa<K>(api: &Api<K>, obj: &K) -> Result<K>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = obj.meta().name.clone().unwrap_or_default();
+    Ok(api
+        .patch(&name, &apply_params(), &Patch::Apply(obj))
+        .await?)
+}
+
+fn owner(vc: &VaultCluster) -> Option<Vec<OwnerReference>> {
+    vc.controller_owner_ref(&()).map(|o| vec![o])
+}
+
+fn secret(
+    names: &Names,
+    name: String,
+    vc: &VaultCluster,
+    data: BTreeMap<String, ByteString>,
+    annotations: Option<BTreeMap<String, String>>,
+) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(names.namespace.clone()),
+            labels: Some(desired::labels(&names.cluster)),
+            annotations,
+            owner_references: owner(vc),
+            ..Default::default()
+        },
+        data: Some(data),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    }
+}
+
+/// The generated CA and serving certificate; returns when the latter was
+/// issued (it goes into the pod template: a new one rolls the pods).
+async fn ensure_tls(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<Option<String>> {
+    if vc.spec.tls.mode != TlsMode::Generated {
+        return Ok(None);
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let ca_name = format!("{}-ca", names.cluster);
+    let ca = match secrets
+        .get_opt(&ca_name)
+        .await?
+        .as_ref()
+        .and_then(tls::ca_from_secret)
+    {
+        Some(ca) => ca,
+        None => {
+            let ca = tls::new_ca(&names.cluster).map_err(Error::Other)?;
+            ssa(
+                &secrets,
+                &secret(names, ca_name.clone(), vc, tls::ca_data(&ca), None),
+            )
+            .await?;
+            ctx.event(
+                vc,
+                false,
+                "CACreated",
+                format!("created the CA of the servers' certificates in Secret {ca_name}"),
+            )
+            .await;
+            ca
+        }
+    };
+    let mut dns = names.dns_names(vc.spec.replicas);
+    dns.push("127.0.0.1".into());
+    let current = secrets.get_opt(&names.tls_secret()).await?;
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    if tls::due(current.as_ref(), &dns, now) {
+        let leaf = tls::new_leaf(&ca, &dns).map_err(Error::Other)?;
+        let mut s = secret(
+            names,
+            names.tls_secret(),
+            vc,
+            tls::serving_data(&ca, &leaf),
+            Some(tls::serving_annotations(&leaf, &dns)),
+        );
+        s.type_ = Some("kubernetes.io/tls".into());
+        // The type of a Secret is immutable: an Opaque one of that name is
+        // replaced.
+        if current
+            .as_ref()
+            .is_some_and(|c| c.type_.as_deref() != Some("kubernetes.io/tls"))
+        {
+            secrets
+                .delete(&names.tls_secret(), &DeleteParams::default())
+                .await?;
+        }
+        let stored = ssa(&secrets, &s).await?;
+        ctx.event(
+            vc,
+            false,
+            "CertificateIssued",
+            format!(
+                "issued the servers' certificate (Secret {}), valid for a year",
+                names.tls_secret()
+            ),
+        )
+        .await;
+        return Ok(stored.annotations().get(tls::NOT_BEFORE).cloned());
+    }
+    Ok(current.and_then(|c| c.annotations().get(tls::NOT_BEFORE).cloned()))
+}
+
+fn is_invalid(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422)
+}
+
+/// Applies every object; a StatefulSet whose immutable fields changed is
+/// deleted with its pods orphaned and created again.
+async fn apply_objects(
+    vc: &VaultCluster,
+    names: &Names,
+    d: &Desired,
+    ctx: &Ctx,
+) -> Result<StatefulSet> {
+    let c = &ctx.client;
+    let ns = &names.namespace;
+    ssa(
+        &Api::<ServiceAccount>::namespaced(c.clone(), ns),
+        &d.service_account,
+    )
+    .await?;
+    ssa(
+        &Api::<ClusterRoleBinding>::all(c.clone()),
+        &d.auth_delegator,
+    )
+    .await?;
+    ssa(&Api::<ConfigMap>::namespaced(c.clone(), ns), &d.config).await?;
+    ssa(&Api::<Service>::namespaced(c.clone(), ns), &d.headless).await?;
+    ssa(&Api::<Service>::namespaced(c.clone(), ns), &d.service).await?;
+    ssa(
+        &Api::<PodDisruptionBudget>::namespaced(c.clone(), ns),
+        &d.pdb,
+    )
+    .await?;
+    let sets: Api<StatefulSet> = Api::namespaced(c.clone(), ns);
+    match ssa(&sets, &d.stateful_set).await {
+        Ok(s) => Ok(s),
+        Err(Error::Kube(e)) if is_invalid(&e) => {
+            ctx.event(
+                vc,
+                true,
+                "Recreating",
+                format!("StatefulSet {} cannot take the change in place ({e}): deleting it (pods and volumes kept) and creating it again", names.cluster),
+            )
+            .await;
+            sets.delete(&names.cluster, &DeleteParams::orphan()).await?;
+            // The API server removes it after its finalizers: wait a little.
+            for _ in 0..50 {
+                if sets.get_opt(&names.cluster).await?.is_none() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ssa(&sets, &d.stateful_set).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What one pod said.
+struct PodState {
+    pod: Pod,
+    client: Option<arca_client::Client>,
+    status: Option<arca_client::sys::SealStatus>,
+}
+
+impl PodState {
+    fn name(&self) -> String {
+        self.pod.name_any()
+    }
+    fn initialized(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.initialized)
+    }
+    fn sealed(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.initialized && s.sealed)
+    }
+    fn serving(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.initialized && !s.sealed)
+    }
+}
+
+async fn read_secret(
+    ctx: &Ctx,
+    ns: &str,
+    name: &str,
+) -> Result<Option<BTreeMap<String, ByteString>>> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    Ok(api.get_opt(name).await?.and_then(|s| s.data))
+}
+
+fn text(data: &BTreeMap<String, ByteString>, key: &str) -> Option<String> {
+    data.get(key)
+        .and_then(|v| String::from_utf8(v.0.clone()).ok())
+}
+
+fn shares_of(data: &BTreeMap<String, ByteString>) -> Vec<String> {
+    (0..255).map_while(|i| text(data, &share_key(i))).collect()
+}
+
+async fn apply(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
+    let names = Names::of(vc).map_err(|e| Error::Other(e.to_string()))?;
+    let generation = vc.metadata.generation;
+    let mut status = vc.status.clone().unwrap_or_default();
+    status.observed_generation = generation;
+
+    // 1. The objects.
+    let mut d = match desired::desired(vc, &ctx.defaults) {
+        Ok(d) => d,
+        Err(e) => {
+            set_condition(
+                &mut status.conditions,
+                "Degraded",
+                true,
+                "InvalidSpec",
+                e.to_string(),
+                generation,
+            );
+            set_condition(
+                &mut status.conditions,
+                "Ready",
+                false,
+                "InvalidSpec",
+                e.to_string(),
+                generation,
+            );
+            status.phase = Some(Phase::Failed);
+            ctx.event(vc, true, "InvalidSpec", e.to_string()).await;
+            write_status(vc, ctx, status).await?;
+            return Ok(Action::requeue(ctx.settings.resync));
+        }
+    };
+    let issued = ensure_tls(vc, &names, ctx).await?;
+    if let (Some(issued), Some(tmpl)) = (
+        issued,
+        d.stateful_set
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.metadata.as_mut()),
+    ) {
+        tmpl.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(TLS_ISSUED.into(), issued);
+    }
+    let sts = apply_objects(vc, &names, &d, ctx).await?;
+
+    // 2. What each pod says.
+    let ca = ctx.cluster_ca(vc).await?;
+    let mut pods = Vec::new();
+    for pod in ctx.pods(vc).await? {
+        let client = ctx.pod_client(vc, &pod, ca.as_deref()).ok();
+        let status = match &client {
+            Some(c) => c.seal_status().await.ok(),
+            None => None,
+        };
+        pods.push(PodState {
+            pod,
+            client,
+            status,
+        });
+    }
+
+    // 3. Initialize the first pod that answers, once.
+    let unseal_secret = vc
+        .spec
+        .unseal
+        .secret_name
+        .clone()
+        .unwrap_or_else(|| names.unseal_secret());
+    let mut fresh_shares: Option<Vec<String>> = None;
+    let uninitialized = !pods.iter().any(PodState::initialized);
+    if let Some(first) = pods
+        .iter_mut()
+        .find(|p| uninitialized && p.status.is_some())
+    {
+        let client = first
+            .client
+            .clone()
+            .ok_or_else(|| Error::Other("no client".into()))?;
+        let name = first.name();
+        fresh_shares = Some(initialize(vc, &names, &unseal_secret, &client, ctx, &name).await?);
+        if let Ok(s) = client.seal_status().await {
+            first.status = Some(s);
+        }
+    }
+
+    // 4. Unseal every sealed pod with the shares kept (or just made).
+    let shares = match fresh_shares {
+        Some(s) => s,
+        None if vc.spec.unseal.store == UnsealStore::Secret => {
+            read_secret(ctx, &names.namespace, &unseal_secret)
+                .await?
+                .map(|d| shares_of(&d))
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let threshold = usize::try_from(vc.spec.unseal.threshold).unwrap_or(1);
+    for p in pods.iter_mut().filter(|p| p.sealed()) {
+        if shares.is_empty() {
+            continue;
+        }
+        let Some(c) = p.client.clone() else { continue };
+        let mut last = None;
+        for share in shares.iter().take(threshold.max(1)) {
+            match c.unseal(share).await {
+                Ok(s) => {
+                    let done = !s.sealed;
+                    last = Some(s);
+                    if done {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %p.name(), error = %e, "unseal failed");
+                    break;
+                }
+            }
+        }
+        if let Some(s) = last {
+            if !s.sealed {
+                ctx.event(vc, false, "Unsealed", format!("unsealed pod {}", p.name()))
+                    .await;
+            }
+            p.status = Some(s);
+        }
+    }
+
+    // 5. Bootstrap on a serving pod while the root token exists.
+    let mut bootstrapped = true;
+    if let Some(root) = read_secret(ctx, &names.namespace, &bootstrap_secret(&names))
+        .await?
+        .and_then(|d| text(&d, "root-token"))
+    {
+        bootstrapped = false;
+        if let Some(c) = pods
+            .iter()
+            .find(|p| p.serving())
+            .and_then(|p| p.client.clone())
+        {
+            bootstrap(vc, &names, &c.with_token(root), ctx).await?;
+            bootstrapped = true;
+        }
+    }
+
+    // 6. Roll pods whose template is out of date, one at a time, only when
+    //    every pod serves.
+    let mut rolling = None;
+    let update = sts.status.as_ref().and_then(|s| s.update_revision.clone());
+    if let Some(update) = update {
+        let all_serving =
+            pods.len() as i32 == vc.spec.replicas && pods.iter().all(PodState::serving);
+        let outdated: Vec<&PodState> = pods
+            .iter()
+            .filter(|p| {
+                p.pod
+                    .labels()
+                    .get("controller-revision-hash")
+                    .is_some_and(|h| *h != update)
+            })
+            .collect();
+        if all_serving {
+            // Standbys first; the active one (the first serving) last.
+            if let Some(p) = outdated.iter().next_back() {
+                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &names.namespace);
+                api.delete(&p.name(), &DeleteParams::default()).await?;
+                ctx.event(
+                    vc,
+                    false,
+                    "RollingPod",
+                    format!(
+                        "deleted pod {} to run the new template (revision {update})",
+                        p.name()
+                    ),
+                )
+                .await;
+                rolling = Some(p.name());
+            }
+        } else if !outdated.is_empty() {
+            rolling = Some(outdated[0].name());
+        }
+    }
+
+    // 7. Status.
+    let initialized = pods.iter().any(PodState::initialized);
+    let serving: Vec<String> = pods
+        .iter()
+        .filter(|p| p.serving())
+        .map(PodState::name)
+        .collect();
+    let sealed: Vec<String> = pods
+        .iter()
+        .filter(|p| p.sealed())
+        .map(PodState::name)
+        .collect();
+    let answering = pods.iter().filter(|p| p.status.is_some()).count();
+    status.active_pod = serving.first().cloned();
+    status.sealed_pods = sealed.clone();
+    status.version = pods
+        .iter()
+        .find_map(|p| p.status.as_ref().map(|s| s.version.clone()));
+    let ready = initialized
+        && bootstrapped
+        && serving.len() as i32 == vc.spec.replicas
+        && rolling.is_none();
+    set_condition(
+        &mut status.conditions,
+        "Initialized",
+        initialized,
+        if !initialized {
+            "NotInitialized"
+        } else if bootstrapped {
+            "Bootstrapped"
+        } else {
+            "Bootstrapping"
+        },
+        if !initialized {
+            "no pod has been initialized yet".into()
+        } else if bootstrapped {
+            "initialized; kubernetes auth and the operator's identity configured; no root token left".into()
+        } else {
+            "initialized; the bootstrap (kubernetes auth, operator identity, root revocation) is not finished".into()
+        },
+        generation,
+    );
+    let manual = vc.spec.unseal.store == UnsealStore::Manual;
+    set_condition(
+        &mut status.conditions,
+        "Unsealed",
+        initialized && sealed.is_empty() && !serving.is_empty(),
+        if !sealed.is_empty() && manual {
+            "WaitingForManualUnseal"
+        } else if !sealed.is_empty() && shares.is_empty() {
+            "NoUnsealShares"
+        } else if !sealed.is_empty() {
+            "Unsealing"
+        } else {
+            "AllUnsealed"
+        },
+        if sealed.is_empty() {
+            format!("{} pod(s) unsealed", serving.len())
+        } else {
+            format!("sealed: {}", sealed.join(", "))
+        },
+        generation,
+    );
+    set_condition(
+        &mut status.conditions,
+        "Ready",
+        ready,
+        if ready { "Serving" } else { "NotReady" },
+        format!("{}/{} pod(s) serving", serving.len(), vc.spec.replicas),
+        generation,
+    );
+    set_condition(
+        &mut status.conditions,
+        "Progressing",
+        rolling.is_some() || answering < vc.spec.replicas as usize,
+        if rolling.is_some() {
+            "RollingUpdate"
+        } else if answering < vc.spec.replicas as usize {
+            "WaitingForPods"
+        } else {
+            "Stable"
+        },
+        match &rolling {
+            Some(p) => format!("rolling pod {p} to the new template"),
+            None => format!("{answering}/{} pod(s) answering", vc.spec.replicas),
+        },
+        generation,
+    );
+    let degraded = initialized && serving.is_empty();
+    set_condition(
+        &mut status.conditions,
+        "Degraded",
+        degraded,
+        if degraded {
+            "NoPodServing"
+        } else {
+            "AsExpected"
+        },
+        if degraded {
+            "initialized, but no pod is unsealed".into()
+        } else {
+            String::new()
+        },
+        generation,
+    );
+    status.phase = Some(if answering == 0 {
+        Phase::Pending
+    } else if !initialized {
+        Phase::Initializing
+    } else if ready {
+        Phase::Running
+    } else if degraded && sealed.is_empty() {
+        Phase::Degraded
+    } else if !sealed.is_empty() {
+        Phase::Unsealing
+    } else {
+        Phase::Initializing
+    });
+    write_status(vc, ctx, status).await?;
+    Ok(if ready {
+        Action::requeue(ctx.settings.resync)
+    } else {
+        Action::requeue(Duration::from_secs(3))
+    })
+}
+
+async fn write_status(vc: &VaultCluster, ctx: &Ctx, status: VaultClusterStatus) -> Result<()> {
+    let api: Api<VaultCluster> =
+        Api::namespaced(ctx.client.clone(), &vc.namespace().unwrap_or_default());
+    let patch =
+        json!({"apiVersion": "arca.dev/v1alpha1", "kind": "VaultCluster", "status": status});
+    api.patch_status(&vc.name_any(), &apply_params(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+/// `sys/init` on one pod; the shares go where the spec says, the root
+/// token into the bootstrap Secret until it is revoked.
+async fn initialize(
+    vc: &VaultCluster,
+    names: &Names,
+    unseal_secret: &str,
+    client: &arca_client::Client,
+    ctx: &Ctx,
+    pod: &str,
+) -> Result<Vec<String>> {
+    let req = arca_client::sys::InitRequest {
+        secret_shares: i64::from(vc.spec.unseal.shares),
+        secret_threshold: i64::from(vc.spec.unseal.threshold),
+        ..Default::default()
+    };
+    let init = client.init(&req).await?;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let root = secret(
+        names,
+        bootstrap_secret(names),
+        vc,
+        BTreeMap::from([(
+            "root-token".to_owned(),
+            ByteString(init.root_token.clone().into_bytes()),
+        )]),
+        None,
+    );
+    ssa(&secrets, &root).await?;
+    let data: BTreeMap<String, ByteString> = init
+        .keys_base64
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (share_key(i), ByteString(k.clone().into_bytes())))
+        .collect();
+    let (target, note) = match vc.spec.unseal.store {
+        UnsealStore::Secret => (
+            unseal_secret.to_owned(),
+            format!(
+                "initialized pod {pod}: {} shares (threshold {}) kept in Secret {unseal_secret}",
+                req.secret_shares, req.secret_threshold
+            ),
+        ),
+        UnsealStore::Manual => {
+            let once = once_secret(names);
+            (
+                once.clone(),
+                format!(
+                    "initialized pod {pod}: read the {} shares from Secret {once}, keep them safe, and delete it; sealed pods then wait for a manual unseal",
+                    req.secret_shares
+                ),
+            )
+        }
+    };
+    let mut s = secret(names, target, vc, data, None);
+    // The shares outlive the cluster object only in Manual mode: there the
+    // admin, not the garbage collector, deletes them.
+    if vc.spec.unseal.store == UnsealStore::Manual {
+        s.metadata.owner_references = None;
+    }
+    ssa(&secrets, &s).await?;
+    ctx.event(vc, false, "Initialized", note).await;
+    Ok(init.keys_base64.clone())
+}
+
+/// With the root token: kubernetes auth for in-cluster use, the operator's
+/// own policy and role, the audit device; then the root token is revoked
+/// and its Secret deleted.
+async fn bootstrap(
+    vc: &VaultCluster,
+    names: &Names,
+    root: &arca_client::Client,
+    ctx: &Ctx,
+) -> Result<()> {
+    let auths = match root.list_auth().await {
+        Ok(a) => a,
+        Err(arca_client::Error::Api { status: 403, .. }) => {
+            // Revoked by a run that stopped before deleting the Secret.
+            return finish_bootstrap(vc, names, ctx).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !auths.contains_key("kubernetes/") {
+        root.write("sys/auth/kubernetes", &json!({"type": "kubernetes", "description": "Kubernetes service accounts (configured by arca-operator)"})).await?;
+    }
+    let mut config = json!({"kubernetes_host": ctx.settings.server_kubernetes_host});
+    if let Some(path) = &ctx.settings.server_kubernetes_ca_file {
+        let ca = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+        config["kubernetes_ca_cert"] = Value::String(ca);
+    }
+    root.write("auth/kubernetes/config", &config).await?;
+    root.write_policy(OPERATOR_ROLE, OPERATOR_POLICY).await?;
+    root.write(
+        &format!("auth/kubernetes/role/{OPERATOR_ROLE}"),
+        &json!({
+            "bound_service_account_names": [ctx.settings.service_account],
+            "bound_service_account_namespaces": [ctx.settings.service_account_namespace],
+            "token_policies": [OPERATOR_ROLE],
+            "token_ttl": "1h",
+            "token_max_ttl": "24h"
+        }),
+    )
+    .await?;
+    if let Some(audit) = &vc.spec.audit {
+        let existing = root
+            .read("sys/audit")
+            .await?
+            .and_then(|s| s.data)
+            .unwrap_or_default();
+        if !existing.contains_key("file/") {
+            let path = match audit.kind {
+                AuditSink::Stdout => "stdout".to_owned(),
+                AuditSink::PersistentVolume => format!("{}/audit.log", desired::AUDIT_DIR),
+            };
+            root.write(
+                "sys/audit/file",
+                &json!({"type": "file", "options": {"file_path": path}}),
+            )
+            .await?;
+            ctx.event(
+                vc,
+                false,
+                "AuditEnabled",
+                format!("enabled the file audit device ({path})"),
+            )
+            .await;
+        }
+    }
+    root.write("auth/token/revoke-self", &json!({})).await?;
+    finish_bootstrap(vc, names, ctx).await
+}
+
+async fn finish_bootstrap(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    match secrets
+        .delete(&bootstrap_secret(names), &DeleteParams::default())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.event(
+        vc,
+        false,
+        "Bootstrapped",
+        format!("kubernetes auth configured; the operator acts through its role {OPERATOR_ROLE}; the root token is revoked"),
+    )
+    .await;
+    Ok(())
+}
