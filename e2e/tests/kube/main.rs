@@ -10,6 +10,8 @@ mod agent;
 mod agent_process;
 mod arca;
 mod injector;
+mod kubelet;
 mod kubernetes_auth;
 mod operator;
+mod operator_process;
 mod webhook;

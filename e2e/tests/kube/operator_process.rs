@@ -1,0 +1,501 @@
+//! The operator's whole flow on the real API server, with real processes:
+//! the chart installed (CRDs, the operator's RBAC), `arca-operator run` as a
+//! process with its service account's token (so the chart's RBAC is what
+//! it has), the test playing kubelet for the VaultCluster's pods
+//! (kubelet.rs). Bootstrap: init, unseal, kubernetes auth configured
+//! against the real API server, the root token revoked; a SecretEngine with
+//! a PostgreSQL connection whose password comes from a Secret; a Policy
+//! with a service-account binding; a workload of that service account logs
+//! in and its database credentials log in to PostgreSQL; a killed server
+//! comes back sealed and is unsealed; a policy changed by hand is put back;
+//! deleting the objects cleans up.
+//!
+//! The servers run as processes, not in pods: they have no pod token to
+//! review logins with, so each login is reviewed with the logging-in
+//! account's own token (Vault's behaviour without a reviewer), and the test
+//! grants those accounts `system:auth-delegator`; in a cluster the
+//! operator binds it to the servers' account instead.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use arca_e2e::Cluster;
+use arca_operator::crd::{Policy, SecretEngine, VaultCluster};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::watcher;
+use serde_json::json;
+
+use crate::agent::PG_URL;
+use crate::arca::bin;
+use crate::kubelet::{Kubelet, write};
+use crate::operator::install_crds;
+
+async fn wait<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn helm(args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("helm")
+        .args(args)
+        .current_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap(),
+        )
+        .output()
+        .expect("helm (on PATH after `eval \"$(e2e/kube/up)\"`)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A client for pod `vault-0` at its loopback address, trusting the CA
+/// the operator generated.
+fn pod_client(ns: &str, ip: &str, ca: &[u8]) -> arca_client::Client {
+    let host = format!("vault-0.vault-internal.{ns}.svc");
+    arca_client::Client::builder(format!("https://{host}:8200"))
+        .resolve(host, format!("{ip}:8200").parse().unwrap())
+        .ca_pem(ca.to_vec())
+        .build()
+        .unwrap()
+}
+
+fn status_of(vc: &VaultCluster, condition: &str) -> Option<(String, String)> {
+    vc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == condition)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_runs_a_cluster_and_what_it_serves() {
+    let cluster = Cluster::connect().await;
+    install_crds();
+    let ns = cluster.namespace().await;
+    let client = cluster.client();
+    let release = format!("op{}", &ns.name[ns.name.len() - 5..]);
+    helm(&[
+        "install",
+        &release,
+        "charts/arca",
+        "-n",
+        &ns.name,
+        "--wait=false",
+        "--set",
+        "injector.enabled=false",
+    ])
+    .unwrap_or_else(|e| panic!("helm install: {e}"));
+    let operator_sa = format!("{release}-operator");
+
+    // The operator's credentials: its service account's token, in a
+    // kubeconfig of its own (only the chart's RBAC), and as its login JWT.
+    let dir = tempfile::tempdir().unwrap();
+    let token = cluster.token(&ns.name, &operator_sa, &[], 3600).await;
+    let ca_file = write(dir.path(), "ca.crt", &cluster.ca_pem());
+    let token_file = write(dir.path(), "token", &token);
+    let kubeconfig = write(
+        dir.path(),
+        "kubeconfig",
+        &serde_json::to_string(&json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": cluster.server_url(), "certificate-authority": ca_file}}],
+            "users": [{"name": "u", "user": {"tokenFile": token_file}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": ns.name}}],
+            "current-context": "x"
+        }))
+        .unwrap(),
+    );
+    cluster.service_account(&ns.name, "app").await;
+    for sa in [operator_sa.as_str(), "app"] {
+        cluster
+            .create_cluster_scoped(
+                &ns,
+                json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                    "metadata": {"name": format!("{}-{sa}-review", ns.name)},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"},
+                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns.name}]
+                }),
+            )
+            .await;
+    }
+
+    let kubelet = Kubelet::start(
+        client.clone(),
+        &ns.name,
+        "app.kubernetes.io/name=arca",
+        20 + (rand_octet() % 200),
+    );
+    let log = dir.path().join("operator.log");
+    let mut operator = tokio::process::Command::new(bin("arca-operator"))
+        .args([
+            "run",
+            &format!("-namespace={}", ns.name),
+            &format!("-lease-name={operator_sa}"),
+            &format!("-lease-namespace={}", ns.name),
+            &format!("-service-account={operator_sa}"),
+            &format!("-service-account-namespace={}", ns.name),
+            &format!("-token-file={}", token_file.display()),
+            &format!("-server-kubernetes-host={}", cluster.server_url()),
+            &format!("-server-kubernetes-ca-file={}", ca_file.display()),
+            "-resync-interval=3s",
+            "-health-listen=",
+            "-log-level=debug",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("POD_NAMESPACE")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let operator_log = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // The root token, as the operator keeps it while bootstrapping: seen
+    // by a watch started before the cluster exists.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
+    let roots = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = roots.clone();
+    let watch = tokio::spawn(async move {
+        let mut w = watcher(
+            secrets,
+            watcher::Config::default().fields("metadata.name=vault-bootstrap"),
+        )
+        .boxed();
+        while let Some(Ok(ev)) = w.next().await {
+            let (watcher::Event::Apply(s) | watcher::Event::InitApply(s)) = ev else {
+                continue;
+            };
+            let token = s.data.and_then(|d| {
+                d.get("root-token")
+                    .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+            });
+            seen.lock().unwrap().extend(token);
+        }
+    });
+
+    let vcs: Api<VaultCluster> = Api::namespaced(client.clone(), &ns.name);
+    vcs.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "apiVersion": "arca.dev/v1alpha1", "kind": "VaultCluster",
+            "metadata": {"name": "vault"}, "spec": {"audit": {"type": "Stdout"}}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let vc = wait(
+        "the VaultCluster to run",
+        Duration::from_secs(120),
+        || async {
+            let vc = vcs.get("vault").await.ok()?;
+            let phase = vc.status.as_ref().and_then(|s| s.phase);
+            (phase == Some(arca_operator::crd::cluster::Phase::Running)).then_some(vc)
+        },
+    )
+    .await
+    .clone();
+    assert_eq!(
+        status_of(&vc, "Initialized"),
+        Some(("True".into(), "Bootstrapped".into())),
+        "{:?}\n{}",
+        vc.status,
+        operator_log()
+    );
+    let status = vc.status.clone().unwrap();
+    assert_eq!(status.active_pod.as_deref(), Some("vault-0"));
+    assert!(status.sealed_pods.is_empty());
+    assert_eq!(status.observed_generation, vc.metadata.generation);
+    assert!(status.version.is_some());
+
+    // The shares are in the unseal Secret; the root token is gone.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns.name);
+    let unseal = secrets.get("vault-unseal").await.unwrap().data.unwrap();
+    assert_eq!(
+        (1..=5)
+            .filter(|i| unseal.contains_key(&format!("key-{i}")))
+            .count(),
+        5
+    );
+    assert!(
+        secrets.get_opt("vault-bootstrap").await.unwrap().is_none(),
+        "the bootstrap Secret is deleted"
+    );
+    let ca = secrets.get("vault-tls").await.unwrap().data.unwrap()["ca.crt"]
+        .0
+        .clone();
+    let ip = kubelet.ip("vault-0").unwrap();
+    let server = pod_client(&ns.name, &ip, &ca);
+    let roots = roots.lock().unwrap().clone();
+    assert!(!roots.is_empty(), "the watch saw the bootstrap Secret");
+    for root in &roots {
+        let e = server
+            .with_token(root.clone())
+            .read("auth/token/lookup-self")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, arca_client::Error::Api { status: 403, .. }),
+            "the root token still works: {e}"
+        );
+    }
+    // kubernetes auth points at the real API server; the operator's role.
+    let operator_login = server
+        .login_kubernetes("kubernetes", "arca-operator", &token)
+        .await
+        .unwrap();
+    let as_operator = server.with_token(operator_login.auth.unwrap().client_token);
+    let cfg = as_operator
+        .read("auth/kubernetes/config")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(cfg, arca_client::Error::Api { status: 403, .. }),
+        "the operator cannot read the auth config: {cfg}"
+    );
+    let denied = as_operator.write("sys/seal", &json!({})).await.unwrap_err();
+    assert!(
+        matches!(denied, arca_client::Error::Api { status: 403, .. }),
+        "{denied}"
+    );
+    // The audit device writes to the server's output.
+    assert!(
+        kubelet.log("vault-0").contains("\"type\":\"request\""),
+        "audit entries on stdout"
+    );
+
+    // A SecretEngine whose admin password comes from a Secret.
+    let pg_admin: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "pg-admin"}, "stringData": {"password": "arca-test-admin"}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns.name)
+        .create(&PostParams::default(), &pg_admin)
+        .await
+        .unwrap();
+    let engines: Api<SecretEngine> = Api::namespaced(client.clone(), &ns.name);
+    engines
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "arca.dev/v1alpha1", "kind": "SecretEngine",
+                "metadata": {"name": "db"},
+                "spec": {
+                    "clusterRef": {"name": "vault"}, "path": "database", "type": "database",
+                    "tune": {"defaultLeaseTtl": "10m"},
+                    "config": [{"path": "config/pg",
+                        "data": {"plugin_name": "postgresql-database-plugin", "connection_url": PG_URL, "username": "arca_test_admin", "allowed_roles": ["app"]},
+                        "secretData": {"password": {"secretKeyRef": {"name": "pg-admin", "key": "password"}}}}],
+                    "roles": [{"name": "app", "data": {"db_name": "pg", "default_ttl": "5m",
+                        "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"]}}]
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let policies: Api<Policy> = Api::namespaced(client.clone(), &ns.name);
+    let rules = "path \"database/creds/app\" {\n  capabilities = [\"read\"]\n}\n";
+    policies
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "arca.dev/v1alpha1", "kind": "Policy",
+                "metadata": {"name": "app"},
+                "spec": {"clusterRef": {"name": "vault"}, "rules": rules, "binding": {"serviceAccounts": ["app"]}}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let ready = |conds: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>| {
+        conds
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    let se = wait(
+        "the SecretEngine to be ready",
+        Duration::from_secs(60),
+        || async {
+            let se = engines.get("db").await.ok()?;
+            ready(se.status.clone().map(|s| s.conditions)).then_some(se)
+        },
+    )
+    .await;
+    assert!(
+        se.status
+            .unwrap()
+            .accessor
+            .unwrap()
+            .starts_with("database_")
+    );
+    wait(
+        "the Policy to be ready",
+        Duration::from_secs(60),
+        || async {
+            let p = policies.get("app").await.ok()?;
+            ready(p.status.clone().map(|s| s.conditions)).then_some(())
+        },
+    )
+    .await;
+
+    // A workload of that service account: logs in, gets credentials, and
+    // they work on PostgreSQL.
+    let app_jwt = cluster.token(&ns.name, "app", &[], 600).await;
+    let login = server
+        .login_kubernetes("kubernetes", "app", &app_jwt)
+        .await
+        .unwrap();
+    let app = server.with_token(login.auth.unwrap().client_token);
+    let creds = app
+        .read("database/creds/app")
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .unwrap();
+    let (user, pass) = (
+        creds["username"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    );
+    let (pg, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port=5432 user={user} password={pass} dbname=postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("the minted credentials log in to PostgreSQL");
+    tokio::spawn(conn);
+    let row = pg.query_one("SELECT current_user", &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), user);
+    assert!(
+        app.read("database/config/pg").await.is_err(),
+        "the policy grants creds only"
+    );
+
+    // A server killed: the kubelet starts it again, sealed (Shamir: a new
+    // process always starts sealed), and the operator unseals it (nothing
+    // else here holds the shares).
+    let before = kubelet.restarts("vault-0");
+    kubelet.kill("vault-0");
+    wait(
+        "vault-0 to be started again",
+        Duration::from_secs(30),
+        || async { (kubelet.restarts("vault-0") > before).then_some(()) },
+    )
+    .await;
+    wait(
+        "the operator to unseal vault-0",
+        Duration::from_secs(60),
+        || async {
+            server
+                .seal_status()
+                .await
+                .ok()
+                .filter(|s| !s.sealed)
+                .map(|_| ())
+        },
+    )
+    .await;
+    let log = kubelet.log("vault-0");
+    assert_eq!(
+        log.matches("Arca server started!").count(),
+        2,
+        "one restart on the same data:\n{log}"
+    );
+
+    // A policy changed by hand is put back by the resync.
+    as_operator
+        .write_policy("app", "path \"*\" { capabilities = [\"sudo\", \"read\"] }")
+        .await
+        .unwrap();
+    wait(
+        "the resync to restore the policy",
+        Duration::from_secs(30),
+        || async {
+            (as_operator.read_policy("app").await.ok()?.as_deref() == Some(rules)).then_some(())
+        },
+    )
+    .await;
+
+    // Deleting the objects: their finalizers take what they made away.
+    policies
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap();
+    engines
+        .delete("db", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait(
+        "the Policy and SecretEngine to be gone",
+        Duration::from_secs(60),
+        || async {
+            (policies.get_opt("app").await.ok()?.is_none()
+                && engines.get_opt("db").await.ok()?.is_none())
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(as_operator.read_policy("app").await.unwrap(), None);
+    assert!(
+        as_operator
+            .read("auth/kubernetes/role/app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !as_operator
+            .list_mounts()
+            .await
+            .unwrap()
+            .contains_key("database/")
+    );
+    vcs.delete("vault", &DeleteParams::default()).await.unwrap();
+    wait(
+        "the VaultCluster to be gone",
+        Duration::from_secs(60),
+        || async { vcs.get_opt("vault").await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+    let crbs: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(client.clone());
+    assert!(
+        crbs.get_opt(&format!("arca:{}:vault:auth-delegator", ns.name))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    watch.abort();
+    let _ = operator.kill().await;
+    kubelet.stop().await;
+    let _ = helm(&["uninstall", &release, "-n", &ns.name, "--wait=false"]);
+    ns.delete().await;
+}
+
+fn rand_octet() -> u8 {
+    (std::process::id() % 256) as u8
+}
