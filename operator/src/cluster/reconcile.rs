@@ -87,7 +87,7 @@ pub fn error_policy(vc: Arc<VaultCluster>, error: &Error, ctx: Arc<Ctx>) -> Acti
     ctx.backoff(&crate::context::key(vc.as_ref()))
 }
 
-async fn cleanup(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
+pub async fn cleanup(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
     let names = Names::of(vc).map_err(|e| Error::Other(e.to_string()))?;
     let crbs: Api<ClusterRoleBinding> = Api::all(ctx.client.clone());
     match crbs
@@ -229,7 +229,7 @@ fn is_invalid(e: &kube::Error) -> bool {
 
 /// Applies every object; a StatefulSet whose immutable fields changed is
 /// deleted with its pods orphaned and created again.
-async fn apply_objects(
+pub async fn apply_objects(
     vc: &VaultCluster,
     names: &Names,
     d: &Desired,
