@@ -77,6 +77,16 @@ impl Ctx {
         reason: &str,
         note: String,
     ) {
+        // The API server takes at most 1024 characters.
+        let note = if note.len() > 1024 {
+            let mut end = 1020;
+            while !note.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}...", &note[..end])
+        } else {
+            note
+        };
         let ev = Event {
             type_: if warning {
                 EventType::Warning

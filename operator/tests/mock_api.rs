@@ -47,11 +47,21 @@ fn status(code: u16, reason: &str, message: &str) -> Response<Body> {
 }
 
 fn ok(body: &Value) -> Response<Body> {
-    Response::builder().status(200).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
+    Response::builder()
+        .status(200)
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap()
 }
 
 /// The next request: method, path and query, JSON body.
-async fn next(handle: &mut Mock) -> (String, String, Value, tower_test::mock::SendResponse<Response<Body>>) {
+async fn next(
+    handle: &mut Mock,
+) -> (
+    String,
+    String,
+    Value,
+    tower_test::mock::SendResponse<Response<Body>>,
+) {
     let (req, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
         .await
         .expect("the operator sends a request")
@@ -59,7 +69,11 @@ async fn next(handle: &mut Mock) -> (String, String, Value, tower_test::mock::Se
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let bytes = req.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
     (method, uri, body, send)
 }
 
@@ -74,7 +88,10 @@ async fn cleanup_takes_a_missing_binding_as_deleted() {
         send.send_response(status(404, "NotFound", "clusterrolebindings not found"));
         // The Event saying what was done.
         let (m, uri, body, send) = next(&mut api).await;
-        assert_eq!((m.as_str(), uri.as_str()), ("POST", "/apis/events.k8s.io/v1/namespaces/ns/events?"));
+        assert_eq!(
+            (m.as_str(), uri.as_str()),
+            ("POST", "/apis/events.k8s.io/v1/namespaces/ns/events?")
+        );
         assert_eq!(body["reason"], "Deleted");
         assert_eq!(body["regarding"]["kind"], "VaultCluster");
         send.send_response(ok(&body));
@@ -92,10 +109,17 @@ async fn cleanup_fails_when_the_api_server_does() {
         let (_, _, _, send) = next(&mut api).await;
         send.send_response(status(500, "InternalError", "etcd is unhappy"));
         // Nothing else is sent.
-        assert!(tokio::time::timeout(Duration::from_millis(200), api.next_request()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), api.next_request())
+                .await
+                .is_err()
+        );
     });
     let err = reconcile::cleanup(&vc, &ctx).await.unwrap_err();
-    assert!(matches!(&err, Error::Kube(kube::Error::Api(s)) if s.code == 500), "{err}");
+    assert!(
+        matches!(&err, Error::Kube(kube::Error::Api(s)) if s.code == 500),
+        "{err}"
+    );
     server.await.unwrap();
 }
 
@@ -123,11 +147,17 @@ async fn apply_recreates_a_statefulset_that_cannot_change_in_place() {
             assert_eq!(m, "PATCH");
             let (p, q) = uri.split_once('?').unwrap();
             assert_eq!(p, path);
-            assert!(q.contains("fieldManager=arca-operator") && q.contains("force=true"), "{q}");
+            assert!(
+                q.contains("fieldManager=arca-operator") && q.contains("force=true"),
+                "{q}"
+            );
             send.send_response(ok(&body));
         }
         let (m, uri, _, send) = next(&mut api).await;
-        assert_eq!((m.as_str(), uri.split('?').next().unwrap()), ("PATCH", "/apis/apps/v1/namespaces/ns/statefulsets/vault"));
+        assert_eq!(
+            (m.as_str(), uri.split('?').next().unwrap()),
+            ("PATCH", "/apis/apps/v1/namespaces/ns/statefulsets/vault")
+        );
         send.send_response(status(
             422,
             "Invalid",
@@ -136,21 +166,40 @@ async fn apply_recreates_a_statefulset_that_cannot_change_in_place() {
         let (m, _, body, send) = next(&mut api).await;
         assert_eq!(m, "POST");
         assert_eq!(body["reason"], "Recreating");
-        assert!(body["note"].as_str().unwrap().contains("pods and volumes kept"));
+        assert!(
+            body["note"]
+                .as_str()
+                .unwrap()
+                .contains("pods and volumes kept")
+        );
         send.send_response(ok(&body));
         let (m, uri, body, send) = next(&mut api).await;
-        assert_eq!((m.as_str(), uri.split('?').next().unwrap()), ("DELETE", "/apis/apps/v1/namespaces/ns/statefulsets/vault"));
+        assert_eq!(
+            (m.as_str(), uri.split('?').next().unwrap()),
+            ("DELETE", "/apis/apps/v1/namespaces/ns/statefulsets/vault")
+        );
         assert_eq!(body["propagationPolicy"], "Orphan", "the pods keep running");
-        send.send_response(ok(&json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})));
+        send.send_response(ok(
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        ));
         let (m, _, _, send) = next(&mut api).await;
         assert_eq!(m, "GET");
-        send.send_response(status(404, "NotFound", "statefulsets.apps \"vault\" not found"));
+        send.send_response(status(
+            404,
+            "NotFound",
+            "statefulsets.apps \"vault\" not found",
+        ));
         let (m, uri, body, send) = next(&mut api).await;
-        assert_eq!((m.as_str(), uri.split('?').next().unwrap()), ("PATCH", "/apis/apps/v1/namespaces/ns/statefulsets/vault"));
+        assert_eq!(
+            (m.as_str(), uri.split('?').next().unwrap()),
+            ("PATCH", "/apis/apps/v1/namespaces/ns/statefulsets/vault")
+        );
         assert_eq!(body["spec"]["serviceName"], "vault-internal");
         send.send_response(ok(&body));
     });
-    let sts = reconcile::apply_objects(&vc, &names, &d, &ctx).await.unwrap();
+    let sts = reconcile::apply_objects(&vc, &names, &d, &ctx)
+        .await
+        .unwrap();
     assert_eq!(sts.metadata.name.as_deref(), Some("vault"));
     server.await.unwrap();
 }
@@ -172,10 +221,20 @@ async fn a_conflict_stops_the_apply_and_backs_off() {
         let (_, uri, _, send) = next(&mut api).await;
         assert!(uri.contains("/configmaps/vault-config"));
         send.send_response(status(409, "Conflict", "Operation cannot be fulfilled on configmaps \"vault-config\": the object has been modified"));
-        assert!(tokio::time::timeout(Duration::from_millis(200), api.next_request()).await.is_err(), "nothing after the failure");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), api.next_request())
+                .await
+                .is_err(),
+            "nothing after the failure"
+        );
     });
-    let err = reconcile::apply_objects(&vc, &names, &d, &ctx).await.unwrap_err();
-    assert!(matches!(&err, Error::Kube(kube::Error::Api(s)) if s.code == 409), "{err}");
+    let err = reconcile::apply_objects(&vc, &names, &d, &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Kube(kube::Error::Api(s)) if s.code == 409),
+        "{err}"
+    );
     server.await.unwrap();
 
     let delays: Vec<Action> = (0..11).map(|_| ctx.backoff("x")).collect();

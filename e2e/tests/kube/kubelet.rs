@@ -158,6 +158,18 @@ async fn step(
             .await;
         return Ok(());
     }
+    // A pod of the same name made again (deleted, then recreated by its
+    // StatefulSet): the old container goes first.
+    let replaced = {
+        let mut s = state.lock().unwrap();
+        match s.running.get(&name) {
+            Some(r) if r.uid != uid => s.running.remove(&name),
+            _ => None,
+        }
+    };
+    if let Some(mut old) = replaced {
+        let _ = old.child.kill().await;
+    }
     // Start (or restart) the container.
     let (start, restarts) = {
         let mut s = state.lock().unwrap();

@@ -146,30 +146,56 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
         "app.kubernetes.io/name=arca",
         20 + (rand_octet() % 200),
     );
-    let log = dir.path().join("operator.log");
-    let mut operator = tokio::process::Command::new(bin("arca-operator"))
-        .args([
-            "run",
-            &format!("-namespace={}", ns.name),
-            &format!("-lease-name={operator_sa}"),
-            &format!("-lease-namespace={}", ns.name),
-            &format!("-service-account={operator_sa}"),
-            &format!("-service-account-namespace={}", ns.name),
-            &format!("-token-file={}", token_file.display()),
-            &format!("-server-kubernetes-host={}", cluster.server_url()),
-            &format!("-server-kubernetes-ca-file={}", ca_file.display()),
-            "-resync-interval=3s",
-            "-health-listen=",
-            "-log-level=debug",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env_remove("POD_NAMESPACE")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let operator_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    // Two replicas, as the chart can run them: one leads (the Lease), the
+    // other waits to take over.
+    let start_operator = |identity: &str| {
+        tokio::process::Command::new(bin("arca-operator"))
+            .args([
+                "run",
+                &format!("-namespace={}", ns.name),
+                &format!("-lease-name={operator_sa}"),
+                &format!("-lease-namespace={}", ns.name),
+                &format!("-service-account={operator_sa}"),
+                &format!("-service-account-namespace={}", ns.name),
+                &format!("-token-file={}", token_file.display()),
+                &format!("-server-kubernetes-host={}", cluster.server_url()),
+                &format!("-server-kubernetes-ca-file={}", ca_file.display()),
+                "-resync-interval=3s",
+                "-health-listen=",
+                "-log-level=debug",
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("POD_NAME", identity)
+            .env_remove("POD_NAMESPACE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join(format!("{identity}.log"))).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut operators = std::collections::HashMap::from([
+        ("op-a", start_operator("op-a")),
+        ("op-b", start_operator("op-b")),
+    ]);
+    let log_of = |identity: &str| {
+        std::fs::read_to_string(dir.path().join(format!("{identity}.log"))).unwrap_or_default()
+    };
+    let leases = cluster.dynamic(
+        &json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}),
+        Some(&ns.name),
+    );
+    let holder = || async {
+        let lease = leases.get(&operator_sa).await.ok()?;
+        lease.data["spec"]["holderIdentity"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let leader = wait("a leader", Duration::from_secs(30), || async {
+        holder().await.filter(|h| h == "op-a" || h == "op-b")
+    })
+    .await;
+    let follower = if leader == "op-a" { "op-b" } else { "op-a" };
+    let operator_log = || format!("{}\n{}", log_of("op-a"), log_of("op-b"));
 
     // The root token, as the operator keeps it while bootstrapping: seen
     // by a watch started before the cluster exists.
@@ -440,6 +466,117 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
     )
     .await;
 
+    // A configuration change rolls the pod: the operator deletes it (the
+    // StatefulSet is OnDelete), its StatefulSet makes it again with the new
+    // template, the operator unseals it.
+    let sets: Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        Api::namespaced(client.clone(), &ns.name);
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), &ns.name);
+    let uid = pods.get("vault-0").await.unwrap().metadata.uid;
+    vcs.patch(
+        "vault",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"extraConfig": "default_lease_ttl = \"2h\"\n"}})),
+    )
+    .await
+    .unwrap();
+    wait(
+        "the pod to be rolled to the new template and unsealed",
+        Duration::from_secs(90),
+        || async {
+            let pod = pods.get("vault-0").await.ok()?;
+            let update = sets.get("vault").await.ok()?.status?.update_revision?;
+            let current = pod
+                .metadata
+                .labels
+                .as_ref()?
+                .get("controller-revision-hash")?
+                .clone();
+            let vc = vcs.get("vault").await.ok()?;
+            let running =
+                vc.status.as_ref()?.phase == Some(arca_operator::crd::cluster::Phase::Running);
+            (pod.metadata.uid != uid && current == update && running).then_some(())
+        },
+    )
+    .await;
+    let config =
+        std::fs::read_to_string(kubelet.dir.path().join("vault-0/config/server.hcl")).unwrap();
+    assert!(config.contains("default_lease_ttl = \"2h\""), "{config}");
+    assert!(!server.seal_status().await.unwrap().sealed);
+
+    // A change the StatefulSet cannot take in place (its claim templates):
+    // recreated, with an Event saying so; the data stays.
+    vcs.patch(
+        "vault",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"storage": {"storageClassName": "fast"}}})),
+    )
+    .await
+    .unwrap();
+    wait(
+        "the StatefulSet to be recreated with the new claim template",
+        Duration::from_secs(60),
+        || async {
+            let sts = sets.get("vault").await.ok()?;
+            let class = sts
+                .spec?
+                .volume_claim_templates?
+                .first()?
+                .spec
+                .clone()?
+                .storage_class_name;
+            (class.as_deref() == Some("fast")).then_some(())
+        },
+    )
+    .await;
+    let events = cluster.dynamic(
+        &json!({"apiVersion": "events.k8s.io/v1", "kind": "Event"}),
+        Some(&ns.name),
+    );
+    let recreated = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .any(|e| e.data["reason"] == "Recreating");
+    assert!(
+        recreated,
+        "an Event says the StatefulSet was recreated:\n{}",
+        operator_log()
+    );
+    wait(
+        "the cluster to run again",
+        Duration::from_secs(90),
+        || async {
+            let vc = vcs.get("vault").await.ok()?;
+            (vc.status.as_ref()?.phase == Some(arca_operator::crd::cluster::Phase::Running))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        as_operator.read_policy("app").await.unwrap().is_some(),
+        "the data outlived the StatefulSet"
+    );
+
+    // Only the leader acted; when it dies, the other takes the Lease over
+    // and carries on (the deletions below are its work).
+    assert!(log_of(&leader).contains("leading"), "{}", log_of(&leader));
+    assert!(
+        !log_of(follower).contains("leading") && !log_of(follower).contains("Bootstrapped"),
+        "{}",
+        log_of(follower)
+    );
+    let mut dead = operators.remove(leader.as_str()).unwrap();
+    dead.kill().await.unwrap();
+    wait(
+        "the other replica to take the Lease over",
+        Duration::from_secs(45),
+        || async { holder().await.filter(|h| h == follower) },
+    )
+    .await;
+
     // Deleting the objects: their finalizers take what they made away.
     policies
         .delete("app", &DeleteParams::default())
@@ -490,7 +627,9 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
     );
 
     watch.abort();
-    let _ = operator.kill().await;
+    for (_, mut o) in operators {
+        let _ = o.kill().await;
+    }
     kubelet.stop().await;
     let _ = helm(&["uninstall", &release, "-n", &ns.name, "--wait=false"]);
     ns.delete().await;
