@@ -87,8 +87,25 @@ fn status_of(vc: &VaultCluster, condition: &str) -> Option<(String, String)> {
         .map(|c| (c.status.clone(), c.reason.clone()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_operator_runs_a_cluster_and_what_it_serves() {
+/// What each test here starts from: the chart installed in a namespace of
+/// its own (no injector), the operator's credentials, the test playing
+/// kubelet.
+struct Setup {
+    cluster: Cluster,
+    ns: arca_e2e::TestNamespace,
+    release: String,
+    operator_sa: String,
+    dir: tempfile::TempDir,
+    token: String,
+    token_file: std::path::PathBuf,
+    ca_file: std::path::PathBuf,
+    kubeconfig: std::path::PathBuf,
+    kubelet: Kubelet,
+}
+
+/// `first_ip`: the last octet of the first pod's loopback address (tests
+/// running at once use different ranges).
+async fn setup(first_ip: u8) -> Setup {
     let cluster = Cluster::connect().await;
     install_crds();
     let ns = cluster.namespace().await;
@@ -144,48 +161,94 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
         client.clone(),
         &ns.name,
         "app.kubernetes.io/name=arca",
-        20 + (rand_octet() % 200),
+        first_ip,
     );
-    // Two replicas, as the chart can run them: one leads (the Lease), the
-    // other waits to take over.
-    let start_operator = |identity: &str| {
+    Setup {
+        cluster,
+        ns,
+        release,
+        operator_sa,
+        dir,
+        token,
+        token_file,
+        ca_file,
+        kubeconfig,
+        kubelet,
+    }
+}
+
+impl Setup {
+    /// `arca-operator run` as the chart's service account, with this
+    /// identity in the Lease.
+    fn start_operator(&self, identity: &str) -> tokio::process::Child {
         tokio::process::Command::new(bin("arca-operator"))
             .args([
                 "run",
-                &format!("-namespace={}", ns.name),
-                &format!("-lease-name={operator_sa}"),
-                &format!("-lease-namespace={}", ns.name),
-                &format!("-service-account={operator_sa}"),
-                &format!("-service-account-namespace={}", ns.name),
-                &format!("-token-file={}", token_file.display()),
-                &format!("-server-kubernetes-host={}", cluster.server_url()),
-                &format!("-server-kubernetes-ca-file={}", ca_file.display()),
+                &format!("-namespace={}", self.ns.name),
+                &format!("-lease-name={}", self.operator_sa),
+                &format!("-lease-namespace={}", self.ns.name),
+                &format!("-service-account={}", self.operator_sa),
+                &format!("-service-account-namespace={}", self.ns.name),
+                &format!("-token-file={}", self.token_file.display()),
+                &format!("-server-kubernetes-host={}", self.cluster.server_url()),
+                &format!("-server-kubernetes-ca-file={}", self.ca_file.display()),
                 "-resync-interval=3s",
                 "-health-listen=",
                 "-log-level=debug",
             ])
-            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECONFIG", &self.kubeconfig)
             .env("POD_NAME", identity)
             .env_remove("POD_NAMESPACE")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join(format!("{identity}.log"))).unwrap())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("{identity}.log"))).unwrap())
             .kill_on_drop(true)
             .spawn()
             .unwrap()
-    };
+    }
+
+    fn log(&self, identity: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{identity}.log"))).unwrap_or_default()
+    }
+
+    async fn finish(self) {
+        self.kubelet.stop().await;
+        let _ = helm(&[
+            "uninstall",
+            &self.release,
+            "-n",
+            &self.ns.name,
+            "--wait=false",
+        ]);
+        self.ns.delete().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_runs_a_cluster_and_what_it_serves() {
+    let setup = setup(20 + rand_octet() % 100).await;
+    let Setup {
+        cluster,
+        ns,
+        operator_sa,
+        token,
+        kubelet,
+        ..
+    } = &setup;
+    let client = cluster.client();
+    // Two replicas, as the chart can run them: one leads (the Lease), the
+    // other waits to take over.
+    let start_operator = |identity: &str| setup.start_operator(identity);
     let mut operators = std::collections::HashMap::from([
         ("op-a", start_operator("op-a")),
         ("op-b", start_operator("op-b")),
     ]);
-    let log_of = |identity: &str| {
-        std::fs::read_to_string(dir.path().join(format!("{identity}.log"))).unwrap_or_default()
-    };
+    let log_of = |identity: &str| setup.log(identity);
     let leases = cluster.dynamic(
         &json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}),
         Some(&ns.name),
     );
     let holder = || async {
-        let lease = leases.get(&operator_sa).await.ok()?;
+        let lease = leases.get(operator_sa).await.ok()?;
         lease.data["spec"]["holderIdentity"]
             .as_str()
             .map(str::to_owned)
@@ -289,7 +352,7 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
     }
     // kubernetes auth points at the real API server; the operator's role.
     let operator_login = server
-        .login_kubernetes("kubernetes", "arca-operator", &token)
+        .login_kubernetes("kubernetes", "arca-operator", token)
         .await
         .unwrap();
     let as_operator = server.with_token(operator_login.auth.unwrap().client_token);
@@ -630,9 +693,119 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
     for (_, mut o) in operators {
         let _ = o.kill().await;
     }
-    kubelet.stop().await;
-    let _ = helm(&["uninstall", &release, "-n", &ns.name, "--wait=false"]);
-    ns.delete().await;
+    setup.finish().await;
+}
+
+/// `unseal.store: Manual`: the shares are written once for an admin and
+/// kept nowhere by the operator; a restarted server waits, sealed, for the
+/// admin, and says so in status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_unseal_leaves_the_shares_to_an_admin() {
+    let setup = setup(130 + rand_octet() % 100).await;
+    let client = setup.cluster.client();
+    let ns = setup.ns.name.clone();
+    let mut operator = setup.start_operator("op");
+    let vcs: Api<VaultCluster> = Api::namespaced(client.clone(), &ns);
+    vcs.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "apiVersion": "arca.dev/v1alpha1", "kind": "VaultCluster",
+            "metadata": {"name": "manual"},
+            "spec": {"unseal": {"store": "Manual", "shares": 3, "threshold": 2}}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let phase = |vc: &VaultCluster| vc.status.as_ref().and_then(|s| s.phase);
+    wait("the cluster to run", Duration::from_secs(120), || async {
+        let vc = vcs.get("manual").await.ok()?;
+        (phase(&vc) == Some(arca_operator::crd::cluster::Phase::Running)).then_some(())
+    })
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        secrets.get_opt("manual-unseal").await.unwrap().is_none(),
+        "no shares kept by the operator"
+    );
+    let once = secrets.get("manual-unseal-once").await.unwrap();
+    assert!(
+        once.metadata.owner_references.is_none(),
+        "the admin, not the garbage collector, deletes it"
+    );
+    let shares: Vec<String> = (1..=3)
+        .map(|i| {
+            String::from_utf8(once.data.as_ref().unwrap()[&format!("key-{i}")].0.clone()).unwrap()
+        })
+        .collect();
+    // The admin keeps them and deletes the Secret.
+    secrets
+        .delete("manual-unseal-once", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    let before = setup.kubelet.restarts("manual-0");
+    setup.kubelet.kill("manual-0");
+    wait(
+        "manual-0 to be started again",
+        Duration::from_secs(30),
+        || async { (setup.kubelet.restarts("manual-0") > before).then_some(()) },
+    )
+    .await;
+    let vc = wait(
+        "status to say it waits for the admin",
+        Duration::from_secs(60),
+        || async {
+            let vc = vcs.get("manual").await.ok()?;
+            (status_of(&vc, "Unsealed") == Some(("False".into(), "WaitingForManualUnseal".into())))
+                .then_some(vc)
+        },
+    )
+    .await;
+    assert_eq!(
+        phase(&vc),
+        Some(arca_operator::crd::cluster::Phase::Unsealing)
+    );
+    assert_eq!(
+        vc.status.as_ref().unwrap().sealed_pods,
+        vec!["manual-0".to_owned()]
+    );
+    // It stays sealed: nothing but the admin can unseal it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ca = secrets.get("manual-tls").await.unwrap().data.unwrap()["ca.crt"]
+        .0
+        .clone();
+    let ip = setup.kubelet.ip("manual-0").unwrap();
+    let host = format!("manual-0.manual-internal.{ns}.svc");
+    let server = arca_client::Client::builder(format!("https://{host}:8200"))
+        .resolve(host, format!("{ip}:8200").parse().unwrap())
+        .ca_pem(ca)
+        .build()
+        .unwrap();
+    assert!(server.seal_status().await.unwrap().sealed);
+    for share in &shares[..2] {
+        server.unseal(share).await.unwrap();
+    }
+    wait(
+        "the cluster to run again",
+        Duration::from_secs(60),
+        || async {
+            let vc = vcs.get("manual").await.ok()?;
+            (phase(&vc) == Some(arca_operator::crd::cluster::Phase::Running)).then_some(())
+        },
+    )
+    .await;
+    vcs.delete("manual", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait(
+        "the VaultCluster to be gone",
+        Duration::from_secs(60),
+        || async { vcs.get_opt("manual").await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+    let _ = operator.kill().await;
+    setup.finish().await;
 }
 
 fn rand_octet() -> u8 {
