@@ -9,15 +9,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::context::{Ctx, Error, MANAGER, Result, set_condition};
+use crate::context::{Ctx, MANAGER, Result, finalized, set_condition};
 use crate::crd::{Policy, PolicyStatus, SecretEngine, SecretEngineStatus, VaultCluster};
 use crate::plan::{self, PlanError};
 
-pub const FINALIZER: &str = "arca.dev/cleanup";
 /// How soon to look again while the cluster is not ready.
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -62,24 +60,13 @@ fn is_status(e: &arca_client::Error, code: u16) -> bool {
 // --- SecretEngine ------------------------------------------------------------
 
 pub async fn reconcile_engine(se: Arc<SecretEngine>, ctx: Arc<Ctx>) -> Result<Action> {
-    let api: Api<SecretEngine> =
-        Api::namespaced(ctx.client.clone(), &se.namespace().unwrap_or_default());
-    let key = crate::context::key(se.as_ref());
-    let action = finalizer(&api, FINALIZER, se, |event| async {
-        match event {
-            Finalizer::Apply(se) => apply_engine(&se, &ctx).await,
-            Finalizer::Cleanup(se) => cleanup_engine(&se, &ctx).await,
-        }
-    })
+    finalized(
+        se,
+        &ctx,
+        async |se| apply_engine(&se, &ctx).await,
+        async |se| cleanup_engine(&se, &ctx).await,
+    )
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
-    ctx.succeeded(&key);
-    Ok(action)
-}
-
-pub fn engine_error(se: Arc<SecretEngine>, error: &Error, ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(engine = %se.name_any(), namespace = ?se.namespace(), %error, "reconcile failed");
-    ctx.backoff(&crate::context::key(se.as_ref()))
 }
 
 fn engine_status(
@@ -90,15 +77,25 @@ fn engine_status(
 ) -> SecretEngineStatus {
     let mut status = se.status.clone().unwrap_or_default();
     status.observed_generation = se.metadata.generation;
-    set_condition(
+    ready_condition(
         &mut status.conditions,
-        "Ready",
+        se.metadata.generation,
         ready,
         reason,
         message,
-        se.metadata.generation,
     );
     status
+}
+
+/// The one condition SecretEngine and Policy objects carry.
+fn ready_condition(
+    conditions: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    generation: Option<i64>,
+    ready: bool,
+    reason: &str,
+    message: String,
+) {
+    set_condition(conditions, "Ready", ready, reason, message, generation);
 }
 
 async fn apply_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
@@ -258,35 +255,24 @@ async fn cleanup_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
 // --- Policy ------------------------------------------------------------------
 
 pub async fn reconcile_policy(p: Arc<Policy>, ctx: Arc<Ctx>) -> Result<Action> {
-    let api: Api<Policy> = Api::namespaced(ctx.client.clone(), &p.namespace().unwrap_or_default());
-    let key = crate::context::key(p.as_ref());
-    let action = finalizer(&api, FINALIZER, p, |event| async {
-        match event {
-            Finalizer::Apply(p) => apply_policy(&p, &ctx).await,
-            Finalizer::Cleanup(p) => cleanup_policy(&p, &ctx).await,
-        }
-    })
+    finalized(
+        p,
+        &ctx,
+        async |p| apply_policy(&p, &ctx).await,
+        async |p| cleanup_policy(&p, &ctx).await,
+    )
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
-    ctx.succeeded(&key);
-    Ok(action)
-}
-
-pub fn policy_error(p: Arc<Policy>, error: &Error, ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(policy = %p.name_any(), namespace = ?p.namespace(), %error, "reconcile failed");
-    ctx.backoff(&crate::context::key(p.as_ref()))
 }
 
 fn policy_status(p: &Policy, ready: bool, reason: &str, message: String) -> PolicyStatus {
     let mut status = p.status.clone().unwrap_or_default();
     status.observed_generation = p.metadata.generation;
-    set_condition(
+    ready_condition(
         &mut status.conditions,
-        "Ready",
+        p.metadata.generation,
         ready,
         reason,
         message,
-        p.metadata.generation,
     );
     status
 }

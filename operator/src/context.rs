@@ -308,3 +308,50 @@ pub fn key<K: ResourceExt>(obj: &K) -> String {
         obj.name_any()
     )
 }
+
+/// Runs `apply` or, when the object is being deleted, `cleanup`, under the
+/// finalizer `arca.dev/cleanup` (added before anything is made, removed
+/// once `cleanup` succeeded); a success resets the object's backoff.
+pub async fn finalized<K>(
+    obj: std::sync::Arc<K>,
+    ctx: &Ctx,
+    apply: impl AsyncFnOnce(std::sync::Arc<K>) -> Result<Action>,
+    cleanup: impl AsyncFnOnce(std::sync::Arc<K>) -> Result<Action>,
+) -> Result<Action>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let key = key(obj.as_ref());
+    let action = finalizer(&api, FINALIZER, obj, |event| async move {
+        match event {
+            Finalizer::Apply(o) => apply(o).await,
+            Finalizer::Cleanup(o) => cleanup(o).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    ctx.succeeded(&key);
+    Ok(action)
+}
+
+/// The controllers' error policy: log, and retry with backoff.
+pub fn error_policy<K: ResourceExt>(
+    obj: std::sync::Arc<K>,
+    error: &Error,
+    ctx: std::sync::Arc<Ctx>,
+) -> Action {
+    tracing::warn!(kind = std::any::type_name::<K>(), name = %obj.name_any(), namespace = ?obj.namespace(), %error, "reconcile failed");
+    ctx.backoff(&key(obj.as_ref()))
+}
+
+/// The finalizer on every object the operator manages.
+pub const FINALIZER: &str = "arca.dev/cleanup";

@@ -96,7 +96,11 @@ async fn controllers(client: kube::Client, settings: Settings) {
             Some(ObjectRef::<VaultCluster>::new(&cluster).within(&pod.namespace()?))
         })
         .shutdown_on_signal()
-        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .run(
+            reconcile::reconcile,
+            crate::context::error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "VaultCluster controller");
@@ -104,7 +108,11 @@ async fn controllers(client: kube::Client, settings: Settings) {
         });
     let engines = Controller::new(api::<SecretEngine>(&client, &ns), cfg.clone())
         .shutdown_on_signal()
-        .run(apply::reconcile_engine, apply::engine_error, ctx.clone())
+        .run(
+            apply::reconcile_engine,
+            crate::context::error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "SecretEngine controller");
@@ -112,7 +120,7 @@ async fn controllers(client: kube::Client, settings: Settings) {
         });
     let policies = Controller::new(api::<Policy>(&client, &ns), cfg)
         .shutdown_on_signal()
-        .run(apply::reconcile_policy, apply::policy_error, ctx)
+        .run(apply::reconcile_policy, crate::context::error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "Policy controller");

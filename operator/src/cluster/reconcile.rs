@@ -16,17 +16,15 @@ use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::desired::{self, Desired, Names};
 use super::tls;
-use crate::context::{Ctx, Error, MANAGER, OPERATOR_ROLE, Result, set_condition};
+use crate::context::{Ctx, Error, MANAGER, OPERATOR_ROLE, Result, finalized, set_condition};
 use crate::crd::cluster::{AuditSink, Phase, TlsMode, UnsealStore};
 use crate::crd::{VaultCluster, VaultClusterStatus};
 
-pub const FINALIZER: &str = "arca.dev/cleanup";
 /// The pod template annotation that changes when the certificate is
 /// issued again (the servers read it at start).
 pub const TLS_ISSUED: &str = "arca.dev/tls-issued";
@@ -67,37 +65,19 @@ path "cubbyhole/*" { capabilities = ["deny"] }
 "#;
 
 pub async fn reconcile(vc: Arc<VaultCluster>, ctx: Arc<Ctx>) -> Result<Action> {
-    let ns = vc.namespace().unwrap_or_default();
-    let api: Api<VaultCluster> = Api::namespaced(ctx.client.clone(), &ns);
-    let key = crate::context::key(vc.as_ref());
-    let action = finalizer(&api, FINALIZER, vc, |event| async {
-        match event {
-            Finalizer::Apply(vc) => apply(&vc, &ctx).await,
-            Finalizer::Cleanup(vc) => cleanup(&vc, &ctx).await,
-        }
-    })
+    finalized(
+        vc,
+        &ctx,
+        async |vc| apply(&vc, &ctx).await,
+        async |vc| cleanup(&vc, &ctx).await,
+    )
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
-    ctx.succeeded(&key);
-    Ok(action)
-}
-
-pub fn error_policy(vc: Arc<VaultCluster>, error: &Error, ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(cluster = %vc.name_any(), namespace = ?vc.namespace(), %error, "reconcile failed");
-    ctx.backoff(&crate::context::key(vc.as_ref()))
 }
 
 pub async fn cleanup(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
     let names = Names::of(vc).map_err(|e| Error::Other(e.to_string()))?;
     let crbs: Api<ClusterRoleBinding> = Api::all(ctx.client.clone());
-    match crbs
-        .delete(&names.auth_delegator(), &DeleteParams::default())
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 => {}
-        Err(e) => return Err(e.into()),
-    }
+    delete_if_present(&crbs, &names.auth_delegator()).await?;
     ctx.event(
         vc,
         false,
@@ -109,6 +89,18 @@ pub async fn cleanup(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
     )
     .await;
     Ok(Action::await_change())
+}
+
+/// Deletes `name`; one that is already gone is fine.
+async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<()>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn apply_params() -> PatchParams {
@@ -778,14 +770,7 @@ async fn bootstrap(
 
 async fn finish_bootstrap(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<()> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    match secrets
-        .delete(&bootstrap_secret(names), &DeleteParams::default())
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 => {}
-        Err(e) => return Err(e.into()),
-    }
+    delete_if_present(&secrets, &bootstrap_secret(names)).await?;
     ctx.event(
         vc,
         false,
