@@ -354,3 +354,22 @@ fn a_cluster_without_a_namespace_is_an_error() {
         SpecError::Missing("metadata.namespace")
     );
 }
+
+#[test]
+fn storage_quantities() {
+    use desired::quantity_bytes as q;
+    assert_eq!(q("1Gi"), Some(1 << 30));
+    assert_eq!(q("1.5Gi"), Some(3 << 29));
+    assert_eq!(q("500M"), Some(500_000_000));
+    assert_eq!(q("1073741824"), Some(1 << 30));
+    assert_eq!(q("2Ti"), Some(2 << 40));
+    assert!(q("1Gi") < q("2Gi") && q("1G") < q("1Gi"));
+    for bad in ["", "Gi", "1Xi", "1.2.3Gi", "-1Gi", "1 Gi"] {
+        assert_eq!(q(bad), None, "{bad}");
+    }
+    let names = desired::Names::of(&cluster(json!({}))).unwrap();
+    assert_eq!(
+        desired::claim_names(&names, "data", 2),
+        ["data-vault-0", "data-vault-1"]
+    );
+}

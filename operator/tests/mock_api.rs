@@ -22,7 +22,7 @@ use tower_test::mock::Handle;
 
 type Mock = Handle<Request<Body>, Response<Body>>;
 
-fn ctx() -> (Ctx, Mock) {
+fn mock() -> (Ctx, Mock) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     (Ctx::new(client, Settings::default()), handle)
@@ -79,7 +79,7 @@ async fn next(
 
 #[tokio::test]
 async fn cleanup_takes_a_missing_binding_as_deleted() {
-    let (ctx, mut api) = ctx();
+    let (ctx, mut api) = mock();
     let vc = cluster();
     let server = tokio::spawn(async move {
         let (m, uri, _, send) = next(&mut api).await;
@@ -103,7 +103,7 @@ async fn cleanup_takes_a_missing_binding_as_deleted() {
 
 #[tokio::test]
 async fn cleanup_fails_when_the_api_server_does() {
-    let (ctx, mut api) = ctx();
+    let (ctx, mut api) = mock();
     let vc = cluster();
     let server = tokio::spawn(async move {
         let (_, _, _, send) = next(&mut api).await;
@@ -129,7 +129,7 @@ async fn cleanup_fails_when_the_api_server_does() {
 /// deleted with its pods orphaned and created again, with an Event.
 #[tokio::test]
 async fn apply_recreates_a_statefulset_that_cannot_change_in_place() {
-    let (ctx, mut api) = ctx();
+    let (ctx, mut api) = mock();
     let vc = cluster();
     let names = desired::Names::of(&vc).unwrap();
     let d = desired::desired(&vc, &Defaults::default()).unwrap();
@@ -209,7 +209,7 @@ async fn apply_recreates_a_statefulset_that_cannot_change_in_place() {
 /// with a growing delay.
 #[tokio::test]
 async fn a_conflict_stops_the_apply_and_backs_off() {
-    let (ctx, mut api) = ctx();
+    let (ctx, mut api) = mock();
     let vc = cluster();
     let names = desired::Names::of(&vc).unwrap();
     let d = desired::desired(&vc, &Defaults::default()).unwrap();
@@ -243,4 +243,88 @@ async fn a_conflict_stops_the_apply_and_backs_off() {
     assert_eq!(delays[10], secs(300), "at most five minutes");
     ctx.succeeded("x");
     assert_eq!(ctx.backoff("x"), secs(1), "a success starts over");
+}
+
+fn claim(size: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "data-vault-0", "namespace": "ns"},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+           "status": {"phase": "Bound"}})
+}
+
+/// A bigger `storage.size` grows the existing claims in place; a smaller
+/// one, or one the StorageClass refuses, leaves them (a Warning Event).
+#[tokio::test]
+async fn claims_grow_and_never_shrink() {
+    let mut vc = cluster();
+    vc.spec.storage.size = k8s_openapi::apimachinery::pkg::api::resource::Quantity("2Gi".into());
+    let names = desired::Names::of(&vc).unwrap();
+
+    let (ctx, mut api) = mock();
+    let server = tokio::spawn(async move {
+        let (m, uri, _, send) = next(&mut api).await;
+        assert_eq!(
+            (m.as_str(), uri.as_str()),
+            (
+                "GET",
+                "/api/v1/namespaces/ns/persistentvolumeclaims/data-vault-0"
+            )
+        );
+        send.send_response(ok(&claim("1Gi")));
+        let (m, uri, body, send) = next(&mut api).await;
+        assert_eq!(
+            (m.as_str(), uri.split('?').next().unwrap()),
+            (
+                "PATCH",
+                "/api/v1/namespaces/ns/persistentvolumeclaims/data-vault-0"
+            )
+        );
+        assert_eq!(
+            body,
+            json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}})
+        );
+        send.send_response(ok(&claim("2Gi")));
+        let (_, _, body, send) = next(&mut api).await;
+        assert_eq!(body["reason"], "ClaimExpanding");
+        send.send_response(ok(&body));
+    });
+    reconcile::grow_claims(&vc, &names, &ctx).await.unwrap();
+    server.await.unwrap();
+
+    // Already that big (or bigger): nothing is sent after the read.
+    let (ctx, mut api) = mock();
+    let server = tokio::spawn(async move {
+        let (_, _, _, send) = next(&mut api).await;
+        send.send_response(ok(&claim("5Gi")));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), api.next_request())
+                .await
+                .is_err()
+        );
+    });
+    reconcile::grow_claims(&vc, &names, &ctx).await.unwrap();
+    server.await.unwrap();
+
+    // The StorageClass does not allow expansion: a Warning, no error.
+    let (ctx, mut api) = mock();
+    let server = tokio::spawn(async move {
+        let (_, _, _, send) = next(&mut api).await;
+        send.send_response(ok(&claim("1Gi")));
+        let (_, _, _, send) = next(&mut api).await;
+        send.send_response(status(403, "Forbidden", "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"));
+        let (_, _, body, send) = next(&mut api).await;
+        assert_eq!(
+            (body["reason"].as_str(), body["type"].as_str()),
+            (Some("ClaimNotExpanded"), Some("Warning"))
+        );
+        assert!(
+            body["note"]
+                .as_str()
+                .unwrap()
+                .contains("must support resize")
+        );
+        send.send_response(ok(&body));
+    });
+    reconcile::grow_claims(&vc, &names, &ctx).await.unwrap();
+    server.await.unwrap();
 }

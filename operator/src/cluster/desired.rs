@@ -648,3 +648,50 @@ fn stateful_set(
         ..Default::default()
     }
 }
+
+/// A storage quantity in bytes (`1Gi`, `500M`, `1.5Ti`, `1073741824`);
+/// None when it is not one.
+pub fn quantity_bytes(q: &str) -> Option<u128> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let factor: u128 = match suffix {
+        "" => 1,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 1_000_000_000_000,
+        "P" => 1_000_000_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        _ => return None,
+    };
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 9 {
+        return None;
+    }
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_value: u128 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    let scale = 10u128.pow(u32::try_from(frac.len()).ok()?);
+    Some(whole.checked_mul(factor)? + frac_value.checked_mul(factor)? / scale)
+}
+
+/// The claims of a cluster's pods for one volume claim template.
+pub fn claim_names(names: &Names, template: &str, replicas: i32) -> Vec<String> {
+    (0..replicas.max(0))
+        .map(|i| format!("{template}-{}-{i}", names.cluster))
+        .collect()
+}

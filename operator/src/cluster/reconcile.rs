@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -272,6 +274,69 @@ pub async fn apply_objects(
     }
 }
 
+/// Existing claims smaller than the spec's sizes are grown in place (the
+/// StorageClass must allow expansion: when it does not, the API server's
+/// refusal is in a Warning Event); a smaller size is never applied to an
+/// existing claim.
+pub async fn grow_claims(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<()> {
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &names.namespace);
+    let mut wanted = vec![("data", &vc.spec.storage.size)];
+    if let Some(a) = vc
+        .spec
+        .audit
+        .as_ref()
+        .filter(|a| a.kind == AuditSink::PersistentVolume)
+    {
+        wanted.push(("audit", &a.size));
+    }
+    for (template, size) in wanted {
+        let Some(want) = desired::quantity_bytes(&size.0) else {
+            continue;
+        };
+        for claim in desired::claim_names(names, template, vc.spec.replicas) {
+            let Some(pvc) = pvcs.get_opt(&claim).await? else {
+                continue;
+            };
+            let have = pvc
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"))
+                .and_then(|q| desired::quantity_bytes(&q.0));
+            if have.is_none_or(|h| h >= want) {
+                continue;
+            }
+            let patch = json!({"spec": {"resources": {"requests": {"storage": size.0}}}});
+            match pvcs
+                .patch(&claim, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {
+                    ctx.event(
+                        vc,
+                        false,
+                        "ClaimExpanding",
+                        format!("asked for {} on claim {claim}", size.0),
+                    )
+                    .await;
+                }
+                Err(kube::Error::Api(e)) if e.code == 422 || e.code == 403 => {
+                    ctx.event(
+                        vc,
+                        true,
+                        "ClaimNotExpanded",
+                        format!("claim {claim} stays at its size: {}", e.message),
+                    )
+                    .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What one pod said.
 struct PodState {
     pod: Pod,
@@ -360,6 +425,7 @@ async fn apply(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
             .get_or_insert_with(BTreeMap::new)
             .insert(TLS_ISSUED.into(), issued);
     }
+    grow_claims(vc, &names, ctx).await?;
     let sts = apply_objects(vc, &names, &d, ctx).await?;
 
     // 2. What each pod says.

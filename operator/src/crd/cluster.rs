@@ -135,9 +135,10 @@ pub struct StorageSpec {
     #[serde(default, rename = "type")]
     pub kind: StorageType,
 
-    /// Size of each pod's PersistentVolumeClaim. Growing it is applied to
-    /// the existing claims when their StorageClass allows expansion;
-    /// shrinking is refused.
+    /// Size of each pod's PersistentVolumeClaim. Growing it grows the
+    /// existing claims in place (their StorageClass must allow expansion;
+    /// otherwise a Warning Event says why); a smaller size is never applied
+    /// to an existing claim.
     #[serde(default = "default_storage_size")]
     pub size: Quantity,
 
