@@ -373,3 +373,39 @@ fn storage_quantities() {
         ["data-vault-0", "data-vault-1"]
     );
 }
+
+#[test]
+fn immutable_statefulset_fields() {
+    let base = build(json!({}));
+    let same = build(
+        json!({"extraConfig": "log_level = \"debug\"", "podTemplate": {"nodeSelector": {"a": "b"}}}),
+    );
+    assert_eq!(
+        desired::immutable_change(&base.stateful_set, &same.stateful_set),
+        None,
+        "the template changes in place"
+    );
+    let class = build(json!({"storage": {"storageClassName": "fast"}}));
+    assert_eq!(
+        desired::immutable_change(&base.stateful_set, &class.stateful_set),
+        Some("spec.volumeClaimTemplates")
+    );
+    let size = build(json!({"storage": {"size": "2Gi"}}));
+    assert_eq!(
+        desired::immutable_change(&base.stateful_set, &size.stateful_set),
+        Some("spec.volumeClaimTemplates")
+    );
+    let audit = build(json!({"audit": {"type": "PersistentVolume"}}));
+    assert_eq!(
+        desired::immutable_change(&base.stateful_set, &audit.stateful_set),
+        Some("spec.volumeClaimTemplates")
+    );
+    // As the API server stores it: defaults added (volumeMode, status) are
+    // not a change.
+    let mut stored = to_json(&base.stateful_set);
+    stored["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"] = json!("Filesystem");
+    stored["spec"]["volumeClaimTemplates"][0]["status"] = json!({"phase": "Pending"});
+    stored["spec"]["revisionHistoryLimit"] = json!(10);
+    let stored: k8s_openapi::api::apps::v1::StatefulSet = serde_json::from_value(stored).unwrap();
+    assert_eq!(desired::immutable_change(&stored, &base.stateful_set), None);
+}

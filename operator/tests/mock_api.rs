@@ -153,6 +153,17 @@ async fn apply_recreates_a_statefulset_that_cannot_change_in_place() {
             );
             send.send_response(ok(&body));
         }
+        // The stored set is read first (nothing to compare here: none yet).
+        let (m, uri, _, send) = next(&mut api).await;
+        assert_eq!(
+            (m.as_str(), uri.as_str()),
+            ("GET", "/apis/apps/v1/namespaces/ns/statefulsets/vault")
+        );
+        send.send_response(status(
+            404,
+            "NotFound",
+            "statefulsets.apps \"vault\" not found",
+        ));
         let (m, uri, _, send) = next(&mut api).await;
         assert_eq!(
             (m.as_str(), uri.split('?').next().unwrap()),
@@ -171,6 +182,12 @@ async fn apply_recreates_a_statefulset_that_cannot_change_in_place() {
                 .as_str()
                 .unwrap()
                 .contains("pods and volumes kept")
+        );
+        assert!(
+            body["note"]
+                .as_str()
+                .unwrap()
+                .contains("the API server refused the change")
         );
         send.send_response(ok(&body));
         let (m, uri, body, send) = next(&mut api).await;

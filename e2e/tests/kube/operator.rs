@@ -78,6 +78,27 @@ pub fn install_crds() {
     );
 }
 
+/// `kubectl explain`: the API server publishes a new CRD's schema (and
+/// kubectl's discovery finds it) a moment after it is Established, so a
+/// "couldn't find resource" is tried again for a while.
+fn explain(args: &[&str]) -> String {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    for _ in 0..100 {
+        match tool("kubectl", &all) {
+            Ok(out) => return out,
+            Err(e)
+                if e.contains("couldn't find resource")
+                    || e.contains("doesn't have a resource type") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(e) => panic!("kubectl {}: {e}", all.join(" ")),
+        }
+    }
+    must("kubectl", &all)
+}
+
 fn words(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -89,7 +110,7 @@ async fn crds_are_accepted_validate_and_explain() {
 
     // The issue's own check, then every field of every spec: kubectl explain
     // shows the description the Rust doc comment gave it.
-    let unseal = must("kubectl", &["explain", "vaultcluster.spec.unseal"]);
+    let unseal = explain(&["vaultcluster.spec.unseal"]);
     assert!(
         words(&unseal).contains("Number of Shamir key shares the root key is split into"),
         "{unseal}"
@@ -102,14 +123,10 @@ async fn crds_are_accepted_validate_and_explain() {
         let fields = spec["properties"].as_object().unwrap();
         assert!(fields.len() >= 4, "{plural}");
         for (field, schema) in fields {
-            let out = must(
-                "kubectl",
-                &[
-                    "explain",
-                    &format!("{plural}.spec.{field}"),
-                    "--api-version=arca.dev/v1alpha1",
-                ],
-            );
+            let out = explain(&[
+                &format!("{plural}.spec.{field}"),
+                "--api-version=arca.dev/v1alpha1",
+            ]);
             let description = words(schema["description"].as_str().unwrap());
             let start: String = description.chars().take(40).collect();
             assert!(
@@ -431,6 +448,11 @@ async fn the_chart_lints_renders_and_installs() {
         Some("ghcr.io/arca-dev/arca-operator:0.1.0")
     );
     assert_eq!(c.args.as_ref().unwrap()[0], "run");
+    let op_args = c.args.clone().unwrap();
+    assert!(
+        op_args.contains(&format!("-service-account={release}-operator")),
+        "the operator's own account: {op_args:?}"
+    );
     let injector = deployments
         .get(&format!("{release}-injector"))
         .await

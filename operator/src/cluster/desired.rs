@@ -695,3 +695,42 @@ pub fn claim_names(names: &Names, template: &str, replicas: i32) -> Vec<String> 
         .map(|i| format!("{template}-{}-{i}", names.cluster))
         .collect()
 }
+
+/// The first StatefulSet field the API server will not change in place
+/// that differs between the stored set and the desired one (so the set
+/// must be recreated), or None. Only what the operator sets is compared
+/// (the API server fills in defaults of its own).
+pub fn immutable_change(current: &StatefulSet, desired: &StatefulSet) -> Option<&'static str> {
+    let (c, d) = (current.spec.as_ref()?, desired.spec.as_ref()?);
+    if c.selector.match_labels != d.selector.match_labels {
+        return Some("spec.selector");
+    }
+    if c.service_name != d.service_name {
+        return Some("spec.serviceName");
+    }
+    let policy = |p: &Option<String>| p.clone().unwrap_or_else(|| "OrderedReady".into());
+    if policy(&c.pod_management_policy) != policy(&d.pod_management_policy) {
+        return Some("spec.podManagementPolicy");
+    }
+    let templates = |s: &StatefulSetSpec| {
+        s.volume_claim_templates
+            .iter()
+            .flatten()
+            .map(|t| {
+                let spec = t.spec.clone().unwrap_or_default();
+                (
+                    t.metadata.name.clone(),
+                    spec.access_modes,
+                    spec.storage_class_name,
+                    spec.resources
+                        .and_then(|r| r.requests)
+                        .and_then(|r| r.get("storage").cloned()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    if templates(c) != templates(d) {
+        return Some("spec.volumeClaimTemplates");
+    }
+    None
+}

@@ -250,25 +250,35 @@ pub async fn apply_objects(
     )
     .await?;
     let sets: Api<StatefulSet> = Api::namespaced(c.clone(), ns);
+    // A change the API server would refuse is not tried: the set is
+    // recreated (a 422 for anything this misses takes the same way).
+    if let Some(field) = sets
+        .get_opt(&names.cluster)
+        .await?
+        .and_then(|current| desired::immutable_change(&current, &d.stateful_set))
+    {
+        return recreate(
+            vc,
+            names,
+            d,
+            ctx,
+            &sets,
+            format!("{field} cannot change in place"),
+        )
+        .await;
+    }
     match ssa(&sets, &d.stateful_set).await {
         Ok(s) => Ok(s),
         Err(Error::Kube(e)) if is_invalid(&e) => {
-            ctx.event(
+            recreate(
                 vc,
-                true,
-                "Recreating",
-                format!("StatefulSet {} cannot take the change in place ({e}): deleting it (pods and volumes kept) and creating it again", names.cluster),
+                names,
+                d,
+                ctx,
+                &sets,
+                format!("the API server refused the change: {e}"),
             )
-            .await;
-            sets.delete(&names.cluster, &DeleteParams::orphan()).await?;
-            // The API server removes it after its finalizers: wait a little.
-            for _ in 0..50 {
-                if sets.get_opt(&names.cluster).await?.is_none() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            ssa(&sets, &d.stateful_set).await
+            .await
         }
         Err(e) => Err(e),
     }
@@ -335,6 +345,36 @@ pub async fn grow_claims(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<
         }
     }
     Ok(())
+}
+
+/// Deletes the StatefulSet with its pods orphaned (they keep running and
+/// keep their claims; the new set adopts them) and creates it again.
+async fn recreate(
+    vc: &VaultCluster,
+    names: &Names,
+    d: &Desired,
+    ctx: &Ctx,
+    sets: &Api<StatefulSet>,
+    why: String,
+) -> Result<StatefulSet> {
+    ctx.event(
+        vc,
+        true,
+        "Recreating",
+        format!(
+            "StatefulSet {}: {why}; deleting it (pods and volumes kept) and creating it again",
+            names.cluster
+        ),
+    )
+    .await;
+    sets.delete(&names.cluster, &DeleteParams::orphan()).await?;
+    for _ in 0..50 {
+        if sets.get_opt(&names.cluster).await?.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ssa(sets, &d.stateful_set).await
 }
 
 /// What one pod said.
