@@ -233,6 +233,15 @@ async fn cleanup_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
     if !cluster_exists(ctx, &ns, &se.spec.cluster_ref.name).await? {
         return Ok(Action::await_change());
     }
+    // Never mounted (the cluster was never ready, the spec invalid, a
+    // Secret missing, the path another's): nothing to undo, and a cluster
+    // that never comes up must not hold the deletion.
+    let status = se.status.clone().unwrap_or_default();
+    let mounted =
+        status.accessor.is_some() || status.conditions.iter().any(|c| c.reason == "WriteFailed");
+    if !mounted {
+        return Ok(Action::await_change());
+    }
     let client = ctx.cluster_client(&ns, &se.spec.cluster_ref.name).await?;
     let path = se.spec.path.trim_matches('/');
     // Only a mount of the type this object made is ours to disable.

@@ -770,6 +770,44 @@ async fn manual_unseal_leaves_the_shares_to_an_admin() {
         vc.status.as_ref().unwrap().sealed_pods,
         vec!["manual-0".to_owned()]
     );
+    // An engine for a cluster that cannot serve: not ready, and deleting
+    // it is not held up (nothing was mounted).
+    let engines: Api<SecretEngine> = Api::namespaced(client.clone(), &ns);
+    engines
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "arca.dev/v1alpha1", "kind": "SecretEngine",
+                "metadata": {"name": "kv"}, "spec": {"clusterRef": {"name": "manual"}, "path": "kv", "type": "kv"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    wait(
+        "the engine to say the cluster is not ready",
+        Duration::from_secs(30),
+        || async {
+            let se = engines.get("kv").await.ok()?;
+            se.status?
+                .conditions
+                .iter()
+                .any(|c| c.reason == "ClusterNotReady" && c.status == "False")
+                .then_some(())
+        },
+    )
+    .await;
+    engines
+        .delete("kv", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait(
+        "the engine to be deleted",
+        Duration::from_secs(30),
+        || async { engines.get_opt("kv").await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+
     // It stays sealed: nothing but the admin can unseal it.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let ca = secrets.get("manual-tls").await.unwrap().data.unwrap()["ca.crt"]
