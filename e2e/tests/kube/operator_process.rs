@@ -833,6 +833,33 @@ async fn manual_unseal_leaves_the_shares_to_an_admin() {
         },
     )
     .await;
+    // An audit device asked for after the bootstrap: enabled with the
+    // operator's own identity (no root token exists any more).
+    assert!(
+        !setup
+            .kubelet
+            .log("manual-0")
+            .contains("\"type\":\"request\"")
+    );
+    vcs.patch(
+        "manual",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"audit": {"type": "Stdout"}}})),
+    )
+    .await
+    .unwrap();
+    wait(
+        "audit entries on the server's output",
+        Duration::from_secs(30),
+        || async {
+            setup
+                .kubelet
+                .log("manual-0")
+                .contains("\"type\":\"request\"")
+                .then_some(())
+        },
+    )
+    .await;
     vcs.delete("manual", &DeleteParams::default())
         .await
         .unwrap();

@@ -565,6 +565,12 @@ async fn apply(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
             bootstrap(vc, &names, &c.with_token(root), ctx).await?;
             bootstrapped = true;
         }
+    } else if vc.spec.audit.is_some() && pods.iter().any(PodState::serving) {
+        // An audit device asked for after the bootstrap: enabled with the
+        // operator's own token. One removed from the spec is left alone
+        // (it may be an admin's).
+        let client = ctx.cluster_client(&names.namespace, &names.cluster).await?;
+        ensure_audit(vc, &client, ctx).await?;
     }
 
     // 6. Roll pods whose template is out of date, one at a time, only when
@@ -845,33 +851,42 @@ async fn bootstrap(
         }),
     )
     .await?;
-    if let Some(audit) = &vc.spec.audit {
-        let existing = root
-            .read("sys/audit")
-            .await?
-            .and_then(|s| s.data)
-            .unwrap_or_default();
-        if !existing.contains_key("file/") {
-            let path = match audit.kind {
-                AuditSink::Stdout => "stdout".to_owned(),
-                AuditSink::PersistentVolume => format!("{}/audit.log", desired::AUDIT_DIR),
-            };
-            root.write(
-                "sys/audit/file",
-                &json!({"type": "file", "options": {"file_path": path}}),
-            )
-            .await?;
-            ctx.event(
-                vc,
-                false,
-                "AuditEnabled",
-                format!("enabled the file audit device ({path})"),
-            )
-            .await;
-        }
-    }
+    ensure_audit(vc, root, ctx).await?;
     root.write("auth/token/revoke-self", &json!({})).await?;
     finish_bootstrap(vc, names, ctx).await
+}
+
+/// The spec's audit device (`file` at `file/`), enabled when missing.
+async fn ensure_audit(vc: &VaultCluster, client: &arca_client::Client, ctx: &Ctx) -> Result<()> {
+    let Some(audit) = &vc.spec.audit else {
+        return Ok(());
+    };
+    let existing = client
+        .read("sys/audit")
+        .await?
+        .and_then(|s| s.data)
+        .unwrap_or_default();
+    if existing.contains_key("file/") {
+        return Ok(());
+    }
+    let path = match audit.kind {
+        AuditSink::Stdout => "stdout".to_owned(),
+        AuditSink::PersistentVolume => format!("{}/audit.log", desired::AUDIT_DIR),
+    };
+    client
+        .write(
+            "sys/audit/file",
+            &json!({"type": "file", "options": {"file_path": path}}),
+        )
+        .await?;
+    ctx.event(
+        vc,
+        false,
+        "AuditEnabled",
+        format!("enabled the file audit device ({path})"),
+    )
+    .await;
+    Ok(())
 }
 
 async fn finish_bootstrap(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<()> {
