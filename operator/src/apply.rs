@@ -120,14 +120,28 @@ async fn apply_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let mut values = std::collections::HashMap::new();
     for (name, key) in plan::referenced_secrets(se) {
-        let v = secrets
-            .get_opt(&name)
-            .await?
-            .and_then(|s| s.data)
-            .and_then(|d| {
-                d.get(&key)
-                    .and_then(|v| String::from_utf8(v.0.clone()).ok())
-            });
+        let secret = secrets.get_opt(&name).await?;
+        // The operator's own Secrets (unseal shares, root token, CA key)
+        // are never copied into a cluster through an engine's config.
+        if secret.as_ref().is_some_and(|s| {
+            s.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+                .is_some_and(|m| m == "arca-operator")
+        }) {
+            let msg = format!(
+                "Secret {name:?} is managed by arca-operator and cannot be used in secretData"
+            );
+            let st = engine_status(se, false, "SecretRefused", msg.clone());
+            write_status(se, ctx, serde_json::to_value(st).unwrap_or_default()).await?;
+            ctx.event(se, true, "SecretRefused", msg).await;
+            return Ok(Action::requeue(ctx.settings.resync));
+        }
+        let v = secret.and_then(|s| s.data).and_then(|d| {
+            d.get(&key)
+                .and_then(|v| String::from_utf8(v.0.clone()).ok())
+        });
         if let Some(v) = v {
             values.insert((name, key), v);
         }
@@ -146,6 +160,8 @@ async fn apply_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
 
     let mount_key = format!("{}/", plan.path);
     let mounts = client.list_mounts().await?;
+    let ours = se.status.as_ref().and_then(|s| s.accessor.clone());
+    let mut mounted_now = None;
     match mounts.get(&mount_key) {
         None => {
             client
@@ -161,6 +177,27 @@ async fn apply_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
                 format!("enabled {} at {}/", se.spec.kind, plan.path),
             )
             .await;
+            // Recorded at once: the accessor is how this object knows the
+            // mount is its own (to configure it, and to disable it).
+            let accessor = client
+                .list_mounts()
+                .await?
+                .get(&mount_key)
+                .map(|m| m.accessor.clone());
+            let mut st = engine_status(se, false, "Mounted", format!("{}/ mounted", plan.path));
+            st.accessor = accessor.clone();
+            write_status(se, ctx, serde_json::to_value(st).unwrap_or_default()).await?;
+            mounted_now = accessor;
+        }
+        Some(m) if ours.as_deref() != Some(m.accessor.as_str()) => {
+            let msg = format!(
+                "{}/ is already mounted, and not by this object: choose another path (an existing mount is never taken over, nor disabled)",
+                plan.path
+            );
+            let st = engine_status(se, false, "PathInUse", msg.clone());
+            write_status(se, ctx, serde_json::to_value(st).unwrap_or_default()).await?;
+            ctx.event(se, true, "PathInUse", msg).await;
+            return Ok(Action::requeue(ctx.settings.resync));
         }
         Some(m)
             if m.mount_type != se.spec.kind
@@ -188,7 +225,8 @@ async fn apply_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
     for (path, body) in &bodies {
         if let Err(e) = client.write(path, &Value::Object(body.clone())).await {
             let msg = format!("writing {path}: {e}");
-            let st = engine_status(se, false, "WriteFailed", msg.clone());
+            let mut st = engine_status(se, false, "WriteFailed", msg.clone());
+            st.accessor = mounted_now.clone().or_else(|| ours.clone());
             write_status(se, ctx, serde_json::to_value(st).unwrap_or_default()).await?;
             ctx.event(se, true, "WriteFailed", msg).await;
             return Ok(Action::requeue(Duration::from_secs(30)));
@@ -235,20 +273,20 @@ async fn cleanup_engine(se: &SecretEngine, ctx: &Ctx) -> Result<Action> {
     }
     // Never mounted (the cluster was never ready, the spec invalid, a
     // Secret missing, the path another's): nothing to undo, and a cluster
-    // that never comes up must not hold the deletion.
-    let status = se.status.clone().unwrap_or_default();
-    let mounted =
-        status.accessor.is_some() || status.conditions.iter().any(|c| c.reason == "WriteFailed");
-    if !mounted {
+    // that never comes up must not hold the deletion. The accessor is
+    // recorded as soon as the mount is made.
+    let Some(accessor) = se.status.as_ref().and_then(|s| s.accessor.clone()) else {
         return Ok(Action::await_change());
-    }
+    };
     let client = ctx.cluster_client(&ns, &se.spec.cluster_ref.name).await?;
     let path = se.spec.path.trim_matches('/');
-    // Only a mount of the type this object made is ours to disable.
+    // Only the mount this object made (its accessor) is disabled: never one
+    // that was there before it, or replaced since.
     let mounts = client.list_mounts().await?;
-    if mounts.get(&format!("{path}/")).is_some_and(|m| {
-        m.mount_type == se.spec.kind || m.mount_type == "kv" && se.spec.kind == "kv-v2"
-    }) {
+    if mounts
+        .get(&format!("{path}/"))
+        .is_some_and(|m| m.accessor == accessor)
+    {
         client.disable_mount(path).await?;
         ctx.event(
             se,
@@ -312,14 +350,18 @@ async fn apply_policy(p: &Policy, ctx: &Ctx) -> Result<Action> {
     };
     let previous = p.status.clone().unwrap_or_default();
     // Renamed: the old policy and role go.
-    if let Some(old) = previous.policy_name.as_deref().filter(|o| *o != plan.name) {
+    if let Some(old) = previous
+        .policy_name
+        .as_deref()
+        .filter(|o| *o != plan.name && plan::deletable_policy(o))
+    {
         ignore_404(client.delete_policy(old).await)?;
     }
     let role_path = plan.role.as_ref().map(plan::RolePlan::path);
     if let Some(old) = previous
         .role
         .as_deref()
-        .filter(|o| Some(*o) != role_path.as_deref())
+        .filter(|o| Some(*o) != role_path.as_deref() && plan::deletable_role_path(o))
     {
         ignore_404(client.delete(old).await.map(|_| ()))?;
     }
@@ -376,10 +418,20 @@ async fn cleanup_policy(p: &Policy, ctx: &Ctx) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let client = ctx.cluster_client(&ns, &p.spec.cluster_ref.name).await?;
-    if let Some(role) = &status.role {
+    // What status names is checked first: status is writable by others,
+    // and must not make the operator delete what is not a Policy's.
+    if let Some(role) = status
+        .role
+        .as_deref()
+        .filter(|r| plan::deletable_role_path(r))
+    {
         ignore_404(client.delete(role).await.map(|_| ()))?;
     }
-    if let Some(name) = &status.policy_name {
+    if let Some(name) = status
+        .policy_name
+        .as_deref()
+        .filter(|n| plan::deletable_policy(n))
+    {
         ignore_404(client.delete_policy(name).await)?;
     }
     ctx.event(

@@ -48,6 +48,11 @@ pub fn policy_name(p: &Policy) -> Option<String> {
 /// Checks the rules with the server's parser and builds the writes.
 pub fn policy(p: &Policy) -> Result<PolicyPlan, PlanError> {
     let name = policy_name(p).ok_or_else(|| PlanError::Invalid("the Policy has no name".into()))?;
+    if name == crate::context::OPERATOR_ROLE {
+        return Err(PlanError::Invalid(format!(
+            "the {name} policy is the operator's own identity and cannot be managed"
+        )));
+    }
     if name == "root" || name == "default" {
         return Err(PlanError::Invalid(format!(
             "the {name} policy is the server's own and cannot be managed"
@@ -84,9 +89,15 @@ pub fn policy(p: &Policy) -> Result<PolicyPlan, PlanError> {
                 if let Some(ttl) = &b.token_max_ttl {
                     body.insert("token_max_ttl".into(), json!(ttl));
                 }
+                let role = b.role.clone().unwrap_or_else(|| name.clone());
+                if role.eq_ignore_ascii_case(crate::context::OPERATOR_ROLE) {
+                    return Err(PlanError::Invalid(format!(
+                        "the {role} role is the operator's own login and cannot be managed"
+                    )));
+                }
                 Some(RolePlan {
                     auth_path: b.auth_path.trim_matches('/').to_owned(),
-                    name: b.role.clone().unwrap_or_else(|| name.clone()),
+                    name: role,
                     body,
                 })
             }
@@ -251,4 +262,26 @@ pub fn fill(
         body.insert(field.clone(), Value::String(v));
     }
     Ok(body)
+}
+
+/// Whether a policy name a Policy's status records may be deleted: never
+/// the server's own policies or the operator's.
+pub fn deletable_policy(name: &str) -> bool {
+    !matches!(name, "root" | "default" | crate::context::OPERATOR_ROLE) && !name.is_empty()
+}
+
+/// Whether a path a Policy's status records is a kubernetes auth role
+/// (`auth/<mount>/role/<name>`) other than the operator's own.
+pub fn deletable_role_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("auth/") else {
+        return false;
+    };
+    let Some((mount, role)) = rest.rsplit_once("/role/") else {
+        return false;
+    };
+    !mount.is_empty()
+        && !role.is_empty()
+        && !role.contains('/')
+        && !role.eq_ignore_ascii_case(crate::context::OPERATOR_ROLE)
+        && !mount.split('/').any(|seg| seg.is_empty() || seg == "..")
 }

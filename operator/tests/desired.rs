@@ -395,6 +395,12 @@ fn immutable_statefulset_fields() {
         desired::immutable_change(&base.stateful_set, &size.stateful_set),
         Some("spec.volumeClaimTemplates")
     );
+    let same_size = build(json!({"storage": {"size": "1024Mi"}}));
+    assert_eq!(
+        desired::immutable_change(&base.stateful_set, &same_size.stateful_set),
+        None,
+        "1024Mi is 1Gi"
+    );
     let audit = build(json!({"audit": {"type": "PersistentVolume"}}));
     assert_eq!(
         desired::immutable_change(&base.stateful_set, &audit.stateful_set),

@@ -146,3 +146,41 @@ fn reserved_paths_and_duplicate_roles_are_refused() {
     );
     assert!(matches!(plan::engine(&e), Err(PlanError::Invalid(m)) if m.contains("twice")));
 }
+
+#[test]
+fn the_operators_own_identity_and_foreign_paths_are_never_touched() {
+    let p: Policy = object(
+        "Policy",
+        "arca-operator",
+        json!({"clusterRef": {"name": "vault"}, "rules": "path \"a\" { capabilities = [\"read\"] }"}),
+    );
+    assert!(matches!(plan::policy(&p), Err(PlanError::Invalid(m)) if m.contains("operator's own")));
+    let p: Policy = object(
+        "Policy",
+        "web",
+        json!({"clusterRef": {"name": "vault"}, "rules": "path \"a\" { capabilities = [\"read\"] }",
+               "binding": {"serviceAccounts": ["x"], "role": "Arca-Operator"}}),
+    );
+    assert!(
+        matches!(plan::policy(&p), Err(PlanError::Invalid(m)) if m.contains("operator's own login"))
+    );
+    for ok in ["web", "team.a"] {
+        assert!(plan::deletable_policy(ok));
+    }
+    for no in ["root", "default", "arca-operator", ""] {
+        assert!(!plan::deletable_policy(no), "{no}");
+    }
+    assert!(plan::deletable_role_path("auth/kubernetes/role/web"));
+    assert!(plan::deletable_role_path("auth/k8s/prod/role/web"));
+    for no in [
+        "sys/mounts/secret",
+        "secret/data/x",
+        "auth/kubernetes/role/arca-operator",
+        "auth/kubernetes/config",
+        "auth//role/x",
+        "auth/kubernetes/role/a/b",
+        "auth/../sys/role/x",
+    ] {
+        assert!(!plan::deletable_role_path(no), "{no}");
+    }
+}

@@ -529,6 +529,78 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
     )
     .await;
 
+    // A second engine on the same path does not take the mount over, and
+    // deleting it leaves the mount alone; an engine cannot read the
+    // operator's own Secrets.
+    engines
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "arca.dev/v1alpha1", "kind": "SecretEngine",
+                "metadata": {"name": "dup"}, "spec": {"clusterRef": {"name": "vault"}, "path": "database", "type": "database"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    engines
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "arca.dev/v1alpha1", "kind": "SecretEngine",
+                "metadata": {"name": "thief"},
+                "spec": {"clusterRef": {"name": "vault"}, "path": "loot", "type": "kv",
+                         "config": [{"path": "config", "secretData": {"x": {"secretKeyRef": {"name": "vault-unseal", "key": "key-1"}}}}]}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let reason_of = |name: &'static str| {
+        let engines = engines.clone();
+        async move {
+            let se = engines.get(name).await.ok()?;
+            se.status?
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Ready")
+                .map(|c| c.reason.clone())
+        }
+    };
+    wait(
+        "the duplicate to be refused",
+        Duration::from_secs(30),
+        || async { reason_of("dup").await.filter(|r| r == "PathInUse") },
+    )
+    .await;
+    wait(
+        "the operator's Secret to be refused",
+        Duration::from_secs(30),
+        || async { reason_of("thief").await.filter(|r| r == "SecretRefused") },
+    )
+    .await;
+    for name in ["dup", "thief"] {
+        engines
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    wait("both to be deleted", Duration::from_secs(30), || async {
+        (engines.get_opt("dup").await.ok()?.is_none()
+            && engines.get_opt("thief").await.ok()?.is_none())
+        .then_some(())
+    })
+    .await;
+    let mounts = as_operator.list_mounts().await.unwrap();
+    assert!(
+        mounts.contains_key("database/"),
+        "the first engine's mount is still there"
+    );
+    assert!(
+        !mounts.contains_key("loot/"),
+        "nothing was mounted for the refused engine"
+    );
+
     // A configuration change rolls the pod: the operator deletes it (the
     // StatefulSet is OnDelete), its StatefulSet makes it again with the new
     // template, the operator unseals it.
@@ -681,6 +753,15 @@ async fn the_operator_runs_a_cluster_and_what_it_serves() {
         || async { vcs.get_opt("vault").await.ok()?.is_none().then_some(()) },
     )
     .await;
+    // The shares stay with the data volumes (a VaultCluster made again on
+    // them is unsealed with them).
+    assert!(
+        Api::<Secret>::namespaced(client.clone(), &ns.name)
+            .get_opt("vault-unseal")
+            .await
+            .unwrap()
+            .is_some()
+    );
     let crbs: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(client.clone());
     assert!(
         crbs.get_opt(&format!("arca:{}:vault:auth-delegator", ns.name))

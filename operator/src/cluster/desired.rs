@@ -722,9 +722,12 @@ pub fn immutable_change(current: &StatefulSet, desired: &StatefulSet) -> Option<
                     t.metadata.name.clone(),
                     spec.access_modes,
                     spec.storage_class_name,
-                    spec.resources
-                        .and_then(|r| r.requests)
-                        .and_then(|r| r.get("storage").cloned()),
+                    // Compared in bytes: the API server stores sizes in its
+                    // own canonical form (1024Mi is kept as 1Gi).
+                    spec.resources.and_then(|r| r.requests).and_then(|r| {
+                        r.get("storage")
+                            .map(|q| quantity_bytes(&q.0).ok_or_else(|| q.0.clone()))
+                    }),
                 )
             })
             .collect::<Vec<_>>()

@@ -47,7 +47,8 @@ pub fn once_secret(names: &Names) -> String {
 }
 
 /// The policy the operator gives itself on every cluster: mounts, their
-/// configuration and roles, ACL policies, kubernetes auth roles and audit
+/// configuration and roles (written, never read: no secret in a mount is
+/// readable with it), ACL policies, kubernetes auth roles and audit
 /// devices; no tokens, no seal, no raw storage, no other auth method.
 pub const OPERATOR_POLICY: &str = r#"# Written by arca-operator at bootstrap: what SecretEngine and Policy objects need.
 path "sys/mounts" { capabilities = ["read"] }
@@ -59,7 +60,7 @@ path "sys/audit" { capabilities = ["read", "sudo"] }
 path "sys/audit/*" { capabilities = ["create", "update", "delete", "sudo"] }
 path "auth/kubernetes/role" { capabilities = ["list"] }
 path "auth/kubernetes/role/*" { capabilities = ["create", "read", "update", "delete"] }
-path "*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "*" { capabilities = ["create", "update", "delete"] }
 path "sys/*" { capabilities = ["deny"] }
 path "auth/*" { capabilities = ["deny"] }
 path "identity/*" { capabilities = ["deny"] }
@@ -217,8 +218,11 @@ async fn ensure_tls(vc: &VaultCluster, names: &Names, ctx: &Ctx) -> Result<Optio
     Ok(current.and_then(|c| c.annotations().get(tls::NOT_BEFORE).cloned()))
 }
 
-fn is_invalid(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 422)
+/// A 422 for a field the API server will not change in place (any other
+/// 422, an invalid value, is an error to report, not a reason to delete).
+fn is_immutable(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422
+        && (s.message.contains("field is immutable") || s.message.contains("updates to statefulset spec for fields other than")))
 }
 
 /// Applies every object; a StatefulSet whose immutable fields changed is
@@ -269,7 +273,7 @@ pub async fn apply_objects(
     }
     match ssa(&sets, &d.stateful_set).await {
         Ok(s) => Ok(s),
-        Err(Error::Kube(e)) if is_invalid(&e) => {
+        Err(Error::Kube(e)) if is_immutable(&e) => {
             recreate(
                 vc,
                 names,
@@ -454,6 +458,10 @@ async fn apply(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
         }
     };
     let issued = ensure_tls(vc, &names, ctx).await?;
+    // A renewed certificate rolls the pods, which come back sealed: only
+    // when the operator holds the shares. In Manual mode the servers take
+    // it at their next restart.
+    let issued = issued.filter(|_| vc.spec.unseal.store == UnsealStore::Secret);
     if let (Some(issued), Some(tmpl)) = (
         issued,
         d.stateful_set
@@ -519,14 +527,21 @@ async fn apply(vc: &VaultCluster, ctx: &Ctx) -> Result<Action> {
         }
         None => Vec::new(),
     };
-    let threshold = usize::try_from(vc.spec.unseal.threshold).unwrap_or(1);
+    // The server's own threshold (the spec's may have been edited since
+    // the init).
+    let spec_threshold = usize::try_from(vc.spec.unseal.threshold).unwrap_or(1);
     for p in pods.iter_mut().filter(|p| p.sealed()) {
         if shares.is_empty() {
             continue;
         }
         let Some(c) = p.client.clone() else { continue };
         let mut last = None;
-        for share in shares.iter().take(threshold.max(1)) {
+        let threshold = p
+            .status
+            .as_ref()
+            .map_or(spec_threshold, |st| usize::from(st.t))
+            .max(1);
+        for share in shares.iter().take(threshold) {
             match c.unseal(share).await {
                 Ok(s) => {
                     let done = !s.sealed;
@@ -762,25 +777,7 @@ async fn initialize(
         secret_threshold: i64::from(vc.spec.unseal.threshold),
         ..Default::default()
     };
-    let init = client.init(&req).await?;
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &names.namespace);
-    let root = secret(
-        names,
-        bootstrap_secret(names),
-        vc,
-        BTreeMap::from([(
-            "root-token".to_owned(),
-            ByteString(init.root_token.clone().into_bytes()),
-        )]),
-        None,
-    );
-    ssa(&secrets, &root).await?;
-    let data: BTreeMap<String, ByteString> = init
-        .keys_base64
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (share_key(i), ByteString(k.clone().into_bytes())))
-        .collect();
     let (target, note) = match vc.spec.unseal.store {
         UnsealStore::Secret => (
             unseal_secret.to_owned(),
@@ -800,13 +797,61 @@ async fn initialize(
             )
         }
     };
-    let mut s = secret(names, target, vc, data, None);
-    // The shares outlive the cluster object only in Manual mode: there the
-    // admin, not the garbage collector, deletes them.
-    if vc.spec.unseal.store == UnsealStore::Manual {
+    // The shares are written once and exist nowhere else: both Secrets are
+    // made (empty) before `sys/init`, so that a quota, an admission policy
+    // or missing RBAC stops the operator before the keys exist, not after.
+    // The shares carry no owner: deleting the VaultCluster keeps them, as
+    // its volumes keep the data they unseal.
+    let shares_secret = |data| {
+        let mut s = secret(names, target.clone(), vc, data, None);
         s.metadata.owner_references = None;
+        s
+    };
+    let bootstrap_of = |data| secret(names, bootstrap_secret(names), vc, data, None);
+    ssa(&secrets, &shares_secret(BTreeMap::new())).await?;
+    ssa(&secrets, &bootstrap_of(BTreeMap::new())).await?;
+
+    let init = client.init(&req).await?;
+    let data: BTreeMap<String, ByteString> = init
+        .keys_base64
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (share_key(i), ByteString(k.clone().into_bytes())))
+        .collect();
+    let root = BTreeMap::from([(
+        "root-token".to_owned(),
+        ByteString(init.root_token.clone().into_bytes()),
+    )]);
+    // Shares first (without them the data is lost), then the root token;
+    // a failing write is tried again for about half a minute.
+    for (what, obj) in [
+        ("shares", shares_secret(data)),
+        ("root token", bootstrap_of(root)),
+    ] {
+        let mut tries = 0;
+        loop {
+            match ssa(&secrets, &obj).await {
+                Ok(_) => break,
+                Err(e) if tries < 15 => {
+                    tries += 1;
+                    tracing::error!(error = %e, "writing the {what} after sys/init failed; trying again");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Err(e) => {
+                    ctx.event(
+                        vc,
+                        true,
+                        "InitSecretsLost",
+                        format!(
+                            "pod {pod} was initialized but the {what} could not be stored: {e}"
+                        ),
+                    )
+                    .await;
+                    return Err(e);
+                }
+            }
+        }
     }
-    ssa(&secrets, &s).await?;
     ctx.event(vc, false, "Initialized", note).await;
     Ok(init.keys_base64.clone())
 }

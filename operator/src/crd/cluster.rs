@@ -179,7 +179,9 @@ pub enum StorageType {
 pub struct TlsSpec {
     /// `Generated` (default): the operator creates a CA and a serving
     /// certificate for the Services' DNS names and keeps them in the Secret
-    /// `<cluster>-tls` (with `ca.crt` for clients). `Secret`: a
+    /// `<cluster>-tls` (with `ca.crt` for clients), issued again at two
+    /// thirds of its year: the pods are rolled to it (with `unseal.store:
+    /// Manual`, they take it at their next restart). `Secret`: a
     /// kubernetes.io/tls Secret you provide (`tls.crt`, `tls.key`, and
     /// `ca.crt` for the operator to trust), e.g. from cert-manager.
     /// `Disabled`: plain HTTP, for development only: tokens and secrets
@@ -221,13 +223,16 @@ pub struct UnsealSpec {
     pub threshold: i32,
 
     /// Where the shares go. `Secret` (default): a Secret the operator
-    /// manages (`secretName`), readable by the operator alone through a
-    /// Role naming that one Secret; the operator unseals every pod that
+    /// manages (`secretName`; the servers' service account gets no access
+    /// to Secrets, and SecretEngine objects cannot read it: restrict `get`
+    /// on Secrets in this namespace to the operator); the operator unseals every pod that
     /// comes up sealed, also after restarts. `Manual`: the shares are kept
     /// nowhere: the operator writes them once into the Secret
     /// `<cluster>-unseal-once` for an admin to read and delete, and every
     /// sealed pod waits for an admin to unseal it by hand (`arca operator
-    /// unseal`). Fixed once the cluster is initialized.
+    /// unseal`). Fixed once the cluster is initialized. The shares'
+    /// Secret has no owner: deleting the VaultCluster keeps it, as the
+    /// data volumes are kept.
     #[serde(default)]
     pub store: UnsealStore,
 
