@@ -364,7 +364,16 @@ fn storage_quantities() {
     assert_eq!(q("1073741824"), Some(1 << 30));
     assert_eq!(q("2Ti"), Some(2 << 40));
     assert!(q("1Gi") < q("2Gi") && q("1G") < q("1Gi"));
-    for bad in ["", "Gi", "1Xi", "1.2.3Gi", "-1Gi", "1 Gi"] {
+    for bad in [
+        "",
+        "Gi",
+        "1Xi",
+        "1.2.3Gi",
+        "-1Gi",
+        "1 Gi",
+        "340282366920938463463374607431768211.999k",
+        "999999999999999999999999999999999999999Pi",
+    ] {
         assert_eq!(q(bad), None, "{bad}");
     }
     let names = desired::Names::of(&cluster(json!({}))).unwrap();

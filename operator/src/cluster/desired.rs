@@ -686,7 +686,9 @@ pub fn quantity_bytes(q: &str) -> Option<u128> {
         frac.parse().ok()?
     };
     let scale = 10u128.pow(u32::try_from(frac.len()).ok()?);
-    Some(whole.checked_mul(factor)? + frac_value.checked_mul(factor)? / scale)
+    whole
+        .checked_mul(factor)?
+        .checked_add(frac_value.checked_mul(factor)? / scale)
 }
 
 /// The claims of a cluster's pods for one volume claim template.
