@@ -54,6 +54,7 @@ apiVersion: arca.dev/v1alpha1
 kind: VaultCluster
 metadata: {name: vault}
 spec:
+  image: $registry/arca:$tag
   storage: {size: 1Gi}
   audit: {type: Stdout}
 YAML
