@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
-
 pub const ARCA: &str = "arca.dev/";
 pub const VAULT: &str = "vault.hashicorp.com/";
 
@@ -124,7 +122,7 @@ const IGNORED: &[(&str, &str)] = &[
 ];
 
 pub struct Annotations<'a> {
-    map: &'a Map<String, Value>,
+    map: &'a BTreeMap<String, String>,
     /// Name (without prefix) -> (full key, value), `arca.dev/` winning:
     /// one pass over the map, then lookups without building keys.
     by_name: BTreeMap<&'a str, (&'a str, &'a str)>,
@@ -140,10 +138,10 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 }
 
 impl<'a> Annotations<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Self {
+    pub fn new(map: &'a BTreeMap<String, String>) -> Self {
         let mut by_name = BTreeMap::new();
         for (k, v) in map {
-            let Some(v) = v.as_str() else { continue };
+            let v = v.as_str();
             if let Some(name) = k.strip_prefix(VAULT) {
                 by_name.entry(name).or_insert((k.as_str(), v));
             } else if let Some(name) = k.strip_prefix(ARCA) {
@@ -154,10 +152,8 @@ impl<'a> Annotations<'a> {
     }
 
     /// The value and the full key it was found under.
-    pub fn entry(&self, key: &str) -> Option<(String, &'a str)> {
-        self.by_name
-            .get(key)
-            .map(|(full, v)| ((*full).to_owned(), *v))
+    pub fn entry(&self, key: &str) -> Option<(&'a str, &'a str)> {
+        self.by_name.get(key).copied()
     }
 
     pub fn get(&self, key: &str) -> Option<&'a str> {
@@ -223,7 +219,7 @@ impl<'a> Annotations<'a> {
                 continue;
             }
             if let Some((_, why)) = IGNORED.iter().find(|(n, _)| *n == name) {
-                let empty = self.map.get(k).and_then(Value::as_str) == Some("");
+                let empty = self.map.get(k).is_some_and(String::is_empty);
                 if !empty {
                     out.push(format!("annotation {k} is ignored: {why}"));
                 }
@@ -262,7 +258,8 @@ mod tests {
             "vault.hashicorp.com/made-up": "x",
             "other.io/thing": "y",
         });
-        let a = Annotations::new(m.as_object().unwrap());
+        let m: BTreeMap<String, String> = serde_json::from_value(m).unwrap();
+        let a = Annotations::new(&m);
         assert!(a.bool("agent-inject", false).unwrap());
         assert_eq!(a.get("role"), Some("arca-role"));
         assert_eq!(

@@ -92,7 +92,7 @@ fn absolute(path: &str, key: &str) -> Result<String, String> {
 /// already), an error (the refusal's message) when it asks for something
 /// that cannot be done.
 pub fn mutate(
-    annotations: &Map<String, Value>,
+    annotations: &BTreeMap<String, String>,
     spec: &Value,
     phase: Option<&str>,
     s: &Settings,
@@ -161,7 +161,7 @@ pub fn mutate(
     };
     let default_format = match a.entry("agent-inject-default-format") {
         None => None,
-        Some((full, v)) => Some(format_value(&full, v)?),
+        Some((full, v)) => Some(format_value(full, v)?),
     };
     let volume_path = absolute(
         a.text("secret-volume-path").unwrap_or("/vault/secrets"),
@@ -206,14 +206,14 @@ pub fn mutate(
             None => volume_path.clone(),
         };
         let destination = match a.entry(&format!("agent-inject-file-{raw}")) {
-            Some((full, f)) if !f.is_empty() => join_below(&mount, f, &full)?,
+            Some((full, f)) if !f.is_empty() => join_below(&mount, f, full)?,
             _ => format!("{mount}/{name}"),
         };
         let path = path.clone().unwrap_or_default();
         let mut t = Map::new();
         t.insert("destination".into(), destination.into());
         let format = match a.entry(&format!("agent-inject-format-{raw}")) {
-            Some((full, v)) => Some(format_value(&full, v)?),
+            Some((full, v)) => Some(format_value(full, v)?),
             None if contents.is_none() && source.is_none() => default_format.clone(),
             None => None,
         };

@@ -705,3 +705,79 @@ fn exec_mode_wraps_the_command_with_the_agent() {
         );
     }
 }
+
+/// The webhook reads a pod's spec pruned to what `mutate` uses
+/// (`webhook::POD_SPEC`): for annotation mixes that read every part of
+/// the spec (exec mode: command, args, env; a named token volume;
+/// run-as-same-user; copied mounts; container lists), the answer from the
+/// pruned spec is the answer from the whole spec.
+#[test]
+fn the_pruned_spec_gives_the_answers_of_the_whole_spec() {
+    use serde::de::DeserializeSeed;
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let options: &[(&str, &[&str])] = &[
+        ("agent-inject-exec", &["app", "istio-proxy", "app,nope"]),
+        ("agent-inject-env-DB", &["secret/data/web#password"]),
+        (
+            "agent-service-account-token-volume-name",
+            &["kube-api-access-x7k2p", "cache", "missing"],
+        ),
+        ("agent-run-as-same-user", &["true"]),
+        ("agent-copy-volume-mounts", &["app", "istio-init", "nope"]),
+        ("agent-inject-containers", &["app", "istio-proxy", "nope"]),
+        ("agent-share-process-namespace", &["true"]),
+        ("agent-init-first", &["true"]),
+        ("secret-volume-path", &["/cache", "/vault/secrets"]),
+        ("agent-inject-restart-s0", &["SIGHUP:web"]),
+    ];
+    let s = settings();
+    let mut compared = 0;
+    for case in 0..300 {
+        let mut ann = json!({"arca.dev/agent-inject": "true", "arca.dev/role": "r",
+                             "arca.dev/agent-inject-secret-s0": "secret/data/s0"});
+        for (k, vals) in options {
+            if next() % 3 == 0 {
+                ann[format!("arca.dev/{k}")] = json!(vals[(next() % vals.len() as u64) as usize]);
+            }
+        }
+        let mut p = pod(ann.clone());
+        match next() % 5 {
+            0 => p["spec"]["shareProcessNamespace"] = json!(false),
+            1 => {
+                p["spec"]["containers"][0]["env"] =
+                    json!([{"name": "ARCA_AGENT_CONFIG", "value": "x"}])
+            }
+            2 => {
+                p["spec"]["containers"][0]["securityContext"] = json!({"runAsUser": 0});
+            }
+            3 => {
+                p["spec"]["containers"][1]["command"] = json!(["/proxy"]);
+                p["spec"]["volumes"][1]["projected"]["sources"][0] =
+                    json!({"serviceAccountToken": {"path": "vault-token", "audience": "arca"}});
+            }
+            _ => {}
+        }
+        let annotations: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(ann).unwrap();
+        let whole = &p["spec"];
+        let pruned = arca_injector::webhook::Pruned(arca_injector::webhook::POD_SPEC)
+            .deserialize(whole)
+            .unwrap();
+        assert_ne!(&pruned, whole, "case {case}: something is pruned");
+        let run = |spec: &Value| match arca_injector::mutate::mutate(&annotations, spec, None, &s) {
+            Ok(Some(m)) => Ok(Some((m.patch, m.warnings))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let (a, b) = (run(whole), run(&pruned));
+        assert_eq!(a, b, "case {case}");
+        compared += usize::from(matches!(a, Ok(Some(_))));
+    }
+    assert!(compared > 100, "only {compared} injections compared");
+}
