@@ -549,10 +549,12 @@ pub fn mutate(
         }
     }
 
-    // The agent's configuration, init and sidecar.
-    let config = |init: bool| -> Value {
+    // The agent's configuration: what the init container, the sidecar
+    // and exec mode share is built once; the sidecar's own keys beside it.
+    let mut common = Map::new();
+    {
         let mut vault = Map::new();
-        vault.insert("address".into(), address.clone().into());
+        vault.insert("address".into(), address.into());
         if let Some(ca) = a.text("ca-cert") {
             vault.insert("ca_cert".into(), ca.into());
         }
@@ -561,7 +563,7 @@ pub fn mutate(
         }
         let mut method = Map::new();
         method.insert("type".into(), auth_type.clone().into());
-        method.insert("mount_path".into(), auth_path.clone().into());
+        method.insert("mount_path".into(), auth_path.into());
         for k in ["min_backoff", "max_backoff"] {
             if let Some(v) = a.text(&format!("auth-{}", k.replace('_', "-"))) {
                 method.insert(k.into(), v.into());
@@ -570,7 +572,7 @@ pub fn mutate(
         if exit_on_err {
             method.insert("exit_on_err".into(), true.into());
         }
-        method.insert("config".into(), Value::Object(method_config.clone()));
+        method.insert("config".into(), Value::Object(method_config));
         let mut auto_auth = Map::new();
         auto_auth.insert("method".into(), Value::Object(method));
         if inject_token {
@@ -579,17 +581,12 @@ pub fn mutate(
                 json!([{"type": "file", "config": {"path": format!("{volume_path}/token")}}]),
             );
         }
-        let mut c = Map::new();
-        c.insert("auto_auth".into(), Value::Object(auto_auth));
-        c.insert("exit_after_auth".into(), init.into());
-        c.insert("pid_file".into(), format!("{HOME}/.pid").into());
-        c.insert("handoff_file".into(), format!("{HOME}/handoff.json").into());
-        if !init && revoke {
-            c.insert("revoke_on_shutdown".into(), true.into());
-        }
-        c.insert("vault".into(), Value::Object(vault));
+        common.insert("auto_auth".into(), Value::Object(auto_auth));
+        common.insert("pid_file".into(), format!("{HOME}/.pid").into());
+        common.insert("handoff_file".into(), format!("{HOME}/handoff.json").into());
+        common.insert("vault".into(), Value::Object(vault));
         if !templates.is_empty() {
-            c.insert("template".into(), Value::Array(templates.clone()));
+            common.insert("template".into(), Value::Array(templates));
         }
         let mut tc = Map::new();
         tc.insert("exit_on_retry_failure".into(), exit_on_retry_failure.into());
@@ -602,29 +599,43 @@ pub fn mutate(
         if let Some(n) = a.text("template-max-connections-per-host") {
             tc.insert("max_connections_per_host".into(), n.into());
         }
-        c.insert("template_config".into(), Value::Object(tc));
+        common.insert("template_config".into(), Value::Object(tc));
+    }
+    let mut sidecar_only = Map::new();
+    {
+        if revoke {
+            sidecar_only.insert("revoke_on_shutdown".into(), true.into());
+        }
         let mut listeners = Vec::new();
-        if cache && !init {
+        if cache {
             let port = a.text("agent-cache-listener-port").unwrap_or("8200");
             listeners.push(
                 json!({"type": "tcp", "address": format!("127.0.0.1:{port}"), "tls_disable": true}),
             );
             let use_token = a.text("agent-cache-use-auto-auth-token").unwrap_or("true");
-            c.insert("cache".into(), json!({}));
-            c.insert(
+            sidecar_only.insert("cache".into(), json!({}));
+            sidecar_only.insert(
                 "api_proxy".into(),
                 json!({"use_auto_auth_token": use_token}),
             );
         }
-        if let Some(p) = a.text("agent-metrics-listener-port").filter(|_| !init) {
+        if let Some(p) = a.text("agent-metrics-listener-port") {
             listeners.push(
                 json!({"type": "tcp", "address": format!("0.0.0.0:{p}"), "tls_disable": true}),
             );
         }
         if !listeners.is_empty() {
-            c.insert("listener".into(), Value::Array(listeners));
+            sidecar_only.insert("listener".into(), Value::Array(listeners));
         }
-        Value::Object(c)
+    }
+    let no_keys = Map::new();
+    let config_json = |init: bool| {
+        serde_json::to_vec(&AgentConfig {
+            common: &common,
+            exit_after_auth: init,
+            only: if init { &no_keys } else { &sidecar_only },
+        })
+        .map_err(|e| e.to_string())
     };
     if let Some(p) = a.entry("agent-metrics-listener-port") {
         let ok = p.1.parse::<u16>().is_ok_and(|n| n > 0);
@@ -725,30 +736,20 @@ pub fn mutate(
         }
         let mut argv = command.clone();
         argv.extend(c["args"].as_array().cloned().unwrap_or_default());
-        let mut cfg = config(true);
-        if let Some(m) = cfg.as_object_mut() {
-            for k in [
-                "template",
-                "exit_after_auth",
-                "pid_file",
-                "handoff_file",
-                "revoke_on_shutdown",
-                "listener",
-                "cache",
-                "api_proxy",
-            ] {
-                m.remove(k);
-            }
-            if let Some(auto) = m.get_mut("auto_auth").and_then(Value::as_object_mut) {
-                auto.remove("sink");
-            }
-            m.insert("env_template".into(), Value::Array(env_templates.clone()));
-            m.insert(
-                "exec".into(),
-                json!({"command": argv, "restart_on_secret_changes": restart, "restart_stop_signal": "SIGTERM"}),
-            );
+        // What the init container has, less what it renders and hands off.
+        let mut m = common.clone();
+        for k in ["template", "pid_file", "handoff_file"] {
+            m.remove(k);
         }
-        exec_targets.push((i, cfg));
+        if let Some(auto) = m.get_mut("auto_auth").and_then(Value::as_object_mut) {
+            auto.remove("sink");
+        }
+        m.insert("env_template".into(), Value::Array(env_templates.clone()));
+        m.insert(
+            "exec".into(),
+            json!({"command": argv, "restart_on_secret_changes": restart, "restart_stop_signal": "SIGTERM"}),
+        );
+        exec_targets.push((i, Value::Object(m)));
     }
     if !exec_targets.is_empty() && (!pre_populate || configmap.is_some()) {
         return Err("agent-inject-exec needs the generated init container (agent-pre-populate, no agent-configmap) to copy arca-agent".into());
@@ -772,7 +773,7 @@ pub fn mutate(
                 args.push(format!("-config=/vault/configs/{file}").into());
             }
             None => {
-                let json = serde_json::to_vec(&config(init)).map_err(|e| e.to_string())?;
+                let json = config_json(init)?;
                 env.push(json!({"name": CONFIG_ENV,
                                 "value": base64::engine::general_purpose::STANDARD.encode(json)}));
             }
@@ -958,6 +959,18 @@ pub fn mutate(
         patch: ops,
         warnings,
     }))
+}
+
+/// An agent's configuration as its environment variable carries it: the
+/// keys every agent of the pod shares, whether it exits after rendering
+/// once (the init container), and its own.
+#[derive(serde::Serialize)]
+struct AgentConfig<'a> {
+    #[serde(flatten)]
+    common: &'a Map<String, Value>,
+    exit_after_auth: bool,
+    #[serde(flatten)]
+    only: &'a Map<String, Value>,
 }
 
 /// Whether `container` already mounts something at the mount's path (a

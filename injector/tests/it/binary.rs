@@ -64,12 +64,29 @@ fn client(dir: &Path) -> reqwest::Client {
 }
 
 pub fn start(dir: &Path) -> (String, impl Drop) {
+    let (url, _, injector) = start_on(dir, None);
+    (url, injector)
+}
+
+/// The injector, on the given CPU when one is named (`taskset`); its URL
+/// and pid.
+fn start_on(dir: &Path, cpu: Option<u32>) -> (String, u32, Injector) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_arca-injector"))
+    let mut cmd = match cpu {
+        Some(n) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c")
+                .arg(n.to_string())
+                .arg(env!("CARGO_BIN_EXE_arca-injector"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_arca-injector")),
+    };
+    let child = cmd
         .arg(format!("-listen=127.0.0.1:{port}"))
         .arg(format!("-tls-cert-file={}", dir.join("cert.pem").display()))
         .arg(format!("-tls-key-file={}", dir.join("key.pem").display()))
@@ -78,7 +95,69 @@ pub fn start(dir: &Path) -> (String, impl Drop) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    (format!("https://127.0.0.1:{port}"), Injector(child))
+    let pid = child.id();
+    (format!("https://127.0.0.1:{port}"), pid, Injector(child))
+}
+
+async fn wait_ready(https: &reqwest::Client, url: &str) {
+    let t = Instant::now();
+    loop {
+        if let Ok(r) = https.get(format!("{url}/health/ready")).send().await {
+            assert_eq!(r.status(), 200);
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the injector did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Confined to one CPU (a pod's CPU limit of 1 does the same), the
+/// injector runs on one thread, and serves reviews as it does on more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_one_cpu_the_binary_runs_one_thread_and_serves_reviews() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    cert(d, "one-cpu");
+    let (url, pid, _injector) = start_on(d, Some(0));
+    let https = client(d);
+    wait_ready(&https, &url).await;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l == "Cpus_allowed_list:\t0"),
+        "{status}"
+    );
+    assert!(status.lines().any(|l| l == "Threads:\t1"), "{status}");
+    let ann = json!({
+        "arca.dev/agent-inject": "true",
+        "arca.dev/role": "web",
+        "arca.dev/agent-inject-secret-db": "database/creds/web",
+    });
+    // 32 at once, over several connections.
+    let reviews: Vec<_> = (0..32)
+        .map(|_| {
+            let (https, url, review) = (
+                https.clone(),
+                url.clone(),
+                review_of(pod(ann.clone()), "shop"),
+            );
+            tokio::spawn(async move {
+                let r = https
+                    .post(format!("{url}/mutate"))
+                    .json(&review)
+                    .send()
+                    .await;
+                r.unwrap().json::<Value>().await.unwrap()
+            })
+        })
+        .collect();
+    for r in reviews {
+        let v = r.await.unwrap();
+        assert_eq!(v["response"]["allowed"], true, "{v}");
+        assert!(v["response"]["patch"].is_string(), "{v}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
