@@ -263,25 +263,33 @@ struct Incoming {
     request: Option<AdmissionRequest<Reviewed>>,
 }
 
-/// The answer's shape on the wire: kube's `AdmissionResponse`, with the
-/// patch as Go's `[]byte` is written (base64; kube-core would write an
-/// array of numbers).
+/// The answer's shape on the wire, but for the patch (below).
 #[derive(Serialize)]
 struct Outgoing<'a> {
     #[serde(rename = "apiVersion")]
     api_version: &'a str,
     kind: &'a str,
-    response: Answered<'a>,
+    response: &'a AdmissionResponse,
 }
 
-#[derive(Serialize)]
-struct Answered<'a> {
-    #[serde(flatten)]
-    response: &'a AdmissionResponse,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
-    #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
+/// `body`, a serialized [`Outgoing`], with the patch added to its response
+/// as Go's `[]byte` is written: base64 (kube-core would write an array of
+/// numbers), encoded straight into the body rather than through a string
+/// serde_json would scan again. `None` if the body is not an object
+/// ending in the response's object (it always is).
+fn with_patch(mut body: Vec<u8>, patch: &[u8]) -> Option<Vec<u8>> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if !body.ends_with(b"}}") {
+        return None;
+    }
+    body.truncate(body.len() - 2);
+    body.extend_from_slice(b",\"patch\":\"");
+    let at = body.len();
+    body.resize(at + base64::encoded_len(patch.len(), true)?, 0);
+    let written = engine.encode_slice(patch, &mut body[at..]).ok()?;
+    body.truncate(at + written);
+    body.extend_from_slice(b"\",\"patchType\":\"JSONPatch\"}}");
+    Some(body)
 }
 
 /// What a review asked for, answered.
@@ -309,16 +317,20 @@ pub fn review(body: &[u8], settings: &Settings) -> Answer {
     let out = Outgoing {
         api_version: &request.types.api_version,
         kind: &request.types.kind,
-        response: Answered {
-            response: &response,
-            patch_type: patch.is_some().then_some("JSONPatch"),
-            patch: patch.map(|p| base64::engine::general_purpose::STANDARD.encode(p)),
-        },
+        response: &response,
     };
-    Answer {
-        status: 200,
-        body: serde_json::to_vec(&out).unwrap_or_default(),
-        outcome,
+    let body = serde_json::to_vec(&out).unwrap_or_default();
+    let body = match patch {
+        None => Some(body),
+        Some(p) => with_patch(body, &p),
+    };
+    match body {
+        Some(body) => Answer {
+            status: 200,
+            body,
+            outcome,
+        },
+        None => error(500, "arca-injector could not write its answer"),
     }
 }
 
