@@ -774,8 +774,7 @@ pub fn mutate(
             }
             None => {
                 let json = config_json(init)?;
-                env.push(json!({"name": CONFIG_ENV,
-                                "value": base64::engine::general_purpose::STANDARD.encode(json)}));
+                env.push(config_env(&json));
             }
         }
         if let Some(p) = a.text("proxy-address") {
@@ -838,10 +837,10 @@ pub fn mutate(
         }
         if exists {
             for it in items {
-                ops.push(json!({"op": "add", "path": format!("{path}/-"), "value": it}));
+                ops.push(add(format!("{path}/-"), it));
             }
         } else {
-            ops.push(json!({"op": "add", "path": path, "value": items}));
+            ops.push(add(path.to_owned(), Value::Array(items)));
         }
     };
     add_all(
@@ -910,7 +909,7 @@ pub fn mutate(
     }
     for (i, cfg) in &exec_targets {
         let json = serde_json::to_vec(cfg).map_err(|e| e.to_string())?;
-        let env = json!({"name": CONFIG_ENV, "value": base64::engine::general_purpose::STANDARD.encode(json)});
+        let env = config_env(&json);
         ops.push(
             json!({"op": "add", "path": format!("/spec/containers/{i}/command"),
                          "value": [format!("{BIN_DIR}/arca-agent")]}),
@@ -928,20 +927,24 @@ pub fn mutate(
         agents.push(container(true)?);
     }
     let sidecar = (!pre_populate_only).then(|| container(false)).transpose()?;
-    let native = sidecar.is_some() && s.native_sidecar;
-    if let (Some(sc), true) = (&sidecar, native) {
-        agents.push(sc.clone());
-    }
+    // A native sidecar goes with the init containers, a regular one
+    // with the app's.
+    let (native, regular) = if s.native_sidecar {
+        (sidecar, None)
+    } else {
+        (None, sidecar)
+    };
+    agents.extend(native);
     let have_inits = spec["initContainers"].is_array();
     if init_first && have_inits {
         for (k, c) in agents.into_iter().enumerate() {
-            ops.push(json!({"op": "add", "path": format!("/spec/initContainers/{k}"), "value": c}));
+            ops.push(add(format!("/spec/initContainers/{k}"), c));
         }
     } else {
         add_all(&mut ops, "/spec/initContainers", have_inits, agents);
     }
-    if let (Some(sc), false) = (sidecar, native) {
-        ops.push(json!({"op": "add", "path": "/spec/containers/-", "value": sc}));
+    if let Some(sc) = regular {
+        ops.push(add("/spec/containers/-".to_owned(), sc));
     }
     if share_process_namespace {
         ops.push(json!({"op": "add", "path": "/spec/shareProcessNamespace", "value": true}));
@@ -971,6 +974,29 @@ struct AgentConfig<'a> {
     exit_after_auth: bool,
     #[serde(flatten)]
     only: &'a Map<String, Value>,
+}
+
+/// The environment variable that carries an agent's configuration
+/// (base64, as vault-k8s's `VAULT_CONFIG`).
+fn config_env(json: &[u8]) -> Value {
+    let mut var = Map::new();
+    var.insert("name".into(), CONFIG_ENV.into());
+    var.insert(
+        "value".into(),
+        base64::engine::general_purpose::STANDARD
+            .encode(json)
+            .into(),
+    );
+    Value::Object(var)
+}
+
+/// An RFC 6902 `add` of `value` (moved in: `json!` would copy it).
+fn add(path: String, value: Value) -> Value {
+    let mut op = Map::new();
+    op.insert("op".into(), "add".into());
+    op.insert("path".into(), path.into());
+    op.insert("value".into(), value);
+    Value::Object(op)
 }
 
 /// Whether `container` already mounts something at the mount's path (a
