@@ -15,7 +15,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::{NamespaceResourceScope, Resource, TypeMeta};
@@ -274,20 +273,24 @@ struct Outgoing<'a> {
 
 /// `body`, a serialized [`Outgoing`], with the patch added to its response
 /// as Go's `[]byte` is written: base64 (kube-core would write an array of
-/// numbers), encoded straight into the body rather than through a string
-/// serde_json would scan again. `None` if the body is not an object
-/// ending in the response's object (it always is).
-fn with_patch(mut body: Vec<u8>, patch: &[u8]) -> Option<Vec<u8>> {
-    let engine = &base64::engine::general_purpose::STANDARD;
+/// numbers), serialized and encoded straight into the body rather than
+/// through a buffer and a string serde_json would scan again. `None` if
+/// the body is not an object ending in the response's object (it always
+/// is).
+fn with_patch(mut body: Vec<u8>, patch: &[Value]) -> Option<Vec<u8>> {
     if !body.ends_with(b"}}") {
         return None;
     }
     body.truncate(body.len() - 2);
+    body.reserve(8 << 10);
     body.extend_from_slice(b",\"patch\":\"");
-    let at = body.len();
-    body.resize(at + base64::encoded_len(patch.len(), true)?, 0);
-    let written = engine.encode_slice(patch, &mut body[at..]).ok()?;
-    body.truncate(at + written);
+    // serde_json writes token by token: buffered, the encoder gets
+    // whole chunks.
+    let encoder =
+        base64::write::EncoderWriter::new(&mut body, &base64::engine::general_purpose::STANDARD);
+    let mut buffered = std::io::BufWriter::with_capacity(4 << 10, encoder);
+    serde_json::to_writer(&mut buffered, patch).ok()?;
+    buffered.into_inner().ok()?.finish().ok()?;
     body.extend_from_slice(b"\",\"patchType\":\"JSONPatch\"}}");
     Some(body)
 }
@@ -353,11 +356,11 @@ fn diagnose(body: &[u8], e: &serde_json::Error) -> String {
     }
 }
 
-/// The response, and the patch's bytes when there is one.
+/// The response, and the patch's operations when there is one.
 fn respond(
     req: &AdmissionRequest<Reviewed>,
     settings: &Settings,
-) -> (AdmissionResponse, Option<Vec<u8>>) {
+) -> (AdmissionResponse, Option<Vec<Value>>) {
     let allow = AdmissionResponse::from(req);
     if req.kind.kind != "Pod" || !req.kind.group.is_empty() || req.sub_resource.is_some() {
         return (allow, None);
@@ -377,19 +380,13 @@ fn respond(
     };
     match crate::mutate::mutate(annotations, &obj.spec, obj.phase.as_deref(), settings) {
         Ok(None) => (allow, None),
-        Ok(Some(m)) => match serde_json::to_vec(&m.patch) {
-            Ok(bytes) => {
-                let mut r = allow;
-                if !m.warnings.is_empty() {
-                    r.warnings = Some(m.warnings);
-                }
-                (r, Some(bytes))
+        Ok(Some(m)) => {
+            let mut r = allow;
+            if !m.warnings.is_empty() {
+                r.warnings = Some(m.warnings);
             }
-            Err(e) => (
-                allow.deny(format!("arca-injector built a bad patch: {e}")),
-                None,
-            ),
-        },
+            (r, Some(m.patch))
+        }
         Err(refusal) => (allow.deny(refusal), None),
     }
 }
