@@ -9,60 +9,61 @@ use std::collections::BTreeMap;
 pub const ARCA: &str = "arca.dev/";
 pub const VAULT: &str = "vault.hashicorp.com/";
 
-/// Annotations arca-injector acts on (per-secret ones by prefix).
+/// Annotations arca-injector acts on (per-secret ones by prefix), sorted
+/// (looked up by binary search).
 const KNOWN: &[&str] = &[
-    "agent-inject",
-    "agent-inject-status",
-    "agent-inject-default-template",
-    "agent-inject-default-format",
-    "agent-inject-containers",
-    "agent-inject-token",
+    "agent-auto-auth-exit-on-err",
+    "agent-cache-enable",
+    "agent-cache-listener-port",
+    "agent-cache-use-auto-auth-token",
+    "agent-configmap",
+    "agent-copy-volume-mounts",
+    "agent-extra-secret",
     "agent-image",
     "agent-init-first",
-    "agent-pre-populate",
-    "agent-pre-populate-only",
-    "agent-configmap",
-    "agent-extra-secret",
-    "agent-limits-cpu",
-    "agent-limits-mem",
-    "agent-limits-ephemeral",
-    "agent-requests-cpu",
-    "agent-requests-mem",
-    "agent-requests-ephemeral",
-    "agent-revoke-on-shutdown",
-    "agent-run-as-user",
-    "agent-run-as-group",
-    "agent-run-as-same-user",
-    "agent-set-security-context",
-    "agent-share-process-namespace",
-    "agent-service-account-token-volume-name",
-    "agent-cache-enable",
-    "agent-cache-use-auto-auth-token",
-    "agent-cache-listener-port",
-    "agent-copy-volume-mounts",
-    "agent-json-patch",
     "agent-init-json-patch",
-    "agent-metrics-listener-port",
-    "agent-auto-auth-exit-on-err",
-    "agent-request-namespace",
-    "secret-volume-path",
-    "preserve-secret-case",
-    "service",
-    "proxy-address",
-    "tls-skip-verify",
-    "tls-secret",
-    "ca-cert",
-    "log-level",
-    "role",
-    "auth-type",
-    "auth-path",
-    "auth-min-backoff",
-    "auth-max-backoff",
-    "template-config-exit-on-retry-failure",
-    "template-static-secret-render-interval",
-    "template-max-connections-per-host",
+    "agent-inject",
+    "agent-inject-containers",
+    "agent-inject-default-format",
+    "agent-inject-default-template",
     "agent-inject-exec",
     "agent-inject-exec-restart",
+    "agent-inject-status",
+    "agent-inject-token",
+    "agent-json-patch",
+    "agent-limits-cpu",
+    "agent-limits-ephemeral",
+    "agent-limits-mem",
+    "agent-metrics-listener-port",
+    "agent-pre-populate",
+    "agent-pre-populate-only",
+    "agent-request-namespace",
+    "agent-requests-cpu",
+    "agent-requests-ephemeral",
+    "agent-requests-mem",
+    "agent-revoke-on-shutdown",
+    "agent-run-as-group",
+    "agent-run-as-same-user",
+    "agent-run-as-user",
+    "agent-service-account-token-volume-name",
+    "agent-set-security-context",
+    "agent-share-process-namespace",
+    "auth-max-backoff",
+    "auth-min-backoff",
+    "auth-path",
+    "auth-type",
+    "ca-cert",
+    "log-level",
+    "preserve-secret-case",
+    "proxy-address",
+    "role",
+    "secret-volume-path",
+    "service",
+    "template-config-exit-on-retry-failure",
+    "template-max-connections-per-host",
+    "template-static-secret-render-interval",
+    "tls-secret",
+    "tls-skip-verify",
 ];
 
 /// Per-secret and per-parameter prefixes arca-injector acts on.
@@ -215,7 +216,9 @@ impl<'a> Annotations<'a> {
             let Some(name) = k.strip_prefix(ARCA).or_else(|| k.strip_prefix(VAULT)) else {
                 continue;
             };
-            if KNOWN.contains(&name) || KNOWN_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            if KNOWN.binary_search(&name).is_ok()
+                || KNOWN_PREFIXES.iter().any(|p| name.starts_with(p))
+            {
                 continue;
             }
             if let Some((_, why)) = IGNORED.iter().find(|(n, _)| *n == name) {
@@ -243,6 +246,11 @@ impl<'a> Annotations<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_known_names_are_sorted_for_binary_search() {
+        assert!(KNOWN.windows(2).all(|w| w[0] < w[1]), "{KNOWN:?}");
+    }
 
     #[test]
     fn either_prefix_arca_wins_and_errors_name_the_key() {
