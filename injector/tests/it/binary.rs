@@ -167,18 +167,7 @@ async fn the_binary_serves_reviews_over_https_and_takes_a_renewed_certificate() 
     cert(d, "first");
     let (url, _injector) = start(d);
     let https = client(d);
-    let t = Instant::now();
-    loop {
-        if let Ok(r) = https.get(format!("{url}/health/ready")).send().await {
-            assert_eq!(r.status(), 200);
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the injector did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&https, &url).await;
     for prefix in ["vault.hashicorp.com", "arca.dev"] {
         let ann = json!({
             format!("{prefix}/agent-inject"): "true",

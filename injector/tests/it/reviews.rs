@@ -467,13 +467,7 @@ fn pre_populate_only_and_regular_container_sidecars() {
 /// path, and the original containers and volumes are all still there.
 #[test]
 fn any_pod_any_annotations_the_patch_applies_and_the_pod_stays_valid() {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     let options: &[(&str, &[&str])] = &[
         ("agent-init-first", &["true", "false"]),
         ("agent-pre-populate", &["true", "false"]),
@@ -502,13 +496,13 @@ fn any_pod_any_annotations_the_patch_applies_and_the_pod_stays_valid() {
         for i in 0..secrets {
             ann[format!("vault.hashicorp.com/agent-inject-secret-s{i}")] =
                 json!(format!("secret/data/s{i}"));
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 ann[format!("vault.hashicorp.com/secret-volume-path-s{i}")] =
                     json!(format!("/custom/{}", next() % 2));
             }
         }
         for (k, vals) in options {
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 ann[format!("vault.hashicorp.com/{k}")] =
                     json!(vals[(next() % vals.len() as u64) as usize]);
             }
@@ -714,13 +708,7 @@ fn exec_mode_wraps_the_command_with_the_agent() {
 #[test]
 fn the_pruned_spec_gives_the_answers_of_the_whole_spec() {
     use serde::de::DeserializeSeed;
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let options: &[(&str, &[&str])] = &[
         ("agent-inject-exec", &["app", "istio-proxy", "app,nope"]),
         ("agent-inject-env-DB", &["secret/data/web#password"]),
@@ -742,7 +730,7 @@ fn the_pruned_spec_gives_the_answers_of_the_whole_spec() {
         let mut ann = json!({"arca.dev/agent-inject": "true", "arca.dev/role": "r",
                              "arca.dev/agent-inject-secret-s0": "secret/data/s0"});
         for (k, vals) in options {
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 ann[format!("arca.dev/{k}")] = json!(vals[(next() % vals.len() as u64) as usize]);
             }
         }
@@ -780,4 +768,14 @@ fn the_pruned_spec_gives_the_answers_of_the_whole_spec() {
         compared += usize::from(matches!(a, Ok(Some(_))));
     }
     assert!(compared > 100, "only {compared} injections compared");
+}
+
+/// A small deterministic generator (xorshift64), so failures reproduce.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
 }
