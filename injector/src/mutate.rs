@@ -760,7 +760,9 @@ pub fn mutate(
     }
 
     let log_level = a.text("log-level").unwrap_or("info");
-    let container = |init: bool| -> Result<Value, String> {
+    // An agent container, given what both agents carry (moved into the
+    // last one built, so one set of copies at most).
+    let container = |init: bool, (mut mounts, resources, security_context): AgentParts| {
         let mut env = vec![];
         let mut args = vec![Value::String(format!("-log-level={log_level}"))];
         match configmap {
@@ -780,7 +782,6 @@ pub fn mutate(
         if let Some(p) = a.text("proxy-address") {
             env.push(json!({"name": "HTTPS_PROXY", "value": p}));
         }
-        let mut mounts = agent_mounts.clone();
         if init && exec_mode {
             args.push(format!("-copy-to={BIN_DIR}/arca-agent").into());
             mounts.push(json!({"name": BIN_VOLUME, "mountPath": BIN_DIR}));
@@ -795,11 +796,11 @@ pub fn mutate(
         c.insert("args".into(), Value::Array(args));
         c.insert("env".into(), Value::Array(env));
         if !resources.is_empty() {
-            c.insert("resources".into(), Value::Object(resources.clone()));
+            c.insert("resources".into(), Value::Object(resources));
         }
         c.insert("volumeMounts".into(), Value::Array(mounts));
-        if let Some(sc) = &security_context {
-            c.insert("securityContext".into(), sc.clone());
+        if let Some(sc) = security_context {
+            c.insert("securityContext".into(), sc);
         }
         if !init && s.native_sidecar {
             c.insert("restartPolicy".into(), "Always".into());
@@ -823,7 +824,7 @@ pub fn mutate(
             json_patch::patch(&mut v, &patch)
                 .map_err(|e| format!("annotation {full}: failed to apply JSON patch: {e}"))?;
         }
-        Ok(v)
+        Ok::<Value, String>(v)
     };
 
     // The patch.
@@ -922,11 +923,20 @@ pub fn mutate(
             vec![env],
         );
     }
+    let shared: AgentParts = (agent_mounts, resources, security_context);
+    let (init_parts, sidecar_parts) = match (pre_populate, !pre_populate_only) {
+        (true, true) => (Some(shared.clone()), Some(shared)),
+        (true, false) => (Some(shared), None),
+        (false, true) => (None, Some(shared)),
+        (false, false) => (None, None),
+    };
     let mut agents: Vec<Value> = Vec::new();
-    if pre_populate {
-        agents.push(container(true)?);
+    if let Some(parts) = init_parts {
+        agents.push(container(true, parts)?);
     }
-    let sidecar = (!pre_populate_only).then(|| container(false)).transpose()?;
+    let sidecar = sidecar_parts
+        .map(|parts| container(false, parts))
+        .transpose()?;
     // A native sidecar goes with the init containers, a regular one
     // with the app's.
     let (native, regular) = if s.native_sidecar {
@@ -963,6 +973,10 @@ pub fn mutate(
         warnings,
     }))
 }
+
+/// What both agent containers carry: their volume mounts, resources and
+/// security context.
+type AgentParts = (Vec<Value>, Map<String, Value>, Option<Value>);
 
 /// An agent's configuration as its environment variable carries it: the
 /// keys every agent of the pod shares, whether it exits after rendering
