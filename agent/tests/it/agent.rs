@@ -192,13 +192,24 @@ async fn sidecar_mode_rewrites_the_file_when_the_secret_changes() {
         get("/agent/v1/health").await,
         (200, "{\"ready\":true}".to_owned())
     );
-    let (code, metrics) = get("/agent/v1/metrics").await;
-    assert_eq!(code, 200);
-    for line in [
+    // The counters move just after the file is written: read them until
+    // they have (or 5 s).
+    let t = std::time::Instant::now();
+    let want = [
         "arca_agent_renders_total 2",
         "arca_agent_logins_total 1",
         "arca_agent_ready 1",
-    ] {
+    ];
+    let metrics = loop {
+        let (code, metrics) = get("/agent/v1/metrics").await;
+        assert_eq!(code, 200);
+        let all = want.iter().all(|w| metrics.lines().any(|l| l == *w));
+        if all || t.elapsed() > Duration::from_secs(5) {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for line in want {
         assert!(
             metrics.lines().any(|l| l == line),
             "{line} not in:\n{metrics}"

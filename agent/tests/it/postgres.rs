@@ -262,6 +262,22 @@ listener "tcp" {{
             panic!("the proxy does not answer");
         }
     };
+    // The proxy listens from the start; the agent's token exists once it
+    // has logged in (before that a request goes through without one, as
+    // with Vault Agent).
+    let metrics = format!("http://127.0.0.1:{port}/agent/v1/metrics");
+    let t = std::time::Instant::now();
+    loop {
+        let text = match reqwest::get(&metrics).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.lines().any(|l| l == "arca_agent_logins_total 1") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no login: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // No token in the request: the agent's is added.
     let (status, body) = get("secret/data/app").await;
     assert_eq!(
