@@ -17,12 +17,18 @@
 //!   app starts and Jobs finish, or a regular container;
 //! - the `agent-inject-status: injected` annotation.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::annotations::{Annotations, VAULT};
+use crate::patch::{
+    AgentConfig, ApiProxy, AutoAuth, Container, Empty, EnvTemplate, EnvVar, Exec, Item, Listener,
+    Method, Mount, Named, Op, Port, Projected, Resources, SecurityContext, ServiceAccountToken,
+    SidecarOnly, Sink, SinkConfig, Template, TemplateConfig, TokenSource, Vault, Volume, merge,
+};
 use crate::settings::Settings;
 
 pub const INIT_NAME: &str = "arca-agent-init";
@@ -39,22 +45,31 @@ pub const TOKEN_DIR: &str = "/var/run/secrets/arca.dev/serviceaccount";
 pub const CONFIG_ENV: &str = "ARCA_AGENT_CONFIG";
 /// The agent binary in its image.
 pub const AGENT_BINARY: &str = "/arca-agent";
+/// Exec mode: the command of a wrapped container (the agent, copied).
+const EXEC_COMMAND: &[&str] = &["/arca/bin/arca-agent"];
+const PID_FILE: &str = "/home/arca/.pid";
+const HANDOFF_FILE: &str = "/home/arca/handoff.json";
 
 const MAP_TEMPLATE: &str =
     "{{ with secret \"%s\" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}";
 const JSON_TEMPLATE: &str = "{{ with secret \"%s\" }}{{ .Data | toJSON }}\n{{ end }}";
 
 /// A secret's path, inline template and template file, as annotated.
-type SecretSource = (Option<String>, Option<String>, Option<String>);
+type SecretSource<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
-pub struct Mutation {
+pub struct Mutation<'a> {
     /// RFC 6902 operations.
-    pub patch: Vec<Value>,
+    pub patch: Vec<Op<'a>>,
     pub warnings: Vec<String>,
 }
 
 fn pointer_escape(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
+}
+
+/// A string as JSON writes it (quoted), for messages.
+fn quoted(s: &str) -> String {
+    Value::from(s).to_string()
 }
 
 /// `path.Join(dir, file)` for a file an annotation names: below `dir`,
@@ -88,15 +103,16 @@ fn absolute(path: &str, key: &str) -> Result<String, String> {
     })
 }
 
-/// The patch for a pod (its annotations, spec and phase), `None` when it asks for nothing (or has it
-/// already), an error (the refusal's message) when it asks for something
-/// that cannot be done.
-pub fn mutate(
-    annotations: &BTreeMap<String, String>,
-    spec: &Value,
+/// The patch for a pod (its annotations, spec and phase), `None` when it
+/// asks for nothing (or has it already), an error (the refusal's message)
+/// when it asks for something that cannot be done. The patch borrows
+/// from the annotations, the spec and the settings.
+pub fn mutate<'a>(
+    annotations: &'a BTreeMap<String, String>,
+    spec: &'a Value,
     phase: Option<&str>,
-    s: &Settings,
-) -> Result<Option<Mutation>, String> {
+    s: &'a Settings,
+) -> Result<Option<Mutation<'a>>, String> {
     let a = Annotations::new(annotations);
     if !a.bool("agent-inject", false)? {
         return Ok(None);
@@ -108,10 +124,10 @@ pub fn mutate(
         return Ok(None);
     }
     let mut warnings = a.warnings();
-    let empty = Vec::new();
-    let containers = spec["containers"].as_array().unwrap_or(&empty);
-    let init_containers = spec["initContainers"].as_array().unwrap_or(&empty);
-    let volumes = spec["volumes"].as_array().unwrap_or(&empty);
+    let list = |key: &str| -> &'a [Value] { spec[key].as_array().map_or(&[], Vec::as_slice) };
+    let containers = list("containers");
+    let init_containers = list("initContainers");
+    let volumes = list("volumes");
     let volume_names: Vec<&str> = volumes.iter().filter_map(|v| v["name"].as_str()).collect();
     let container_names: Vec<&str> = containers
         .iter()
@@ -126,32 +142,35 @@ pub fn mutate(
     }
 
     // Where the agent logs in and what it renders.
-    let address = a
-        .text("service")
-        .map(str::to_owned)
-        .unwrap_or_else(|| s.vault_address.clone());
-    let auth_type = a.text("auth-type").unwrap_or(&s.vault_auth_type).to_owned();
-    if !matches!(auth_type.as_str(), "kubernetes" | "jwt" | "approle") {
+    let address: &str = a.text("service").unwrap_or(&s.vault_address);
+    let auth_type: &str = a.text("auth-type").unwrap_or(&s.vault_auth_type);
+    if !matches!(auth_type, "kubernetes" | "jwt" | "approle") {
         return Err(format!(
             "annotation auth-type: {auth_type:?} is not an auth method arca-agent has (kubernetes, jwt, approle)"
         ));
     }
-    let auth_path = a.text("auth-path").unwrap_or(&s.vault_auth_path).to_owned();
-    let mut method_config = Map::new();
+    let auth_path: &str = a.text("auth-path").unwrap_or(&s.vault_auth_path);
+    let mut method_config: BTreeMap<Cow<'a, str>, Cow<'a, str>> = BTreeMap::new();
     for (param, (_, v)) in a.with_prefix("auth-config-") {
-        method_config.insert(param.replace('-', "_"), Value::String(v.to_owned()));
+        let key = if param.contains('-') {
+            Cow::Owned(param.replace('-', "_"))
+        } else {
+            Cow::Borrowed(param)
+        };
+        method_config.insert(key, Cow::Borrowed(v));
     }
     if let Some(role) = a.text("role") {
-        method_config.insert("role".into(), role.into());
+        method_config.insert(Cow::Borrowed("role"), Cow::Borrowed(role));
     }
     if auth_type == "kubernetes" && !method_config.contains_key("role") {
         return Err("annotation role is missing: the kubernetes auth role to log in with".into());
     }
 
-    let default_template = match a.entry("agent-inject-default-template") {
-        None => s.default_template.clone(),
+    let json_default = match a.entry("agent-inject-default-template") {
+        None => s.default_template == "json",
         Some((full, v)) => match v.to_ascii_lowercase().as_str() {
-            t @ ("map" | "json") => t.to_owned(),
+            "map" => false,
+            "json" => true,
             _ => {
                 return Err(format!(
                     "annotation {full}: invalid default template type {v:?} (map or json)"
@@ -170,93 +189,90 @@ pub fn mutate(
     let preserve_case = a.bool("preserve-secret-case", false)?;
 
     // The secrets: by the first prefix that names them.
-    let mut by_raw: BTreeMap<String, SecretSource> = BTreeMap::new();
+    let mut by_raw: BTreeMap<&'a str, SecretSource<'a>> = BTreeMap::new();
     for (raw, (_, v)) in a.with_prefix("agent-inject-secret-") {
         if !v.trim().is_empty() {
-            by_raw.entry(raw.to_owned()).or_default().0 = Some(v.to_owned());
+            by_raw.entry(raw).or_default().0 = Some(v);
         }
     }
     for (raw, (_, v)) in a.with_prefix("agent-inject-template-file-") {
         if !v.trim().is_empty() {
-            by_raw.entry(raw.to_owned()).or_default().2 = Some(v.to_owned());
+            by_raw.entry(raw).or_default().2 = Some(v);
         }
     }
     for (raw, (_, v)) in a.with_prefix("agent-inject-template-") {
         if raw.starts_with("file-") || v.trim().is_empty() {
             continue;
         }
-        by_raw.entry(raw.to_owned()).or_default().1 = Some(v.to_owned());
+        by_raw.entry(raw).or_default().1 = Some(v);
     }
     // The mount path of each secret's file.
     let mut secret_dirs: Vec<String> = Vec::new();
-    let mut templates = Vec::new();
+    let mut templates: Vec<Template<'a>> = Vec::new();
     let mut share_process_namespace = false;
-    for (raw, (path, contents, source)) in &by_raw {
+    // Per-secret annotation names, built in one reused buffer.
+    let mut buf = String::new();
+    for (&raw, &(path, contents, source)) in &by_raw {
         if raw.is_empty() {
             continue;
         }
-        let keep_case = a.bool(&format!("preserve-secret-case-{raw}"), preserve_case)?;
-        let name = if keep_case {
-            raw.clone()
+        let keep_case = a.bool(named(&mut buf, "preserve-secret-case-", raw), preserve_case)?;
+        let lower = raw.is_ascii() && !raw.bytes().any(|b| b.is_ascii_uppercase());
+        let name: Cow<'_, str> = if keep_case || lower {
+            Cow::Borrowed(raw)
         } else {
-            raw.to_lowercase()
+            Cow::Owned(raw.to_lowercase())
         };
-        let mount = match a.text(&format!("secret-volume-path-{raw}")) {
+        let mount = match a.text(named(&mut buf, "secret-volume-path-", raw)) {
             Some(p) => absolute(p, &format!("secret-volume-path-{raw}"))?,
             None => volume_path.clone(),
         };
-        let destination = match a.entry(&format!("agent-inject-file-{raw}")) {
+        let destination = match a.entry(named(&mut buf, "agent-inject-file-", raw)) {
             Some((full, f)) if !f.is_empty() => join_below(&mount, f, full)?,
             _ => format!("{mount}/{name}"),
         };
-        let path = path.clone().unwrap_or_default();
-        let mut t = Map::new();
-        t.insert("destination".into(), destination.into());
-        let format = match a.entry(&format!("agent-inject-format-{raw}")) {
+        let path = path.unwrap_or_default();
+        let mut t = Template {
+            destination,
+            ..Template::default()
+        };
+        let format = match a.entry(named(&mut buf, "agent-inject-format-", raw)) {
             Some((full, v)) => Some(format_value(full, v)?),
-            None if contents.is_none() && source.is_none() => default_format.clone(),
+            None if contents.is_none() && source.is_none() => default_format,
             None => None,
         };
         match (contents, source, format) {
-            (Some(c), _, _) => {
-                t.insert("contents".into(), c.clone().into());
-            }
-            (None, Some(src), _) => {
-                t.insert("source".into(), src.clone().into());
-            }
+            (Some(c), _, _) => t.contents = Some(Cow::Borrowed(c)),
+            (None, Some(src), _) => t.source = Some(src),
             (None, None, Some(f)) => {
-                t.insert("secret".into(), path.clone().into());
-                t.insert("format".into(), f.into());
+                t.secret = Some(path);
+                t.format = Some(f);
             }
             (None, None, None) => {
-                let tmpl = if default_template == "json" {
+                let tmpl = if json_default {
                     JSON_TEMPLATE
                 } else {
                     MAP_TEMPLATE
                 };
-                t.insert("contents".into(), tmpl.replace("%s", &path).into());
+                t.contents = Some(Cow::Owned(tmpl.replace("%s", path)));
             }
         }
-        if t.contains_key("contents") || t.contains_key("source") {
-            t.insert("left_delimiter".into(), "{{".into());
-            t.insert("right_delimiter".into(), "}}".into());
+        if t.contents.is_some() || t.source.is_some() {
+            t.left_delimiter = Some("{{");
+            t.right_delimiter = Some("}}");
         }
-        if let Some(p) = a.text(&format!("agent-inject-perms-{raw}")) {
+        if let Some(p) = a.text(named(&mut buf, "agent-inject-perms-", raw)) {
             let ok = p.len() <= 5 && u32::from_str_radix(p, 8).is_ok_and(|m| m <= 0o7777);
             if !ok {
                 return Err(format!(
                     "annotation agent-inject-perms-{raw}: {p:?} is not an octal mode like 0640"
                 ));
             }
-            t.insert("perms".into(), p.into());
+            t.perms = Some(p);
         }
-        if let Some(c) = a.text(&format!("agent-inject-command-{raw}")) {
-            t.insert("command".into(), c.into());
-        }
-        if a.bool(&format!("error-on-missing-key-{raw}"), false)? {
-            t.insert("error_on_missing_key".into(), true.into());
-        }
-        if let Some((full, r)) = a.entry(&format!("agent-inject-restart-{raw}")) {
+        t.command = a.text(named(&mut buf, "agent-inject-command-", raw));
+        t.error_on_missing_key = a.bool(named(&mut buf, "error-on-missing-key-", raw), false)?;
+        if let Some((full, r)) = a.entry(named(&mut buf, "agent-inject-restart-", raw)) {
             let (sig, target) = r.split_once(':').ok_or_else(|| {
                 format!("annotation {full}: {r:?} is not SIGNAL:process or SIGNAL:/pid/file")
             })?;
@@ -281,16 +297,16 @@ pub fn mutate(
                     "annotation {full}: no process or pid file after the signal"
                 ));
             }
-            t.insert("signal".into(), sig.into());
+            t.signal = Some(sig);
             if target.starts_with('/') {
-                t.insert("signal_pid_file".into(), target.into());
+                t.signal_pid_file = Some(target);
             } else {
-                t.insert("signal_process".into(), target.into());
+                t.signal_process = Some(target);
                 share_process_namespace = true;
             }
-            t.insert("min_interval".into(), "1s".into());
+            t.min_interval = Some("1s");
         }
-        templates.push(Value::Object(t));
+        templates.push(t);
         secret_dirs.push(mount);
     }
 
@@ -302,16 +318,16 @@ pub fn mutate(
             mounts.push(dir);
         }
     }
-    let secret_mounts: Vec<Value> = mounts
-        .iter()
+    let secret_mounts: Vec<Mount<'a>> = mounts
+        .into_iter()
         .enumerate()
         .map(|(i, m)| {
-            let name = if i == 0 {
-                SECRETS_VOLUME.to_owned()
+            let name: Cow<'a, str> = if i == 0 {
+                SECRETS_VOLUME.into()
             } else {
-                format!("{SECRETS_VOLUME}-custom-{}", i - 1)
+                format!("{SECRETS_VOLUME}-custom-{}", i - 1).into()
             };
-            json!({"name": name, "mountPath": m})
+            Mount::new(name, m, false)
         })
         .collect();
 
@@ -363,7 +379,7 @@ pub fn mutate(
             "agent-pre-populate is false and agent-pre-populate-only true: no agent runs".into(),
         );
     }
-    let image = a.text("agent-image").unwrap_or(&s.agent_image).to_owned();
+    let image: &str = a.text("agent-image").unwrap_or(&s.agent_image);
     if address.is_empty() {
         return Err(
             "no server address: set the injector's -vault-address or the service annotation".into(),
@@ -371,52 +387,33 @@ pub fn mutate(
     }
 
     // Resources.
-    let mut requests = Map::new();
-    let mut limits = Map::new();
+    let mut resources = Resources::default();
     for (key, default, limit, field) in [
-        (
-            "agent-requests-cpu",
-            Some(s.cpu_request.as_str()),
-            false,
-            "cpu",
-        ),
-        (
-            "agent-requests-mem",
-            Some(s.mem_request.as_str()),
-            false,
-            "memory",
-        ),
+        ("agent-requests-cpu", Some(&s.cpu_request), false, "cpu"),
+        ("agent-requests-mem", Some(&s.mem_request), false, "memory"),
         (
             "agent-requests-ephemeral",
-            s.ephemeral_request.as_deref(),
+            s.ephemeral_request.as_ref(),
             false,
             "ephemeral-storage",
         ),
-        ("agent-limits-cpu", Some(s.cpu_limit.as_str()), true, "cpu"),
-        (
-            "agent-limits-mem",
-            Some(s.mem_limit.as_str()),
-            true,
-            "memory",
-        ),
+        ("agent-limits-cpu", Some(&s.cpu_limit), true, "cpu"),
+        ("agent-limits-mem", Some(&s.mem_limit), true, "memory"),
         (
             "agent-limits-ephemeral",
-            s.ephemeral_limit.as_deref(),
+            s.ephemeral_limit.as_ref(),
             true,
             "ephemeral-storage",
         ),
     ] {
-        if let Some(q) = a.quantity(key, default)? {
-            let into = if limit { &mut limits } else { &mut requests };
-            into.insert(field.into(), q.into());
+        if let Some(q) = a.quantity(key, default.map(String::as_str))? {
+            let into = if limit {
+                &mut resources.limits
+            } else {
+                &mut resources.requests
+            };
+            into.insert(field, q);
         }
-    }
-    let mut resources = Map::new();
-    if !requests.is_empty() {
-        resources.insert("requests".into(), requests.into());
-    }
-    if !limits.is_empty() {
-        resources.insert("limits".into(), limits.into());
     }
 
     // Security context.
@@ -440,93 +437,88 @@ pub fn mutate(
         "agent-set-security-context",
         s.set_security_context || explicit_ids,
     )?;
-    let security_context = set_sc.then(|| {
-        json!({
-            "runAsUser": uid,
-            "runAsGroup": gid,
-            "runAsNonRoot": uid != 0 && gid != 0,
-            "readOnlyRootFilesystem": true,
-            "allowPrivilegeEscalation": false,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        })
-    });
+    let security_context = set_sc.then(|| SecurityContext::restricted(uid, gid));
 
     // The service-account token the agent logs in with.
-    let (token_volume, token_mount, token_path, new_token_volume) = match a
-        .text("agent-service-account-token-volume-name")
-    {
-        None => (
-            TOKEN_VOLUME.to_owned(),
-            TOKEN_DIR.to_owned(),
-            format!("{TOKEN_DIR}/token"),
-            true,
-        ),
-        Some(name) => {
-            let vol = volumes
-                .iter()
-                .find(|v| v["name"] == name)
-                .ok_or_else(|| format!("failed to find volume {name:?} in the pod's volumes"))?;
-            let file = vol["projected"]["sources"]
-                .as_array()
-                .and_then(|srcs| {
-                    srcs.iter()
-                        .find_map(|s| s["serviceAccountToken"]["path"].as_str())
-                })
-                .ok_or_else(|| format!("failed to find tokenPath for projected volume {name:?}"))?;
-            let mount = containers
-                .iter()
-                .flat_map(|c| c["volumeMounts"].as_array().into_iter().flatten())
-                .find(|m| m["name"] == name)
-                .and_then(|m| m["mountPath"].as_str())
-                .unwrap_or("/var/run/secrets/vault.hashicorp.com/serviceaccount")
-                .to_owned();
-            let path = format!("{}/{}", mount.trim_end_matches('/'), file);
-            (name.to_owned(), mount, path, false)
-        }
-    };
+    let (token_volume, token_mount, token_path, new_token_volume): (&str, Cow<str>, String, bool) =
+        match a.text("agent-service-account-token-volume-name") {
+            None => (
+                TOKEN_VOLUME,
+                TOKEN_DIR.into(),
+                format!("{TOKEN_DIR}/token"),
+                true,
+            ),
+            Some(name) => {
+                let vol = volumes.iter().find(|v| v["name"] == name).ok_or_else(|| {
+                    format!("failed to find volume {name:?} in the pod's volumes")
+                })?;
+                let file = vol["projected"]["sources"]
+                    .as_array()
+                    .and_then(|srcs| {
+                        srcs.iter()
+                            .find_map(|s| s["serviceAccountToken"]["path"].as_str())
+                    })
+                    .ok_or_else(|| {
+                        format!("failed to find tokenPath for projected volume {name:?}")
+                    })?;
+                let mount: &'a str = containers
+                    .iter()
+                    .flat_map(|c| c["volumeMounts"].as_array().into_iter().flatten())
+                    .find(|m| m["name"] == name)
+                    .and_then(|m| m["mountPath"].as_str())
+                    .unwrap_or("/var/run/secrets/vault.hashicorp.com/serviceaccount");
+                let path = format!("{}/{}", mount.trim_end_matches('/'), file);
+                (name, mount.into(), path, false)
+            }
+        };
     if !method_config.contains_key("token_path") && auth_type == "kubernetes" {
-        method_config.insert("token_path".into(), token_path.into());
+        method_config.insert(Cow::Borrowed("token_path"), Cow::Owned(token_path));
     }
 
     // Extra volumes for the agent containers.
-    let mut agent_mounts: Vec<Value> = vec![
-        json!({"name": HOME_VOLUME, "mountPath": HOME}),
-        json!({"name": token_volume, "mountPath": token_mount, "readOnly": true}),
+    let mut agent_mounts: Vec<Mount<'a>> = vec![
+        Mount::new(HOME_VOLUME, HOME, false),
+        Mount::new(token_volume, token_mount.clone(), true),
     ];
     agent_mounts.extend(secret_mounts.iter().cloned());
-    let mut new_volumes: Vec<Value> = Vec::new();
+    let mut new_volumes: Vec<Volume<'a>> = Vec::new();
     for m in &secret_mounts {
-        new_volumes.push(json!({"name": m["name"], "emptyDir": {"medium": "Memory"}}));
-    }
-    new_volumes.push(json!({"name": HOME_VOLUME, "emptyDir": {"medium": "Memory"}}));
-    if new_token_volume {
-        let mut sat = Map::new();
-        sat.insert("path".into(), "token".into());
-        sat.insert("expirationSeconds".into(), s.token_expiration.into());
-        if !s.token_audience.is_empty() {
-            sat.insert("audience".into(), s.token_audience.clone().into());
+        if let Mount::Ours { name, .. } = m {
+            new_volumes.push(Volume::memory(name.clone()));
         }
-        new_volumes.push(
-            json!({"name": TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": sat}]}}),
-        );
+    }
+    new_volumes.push(Volume::memory(HOME_VOLUME));
+    if new_token_volume {
+        new_volumes.push(Volume {
+            name: TOKEN_VOLUME.into(),
+            projected: Some(Projected {
+                sources: [TokenSource {
+                    service_account_token: ServiceAccountToken {
+                        path: "token",
+                        expiration_seconds: s.token_expiration,
+                        audience: &s.token_audience,
+                    },
+                }],
+            }),
+            ..Volume::default()
+        });
     }
     let configmap = a.text("agent-configmap");
     if let Some(cm) = configmap {
-        new_volumes.push(json!({"name": "arca-agent-config", "configMap": {"name": cm}}));
-        agent_mounts.push(
-            json!({"name": "arca-agent-config", "mountPath": "/vault/configs", "readOnly": true}),
-        );
+        new_volumes.push(Volume {
+            name: "arca-agent-config".into(),
+            config_map: Some(Named { name: cm }),
+            ..Volume::default()
+        });
+        agent_mounts.push(Mount::new("arca-agent-config", "/vault/configs", true));
     }
     if let Some(sec) = a.text("agent-extra-secret") {
-        new_volumes.push(json!({"name": "arca-extra-secret", "secret": {"secretName": sec}}));
-        agent_mounts.push(
-            json!({"name": "arca-extra-secret", "mountPath": "/vault/custom", "readOnly": true}),
-        );
+        new_volumes.push(Volume::secret("arca-extra-secret", sec));
+        agent_mounts.push(Mount::new("arca-extra-secret", "/vault/custom", true));
     }
     if let Some(sec) = a.text("tls-secret") {
-        new_volumes.push(json!({"name": "arca-tls", "secret": {"secretName": sec}}));
-        agent_mounts.push(json!({"name": "arca-tls", "mountPath": "/vault/tls", "readOnly": true}));
+        new_volumes.push(Volume::secret("arca-tls", sec));
+        agent_mounts.push(Mount::new("arca-tls", "/vault/tls", true));
     }
     if let Some(from) = a.text("agent-copy-volume-mounts") {
         let c = containers
@@ -537,106 +529,98 @@ pub fn mutate(
         for m in c["volumeMounts"].as_array().into_iter().flatten() {
             let path = m["mountPath"].as_str().unwrap_or("");
             if !path.to_ascii_lowercase().contains("serviceaccount")
-                && !agent_mounts.iter().any(|am| am["mountPath"] == path)
+                && !agent_mounts.iter().any(|am| am.mount_path() == Some(path))
             {
-                agent_mounts.push(m.clone());
+                agent_mounts.push(Mount::Copied(m));
             }
         }
     }
     for v in &new_volumes {
-        if volume_names.contains(&v["name"].as_str().unwrap_or("")) {
-            return Err(format!("the pod already has a volume named {}", v["name"]));
+        if volume_names.contains(&&*v.name) {
+            return Err(format!(
+                "the pod already has a volume named {}",
+                quoted(&v.name)
+            ));
         }
     }
 
     // The agent's configuration: what the init container, the sidecar
-    // and exec mode share is built once; the sidecar's own keys beside it.
-    let mut common = Map::new();
-    {
-        let mut vault = Map::new();
-        vault.insert("address".into(), address.into());
-        if let Some(ca) = a.text("ca-cert") {
-            vault.insert("ca_cert".into(), ca.into());
-        }
-        if tls_skip_verify {
-            vault.insert("tls_skip_verify".into(), true.into());
-        }
-        let mut method = Map::new();
-        method.insert("type".into(), auth_type.clone().into());
-        method.insert("mount_path".into(), auth_path.into());
-        for k in ["min_backoff", "max_backoff"] {
-            if let Some(v) = a.text(&format!("auth-{}", k.replace('_', "-"))) {
-                method.insert(k.into(), v.into());
-            }
-        }
-        if exit_on_err {
-            method.insert("exit_on_err".into(), true.into());
-        }
-        method.insert("config".into(), Value::Object(method_config));
-        let mut auto_auth = Map::new();
-        auto_auth.insert("method".into(), Value::Object(method));
-        if inject_token {
-            auto_auth.insert(
-                "sink".into(),
-                json!([{"type": "file", "config": {"path": format!("{volume_path}/token")}}]),
-            );
-        }
-        common.insert("auto_auth".into(), Value::Object(auto_auth));
-        common.insert("pid_file".into(), format!("{HOME}/.pid").into());
-        common.insert("handoff_file".into(), format!("{HOME}/handoff.json").into());
-        common.insert("vault".into(), Value::Object(vault));
-        if !templates.is_empty() {
-            common.insert("template".into(), Value::Array(templates));
-        }
-        let mut tc = Map::new();
-        tc.insert("exit_on_retry_failure".into(), exit_on_retry_failure.into());
-        if let Some(i) = a
-            .text("template-static-secret-render-interval")
-            .or(s.static_secret_render_interval.as_deref())
-        {
-            tc.insert("static_secret_render_interval".into(), i.into());
-        }
-        if let Some(n) = a.text("template-max-connections-per-host") {
-            tc.insert("max_connections_per_host".into(), n.into());
-        }
-        common.insert("template_config".into(), Value::Object(tc));
+    // and exec mode share, serialized once; each agent's own keys are
+    // spliced in.
+    let mut min_backoff = None;
+    let mut max_backoff = None;
+    for (k, into) in [
+        ("auth-min-backoff", &mut min_backoff),
+        ("auth-max-backoff", &mut max_backoff),
+    ] {
+        *into = a.text(k);
     }
-    let mut sidecar_only = Map::new();
-    {
-        if revoke {
-            sidecar_only.insert("revoke_on_shutdown".into(), true.into());
-        }
-        let mut listeners = Vec::new();
-        if cache {
-            let port = a.text("agent-cache-listener-port").unwrap_or("8200");
-            listeners.push(
-                json!({"type": "tcp", "address": format!("127.0.0.1:{port}"), "tls_disable": true}),
-            );
-            let use_token = a.text("agent-cache-use-auto-auth-token").unwrap_or("true");
-            sidecar_only.insert("cache".into(), json!({}));
-            sidecar_only.insert(
-                "api_proxy".into(),
-                json!({"use_auto_auth_token": use_token}),
-            );
-        }
-        if let Some(p) = a.text("agent-metrics-listener-port") {
-            listeners.push(
-                json!({"type": "tcp", "address": format!("0.0.0.0:{p}"), "tls_disable": true}),
-            );
-        }
-        if !listeners.is_empty() {
-            sidecar_only.insert("listener".into(), Value::Array(listeners));
-        }
-    }
-    let no_keys = Map::new();
-    let config_json = |init: bool| {
-        serde_json::to_vec(&AgentConfig {
-            common: &common,
-            exit_after_auth: init,
-            only: if init { &no_keys } else { &sidecar_only },
-        })
-        .map_err(|e| e.to_string())
+    let method = Method {
+        kind: auth_type,
+        mount_path: auth_path,
+        min_backoff,
+        max_backoff,
+        exit_on_err,
+        config: method_config,
     };
+    let vault = Vault {
+        address,
+        ca_cert: a.text("ca-cert"),
+        tls_skip_verify,
+    };
+    let template_config = TemplateConfig {
+        exit_on_retry_failure,
+        static_secret_render_interval: a
+            .text("template-static-secret-render-interval")
+            .or(s.static_secret_render_interval.as_deref()),
+        max_connections_per_host: a.text("template-max-connections-per-host"),
+    };
+    let common = AgentConfig {
+        auto_auth: AutoAuth {
+            method: &method,
+            sink: inject_token.then(|| {
+                [Sink {
+                    kind: "file",
+                    config: SinkConfig {
+                        path: format!("{volume_path}/token"),
+                    },
+                }]
+            }),
+        },
+        pid_file: Some(PID_FILE),
+        handoff_file: Some(HANDOFF_FILE),
+        vault: &vault,
+        template: &templates,
+        template_config: &template_config,
+        env_template: None,
+        exec: None,
+    };
+    let mut sidecar_only = SidecarOnly {
+        exit_after_auth: false,
+        revoke_on_shutdown: revoke,
+        cache: None,
+        api_proxy: None,
+        listener: Vec::new(),
+    };
+    if cache {
+        let port = a.text("agent-cache-listener-port").unwrap_or("8200");
+        sidecar_only.listener.push(Listener {
+            kind: "tcp",
+            address: format!("127.0.0.1:{port}"),
+            tls_disable: true,
+        });
+        sidecar_only.cache = Some(Empty {});
+        sidecar_only.api_proxy = Some(ApiProxy {
+            use_auto_auth_token: a.text("agent-cache-use-auto-auth-token").unwrap_or("true"),
+        });
+    }
+    if let Some(p) = a.text("agent-metrics-listener-port") {
+        sidecar_only.listener.push(Listener {
+            kind: "tcp",
+            address: format!("0.0.0.0:{p}"),
+            tls_disable: true,
+        });
+    }
     if let Some(p) = a.entry("agent-metrics-listener-port") {
         let ok = p.1.parse::<u16>().is_ok_and(|n| n > 0);
         if !ok {
@@ -660,7 +644,7 @@ pub fn mutate(
     // their command under arca-agent, with `agent-inject-env-<VAR>` in
     // their environment, restarted when a value changes. The init
     // container copies the agent binary into `arca-bin` for them.
-    let mut env_templates: Vec<Value> = Vec::new();
+    let mut env_templates: Vec<BTreeMap<&'a str, EnvTemplate>> = Vec::new();
     for (var, (full, v)) in a.with_prefix("agent-inject-env-") {
         let valid = var
             .chars()
@@ -685,9 +669,15 @@ pub fn mutate(
                 "{{{{ with secret {path:?} }}}}{{{{ index (secretData .) {key:?} }}}}{{{{ end }}}}"
             )
         };
-        env_templates.push(json!({var: {"contents": contents, "error_on_missing_key": true}}));
+        env_templates.push(BTreeMap::from([(
+            var,
+            EnvTemplate {
+                contents,
+                error_on_missing_key: true,
+            },
+        )]));
     }
-    let mut exec_targets: Vec<(usize, Value)> = Vec::new();
+    let mut exec_targets: Vec<(usize, String)> = Vec::new();
     let exec_names: Vec<&str> = a
         .text("agent-inject-exec")
         .map(|l| {
@@ -734,22 +724,29 @@ pub fn mutate(
         {
             return Err(format!("container {name:?} already sets {CONFIG_ENV}"));
         }
-        let mut argv = command.clone();
-        argv.extend(c["args"].as_array().cloned().unwrap_or_default());
+        let argv: Vec<&Value> = command
+            .iter()
+            .chain(c["args"].as_array().into_iter().flatten())
+            .collect();
         // What the init container has, less what it renders and hands off.
-        let mut m = common.clone();
-        for k in ["template", "pid_file", "handoff_file"] {
-            m.remove(k);
-        }
-        if let Some(auto) = m.get_mut("auto_auth").and_then(Value::as_object_mut) {
-            auto.remove("sink");
-        }
-        m.insert("env_template".into(), Value::Array(env_templates.clone()));
-        m.insert(
-            "exec".into(),
-            json!({"command": argv, "restart_on_secret_changes": restart, "restart_stop_signal": "SIGTERM"}),
-        );
-        exec_targets.push((i, Value::Object(m)));
+        let cfg = AgentConfig {
+            auto_auth: AutoAuth {
+                method: &method,
+                sink: None,
+            },
+            pid_file: None,
+            handoff_file: None,
+            template: &[],
+            env_template: Some(&env_templates),
+            exec: Some(Exec {
+                command: argv,
+                restart_on_secret_changes: restart,
+                restart_stop_signal: "SIGTERM",
+            }),
+            ..common
+        };
+        let json = serde_json::to_vec(&cfg).map_err(|e| e.to_string())?;
+        exec_targets.push((i, base64::engine::general_purpose::STANDARD.encode(json)));
     }
     if !exec_targets.is_empty() && (!pre_populate || configmap.is_some()) {
         return Err("agent-inject-exec needs the generated init container (agent-pre-populate, no agent-configmap) to copy arca-agent".into());
@@ -758,13 +755,22 @@ pub fn mutate(
     if exec_mode && volume_names.contains(&BIN_VOLUME) {
         return Err(format!("the pod already has a volume named {BIN_VOLUME}"));
     }
+    let common_json = match configmap {
+        Some(_) => Vec::new(),
+        None => serde_json::to_vec(&common).map_err(|e| e.to_string())?,
+    };
+    let sidecar_json = serde_json::to_vec(&sidecar_only).map_err(|e| e.to_string())?;
 
     let log_level = a.text("log-level").unwrap_or("info");
+    let proxy = a.text("proxy-address");
+    let metrics_port = a
+        .text("agent-metrics-listener-port")
+        .map(|p| p.parse::<u16>().unwrap_or(0));
     // An agent container, given what both agents carry (moved into the
     // last one built, so one set of copies at most).
-    let container = |init: bool, (mut mounts, resources, security_context): AgentParts| {
+    let container = |init: bool, (mut mounts, resources, security_context): AgentParts<'a>| {
         let mut env = vec![];
-        let mut args = vec![Value::String(format!("-log-level={log_level}"))];
+        let mut args = vec![format!("-log-level={log_level}")];
         match configmap {
             Some(_) => {
                 let file = if init {
@@ -772,83 +778,72 @@ pub fn mutate(
                 } else {
                     "config.hcl"
                 };
-                args.push(format!("-config=/vault/configs/{file}").into());
+                args.push(format!("-config=/vault/configs/{file}"));
             }
             None => {
-                let json = config_json(init)?;
-                env.push(config_env(&json));
+                let own: &[u8] = if init {
+                    br#"{"exit_after_auth":true}"#
+                } else {
+                    &sidecar_json
+                };
+                env.push(config_env(&merge(&common_json, own)));
             }
         }
-        if let Some(p) = a.text("proxy-address") {
-            env.push(json!({"name": "HTTPS_PROXY", "value": p}));
+        if let Some(p) = proxy {
+            env.push(EnvVar {
+                name: "HTTPS_PROXY",
+                value: p.into(),
+            });
         }
         if init && exec_mode {
-            args.push(format!("-copy-to={BIN_DIR}/arca-agent").into());
-            mounts.push(json!({"name": BIN_VOLUME, "mountPath": BIN_DIR}));
+            args.push(format!("-copy-to={BIN_DIR}/arca-agent"));
+            mounts.push(Mount::new(BIN_VOLUME, BIN_DIR, false));
         }
-        let mut c = Map::new();
-        c.insert(
-            "name".into(),
-            if init { INIT_NAME } else { SIDECAR_NAME }.into(),
-        );
-        c.insert("image".into(), image.clone().into());
-        c.insert("command".into(), json!([AGENT_BINARY]));
-        c.insert("args".into(), Value::Array(args));
-        c.insert("env".into(), Value::Array(env));
-        if !resources.is_empty() {
-            c.insert("resources".into(), Value::Object(resources));
-        }
-        c.insert("volumeMounts".into(), Value::Array(mounts));
-        if let Some(sc) = security_context {
-            c.insert("securityContext".into(), sc);
-        }
-        if !init && s.native_sidecar {
-            c.insert("restartPolicy".into(), "Always".into());
-        }
-        if let Some(p) = a.text("agent-metrics-listener-port").filter(|_| !init) {
-            let port: u16 = p.parse().unwrap_or(0);
-            c.insert(
-                "ports".into(),
-                json!([{"name": "agent-metrics", "containerPort": port}]),
-            );
-        }
-        let mut v = Value::Object(c);
+        let c = Container {
+            name: if init { INIT_NAME } else { SIDECAR_NAME },
+            image,
+            command: [AGENT_BINARY],
+            args,
+            env,
+            resources,
+            volume_mounts: mounts,
+            security_context,
+            restart_policy: (!init && s.native_sidecar).then_some("Always"),
+            ports: metrics_port.filter(|_| !init).map(|port| {
+                [Port {
+                    name: "agent-metrics",
+                    container_port: port,
+                }]
+            }),
+        };
         let key = if init {
             "agent-init-json-patch"
         } else {
             "agent-json-patch"
         };
-        if let Some((full, p)) = a.entry(key).filter(|(_, p)| !p.is_empty()) {
-            let patch: json_patch::Patch = serde_json::from_str(p)
-                .map_err(|e| format!("annotation {full}: failed to decode JSON patch: {e}"))?;
-            json_patch::patch(&mut v, &patch)
-                .map_err(|e| format!("annotation {full}: failed to apply JSON patch: {e}"))?;
+        match a.entry(key).filter(|(_, p)| !p.is_empty()) {
+            None => Ok(Item::Container(Box::new(c))),
+            Some((full, p)) => {
+                let patch: json_patch::Patch = serde_json::from_str(p)
+                    .map_err(|e| format!("annotation {full}: failed to decode JSON patch: {e}"))?;
+                let mut v = serde_json::to_value(&c).map_err(|e| e.to_string())?;
+                json_patch::patch(&mut v, &patch)
+                    .map_err(|e| format!("annotation {full}: failed to apply JSON patch: {e}"))?;
+                Ok::<Item, String>(Item::Json(v))
+            }
         }
-        Ok::<Value, String>(v)
     };
 
     // The patch.
-    let mut ops: Vec<Value> = Vec::new();
+    let mut ops: Vec<Op<'a>> = Vec::new();
     if exec_mode {
-        new_volumes.push(json!({"name": BIN_VOLUME, "emptyDir": {"medium": "Memory"}}));
+        new_volumes.push(Volume::memory(BIN_VOLUME));
     }
-    let add_all = |ops: &mut Vec<Value>, path: &str, exists: bool, items: Vec<Value>| {
-        if items.is_empty() {
-            return;
-        }
-        if exists {
-            for it in items {
-                ops.push(add(format!("{path}/-"), it));
-            }
-        } else {
-            ops.push(add(path.to_owned(), Value::Array(items)));
-        }
-    };
     add_all(
         &mut ops,
         "/spec/volumes",
         spec["volumes"].is_array(),
-        new_volumes,
+        new_volumes.into_iter().map(Item::Volume).collect(),
     );
     let mut mounted: Vec<usize> = targets.clone();
     for (i, _) in &exec_targets {
@@ -858,9 +853,9 @@ pub fn mutate(
     }
     for &i in &mounted {
         let exec_mounts = exec_targets.iter().any(|(e, _)| *e == i).then(|| {
-            vec![
-                json!({"name": BIN_VOLUME, "mountPath": BIN_DIR, "readOnly": true}),
-                json!({"name": token_volume, "mountPath": token_mount, "readOnly": true}),
+            [
+                Mount::new(BIN_VOLUME, BIN_DIR, true),
+                Mount::new(token_volume, token_mount.clone(), true),
             ]
         });
         let secrets_here = if targets.contains(&i) {
@@ -868,25 +863,25 @@ pub fn mutate(
         } else {
             &[]
         };
-        let mut mine: Vec<Value> = secrets_here
-            .iter()
-            .filter(|m| {
-                let taken = mount_taken(&containers[i], m);
-                if taken {
-                    warnings.push(format!(
-                        "container {} already mounts something at {}: the secrets are not mounted there",
-                        containers[i]["name"], m["mountPath"]
-                    ));
-                }
-                !taken
-            })
-            .cloned()
-            .collect();
+        let mut mine: Vec<Item<'a>> = Vec::new();
+        for m in secrets_here {
+            let path = m.mount_path().unwrap_or("");
+            if mount_taken(&containers[i], path) {
+                warnings.push(format!(
+                    "container {} already mounts something at {}: the secrets are not mounted there",
+                    containers[i]["name"],
+                    quoted(path)
+                ));
+            } else {
+                mine.push(Item::Mount(m.clone()));
+            }
+        }
         mine.extend(
             exec_mounts
                 .into_iter()
                 .flatten()
-                .filter(|m| !mount_taken(&containers[i], m)),
+                .filter(|m| !mount_taken(&containers[i], m.mount_path().unwrap_or("")))
+                .map(Item::Mount),
         );
         add_all(
             &mut ops,
@@ -896,10 +891,10 @@ pub fn mutate(
         );
     }
     for (i, c) in init_containers.iter().enumerate() {
-        let mine: Vec<Value> = secret_mounts
+        let mine: Vec<Item<'a>> = secret_mounts
             .iter()
-            .filter(|m| !mount_taken(c, m))
-            .cloned()
+            .filter(|m| !mount_taken(c, m.mount_path().unwrap_or("")))
+            .map(|m| Item::Mount(m.clone()))
             .collect();
         add_all(
             &mut ops,
@@ -908,19 +903,24 @@ pub fn mutate(
             mine,
         );
     }
-    for (i, cfg) in &exec_targets {
-        let json = serde_json::to_vec(cfg).map_err(|e| e.to_string())?;
-        let env = config_env(&json);
-        ops.push(
-            json!({"op": "add", "path": format!("/spec/containers/{i}/command"),
-                         "value": [format!("{BIN_DIR}/arca-agent")]}),
-        );
-        ops.push(json!({"op": "add", "path": format!("/spec/containers/{i}/args"), "value": []}));
+    for (i, cfg) in exec_targets {
+        ops.push(Op::add(
+            format!("/spec/containers/{i}/command"),
+            Item::Strs(EXEC_COMMAND),
+        ));
+        ops.push(Op::add(
+            format!("/spec/containers/{i}/args"),
+            Item::Strs(&[]),
+        ));
+        let env = EnvVar {
+            name: CONFIG_ENV,
+            value: cfg.into(),
+        };
         add_all(
             &mut ops,
             &format!("/spec/containers/{i}/env"),
-            containers[*i]["env"].is_array(),
-            vec![env],
+            containers[i]["env"].is_array(),
+            vec![Item::Env(env)],
         );
     }
     let shared: AgentParts = (agent_mounts, resources, security_context);
@@ -930,7 +930,7 @@ pub fn mutate(
         (false, true) => (None, Some(shared)),
         (false, false) => (None, None),
     };
-    let mut agents: Vec<Value> = Vec::new();
+    let mut agents: Vec<Item<'a>> = Vec::new();
     if let Some(parts) = init_parts {
         agents.push(container(true, parts)?);
     }
@@ -948,82 +948,90 @@ pub fn mutate(
     let have_inits = spec["initContainers"].is_array();
     if init_first && have_inits {
         for (k, c) in agents.into_iter().enumerate() {
-            ops.push(add(format!("/spec/initContainers/{k}"), c));
+            ops.push(Op::add(format!("/spec/initContainers/{k}"), c));
         }
     } else {
         add_all(&mut ops, "/spec/initContainers", have_inits, agents);
     }
     if let Some(sc) = regular {
-        ops.push(add("/spec/containers/-".to_owned(), sc));
+        ops.push(Op::add("/spec/containers/-".to_owned(), sc));
     }
     if share_process_namespace {
-        ops.push(json!({"op": "add", "path": "/spec/shareProcessNamespace", "value": true}));
+        ops.push(Op::add(
+            "/spec/shareProcessNamespace".to_owned(),
+            Item::Bool(true),
+        ));
     }
     let prefix = a
         .entry("agent-inject")
-        .map(|(full, _)| full.trim_end_matches("agent-inject").to_owned())
-        .unwrap_or_else(|| VAULT.to_owned());
-    ops.push(json!({
-        "op": "add",
-        "path": format!("/metadata/annotations/{}", pointer_escape(&format!("{prefix}agent-inject-status"))),
-        "value": "injected",
-    }));
+        .map(|(full, _)| full.trim_end_matches("agent-inject"))
+        .unwrap_or(VAULT);
+    ops.push(Op::add(
+        format!(
+            "/metadata/annotations/{}",
+            pointer_escape(&format!("{prefix}agent-inject-status"))
+        ),
+        Item::Str("injected"),
+    ));
     Ok(Some(Mutation {
         patch: ops,
         warnings,
     }))
 }
 
+/// `prefix` + `raw` in `buf` (per-secret annotation names, without an
+/// allocation each).
+fn named<'b>(buf: &'b mut String, prefix: &str, raw: &str) -> &'b str {
+    buf.clear();
+    buf.push_str(prefix);
+    buf.push_str(raw);
+    buf
+}
+
+/// `items` added to the array at `path`: one by one when the array
+/// exists, as a new array when it does not.
+fn add_all<'a>(ops: &mut Vec<Op<'a>>, path: &str, exists: bool, items: Vec<Item<'a>>) {
+    if items.is_empty() {
+        return;
+    }
+    if exists {
+        for it in items {
+            ops.push(Op::add(format!("{path}/-"), it));
+        }
+    } else {
+        ops.push(Op::add(path.to_owned(), Item::List(items)));
+    }
+}
+
 /// What both agent containers carry: their volume mounts, resources and
 /// security context.
-type AgentParts = (Vec<Value>, Map<String, Value>, Option<Value>);
-
-/// An agent's configuration as its environment variable carries it: the
-/// keys every agent of the pod shares, whether it exits after rendering
-/// once (the init container), and its own.
-#[derive(serde::Serialize)]
-struct AgentConfig<'a> {
-    #[serde(flatten)]
-    common: &'a Map<String, Value>,
-    exit_after_auth: bool,
-    #[serde(flatten)]
-    only: &'a Map<String, Value>,
-}
+type AgentParts<'a> = (Vec<Mount<'a>>, Resources, Option<SecurityContext>);
 
 /// The environment variable that carries an agent's configuration
 /// (base64, as vault-k8s's `VAULT_CONFIG`).
-fn config_env(json: &[u8]) -> Value {
-    let mut var = Map::new();
-    var.insert("name".into(), CONFIG_ENV.into());
-    var.insert(
-        "value".into(),
-        base64::engine::general_purpose::STANDARD
+fn config_env(json: &[u8]) -> EnvVar<'static> {
+    EnvVar {
+        name: CONFIG_ENV,
+        value: base64::engine::general_purpose::STANDARD
             .encode(json)
             .into(),
-    );
-    Value::Object(var)
+    }
 }
 
-/// An RFC 6902 `add` of `value` (moved in: `json!` would copy it).
-fn add(path: String, value: Value) -> Value {
-    let mut op = Map::new();
-    op.insert("op".into(), "add".into());
-    op.insert("path".into(), path.into());
-    op.insert("value".into(), value);
-    Value::Object(op)
-}
-
-/// Whether `container` already mounts something at the mount's path (a
-/// second mount there would make the pod invalid).
-fn mount_taken(container: &Value, mount: &Value) -> bool {
+/// Whether `container` already mounts something at `path` (a second
+/// mount there would make the pod invalid).
+fn mount_taken(container: &Value, path: &str) -> bool {
     container["volumeMounts"]
         .as_array()
-        .is_some_and(|ms| ms.iter().any(|m| m["mountPath"] == mount["mountPath"]))
+        .is_some_and(|ms| ms.iter().any(|m| m["mountPath"] == path))
 }
 
-fn format_value(key: &str, v: &str) -> Result<String, String> {
+fn format_value(key: &str, v: &str) -> Result<&'static str, String> {
     match v.to_ascii_lowercase().as_str() {
-        f @ ("json" | "yaml" | "dotenv" | "properties") => Ok(f.to_owned()),
+        "json" => Ok("json"),
+        "yaml" => Ok("yaml"),
+        "dotenv" => Ok("dotenv"),
+        "properties" => Ok("properties"),
         _ => Err(format!(
             "annotation {key}: {v:?} is not a format (json, yaml, dotenv, properties)"
         )),

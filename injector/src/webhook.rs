@@ -22,6 +22,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::patch::Op;
 use crate::settings::Settings;
 
 /// Namespaces whose pods are never changed.
@@ -277,7 +278,7 @@ struct Outgoing<'a> {
 /// through a buffer and a string serde_json would scan again. `None` if
 /// the body is not an object ending in the response's object (it always
 /// is).
-fn with_patch(mut body: Vec<u8>, patch: &[Value]) -> Option<Vec<u8>> {
+fn with_patch(mut body: Vec<u8>, patch: &[Op<'_>]) -> Option<Vec<u8>> {
     if !body.ends_with(b"}}") {
         return None;
     }
@@ -357,10 +358,10 @@ fn diagnose(body: &[u8], e: &serde_json::Error) -> String {
 }
 
 /// The response, and the patch's operations when there is one.
-fn respond(
-    req: &AdmissionRequest<Reviewed>,
-    settings: &Settings,
-) -> (AdmissionResponse, Option<Vec<Value>>) {
+fn respond<'r>(
+    req: &'r AdmissionRequest<Reviewed>,
+    settings: &'r Settings,
+) -> (AdmissionResponse, Option<Vec<Op<'r>>>) {
     let allow = AdmissionResponse::from(req);
     if req.kind.kind != "Pod" || !req.kind.group.is_empty() || req.sub_resource.is_some() {
         return (allow, None);
