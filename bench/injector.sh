@@ -7,7 +7,8 @@
 # distribution, requests/s, and the injector's RSS. Target: p99 under 2 ms
 # at 16 clients. PIN=1 runs the injector on CPU 0 and wrk on CPU 1
 # (taskset), as the reference harness's WRK_CPUS does, so that the load
-# generator does not take the injector's core.
+# generator does not take the injector's core. INJECTOR names another
+# binary to measure (an older build, for a side-by-side comparison).
 #
 #   bench/injector.sh [OUTDIR]
 set -euo pipefail
@@ -16,6 +17,7 @@ repo=$(dirname "$here")
 OUTDIR=${1:-$(mktemp -d /tmp/arca-injector-bench.XXXXXX)}
 DURATION=${DURATION:-10}
 PIN=${PIN:-0}
+INJECTOR=${INJECTOR:-$repo/target/release/arca-injector}
 pin_server=() pin_wrk=()
 if [ "$PIN" = 1 ]; then pin_server=(taskset -c 0) pin_wrk=(taskset -c 1); fi
 mkdir -p "$OUTDIR"
@@ -27,13 +29,13 @@ cleanup() {
 }
 trap cleanup EXIT
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-[ -x "$repo/target/release/arca-injector" ] || (cd "$repo" && cargo build --release -p arca-injector)
+[ -x "$INJECTOR" ] || (cd "$repo" && cargo build --release -p arca-injector)
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
     -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"${pin_server[@]}" "$repo/target/release/arca-injector" -listen="127.0.0.1:$port" -tls-cert-file="$work/cert.pem" \
+"${pin_server[@]}" "$INJECTOR" -listen="127.0.0.1:$port" -tls-cert-file="$work/cert.pem" \
     -tls-key-file="$work/key.pem" -vault-address=https://arca.arca-system.svc:8200 \
     -log-level=warn 2>"$work/injector.log" &
 pid=$!
@@ -87,8 +89,10 @@ idle=$(rss)
 for conc in 1 16; do
     threads=$(( conc < 2 || PIN == 1 ? 1 : 2 ))
     echo "== concurrency $conc" >>"$OUTDIR/wrk.txt"
+    head -1 /proc/stat >"$work/stat-$conc.txt"
     "${pin_wrk[@]}" wrk -t"$threads" -c"$conc" -d"${DURATION}s" --latency -s "$work/post.lua" \
         "https://127.0.0.1:$port/mutate" | tee -a "$OUTDIR/wrk.txt" >"$work/wrk-$conc.txt"
+    head -1 /proc/stat >>"$work/stat-$conc.txt"
 done
 loaded=$(rss)
 python3 - "$work" "$idle" "$loaded" <<'EOF' | tee "$OUTDIR/report.md"
@@ -99,13 +103,19 @@ def ms(v):
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 import os
 print("# arca-injector: /mutate over TLS, a typical pod (3 secrets)" + (" (pinned: injector CPU 0, wrk CPU 1)" if os.environ.get("PIN") == "1" else "") + "\n")
-print("| clients | requests/s | p50 (ms) | p99 (ms) | errors |")
-print("|--:|--:|--:|--:|--:|")
+print("| clients | requests/s | p50 (ms) | p99 (ms) | errors | steal |")
+print("|--:|--:|--:|--:|--:|--:|")
+# The share of CPU time the hypervisor took from this VM during the run
+# (/proc/stat's steal): on a shared host the tail latency follows it.
+def steal(conc):
+    a, b = ([int(x) for x in l.split()[1:]] for l in open(f"{work}/stat-{conc}.txt"))
+    d = [y - x for x, y in zip(a, b)]
+    return 100 * d[7] / max(1, sum(d[:8]))
 for conc in (1, 16):
     t = open(f"{work}/wrk-{conc}.txt").read()
     p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
     err = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-    print(f"| {conc} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {err.group(1) if err else 0} |")
+    print(f"| {conc} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {err.group(1) if err else 0} | {steal(conc):.0f}% |")
 print(f"\nRSS: {idle/1024:.1f} MiB idle, {loaded/1024:.1f} MiB after the load.")
 EOF
