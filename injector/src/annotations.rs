@@ -197,15 +197,18 @@ impl<'a> Annotations<'a> {
     }
 
     /// `prefix<rest>` entries, by `rest` (as written), `arca.dev/` first.
-    pub fn with_prefix(&self, prefix: &str) -> BTreeMap<&'a str, (&'a str, &'a str)> {
+    /// In `rest`'s order (the names' order, as they share the prefix).
+    pub fn with_prefix<'s>(
+        &'s self,
+        prefix: &'s str,
+    ) -> impl Iterator<Item = (&'a str, (&'a str, &'a str))> + 's {
         self.by_name
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
-            .take_while(|(name, _)| name.starts_with(prefix))
-            .map(|(name, entry)| (&name[prefix.len()..], *entry))
-            .collect()
+            .take_while(move |(name, _)| name.starts_with(prefix))
+            .map(move |(name, entry)| (&name[prefix.len()..], *entry))
     }
 
     /// Warnings for annotations under either prefix that arca-injector
@@ -278,7 +281,10 @@ mod tests {
             a.quantity("agent-limits-cpu", None).unwrap_err(),
             "annotation arca.dev/agent-limits-cpu: \"-1\" is negative"
         );
-        let secrets: Vec<&str> = a.with_prefix("agent-inject-secret-").into_keys().collect();
+        let secrets: Vec<&str> = a
+            .with_prefix("agent-inject-secret-")
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(secrets, ["db", "kv"]);
         let mut w = a.warnings();
         w.sort();
