@@ -5,7 +5,9 @@
 # to /mutate over TLS by wrk, at concurrency 1 and 16, DURATION (10) seconds
 # each, against target/release/arca-injector; p50/p99 from wrk's latency
 # distribution, requests/s, and the injector's RSS. Target: p99 under 2 ms
-# at 16 clients. PIN=1 runs the injector on CPU 0 and wrk on CPU 1
+# at 16 clients; and the floor, a GET of /health/ready at 16 clients
+# (this machine's own tail), and the CPU time the hypervisor stole during
+# each run. PIN=1 runs the injector on CPU 0 and wrk on CPU 1
 # (taskset), as the reference harness's WRK_CPUS does, so that the load
 # generator does not take the injector's core. INJECTOR names another
 # binary to measure (an older build, for a side-by-side comparison).
@@ -94,6 +96,13 @@ for conc in 1 16; do
         "https://127.0.0.1:$port/mutate" | tee -a "$OUTDIR/wrk.txt" >"$work/wrk-$conc.txt"
     head -1 /proc/stat >>"$work/stat-$conc.txt"
 done
+# The floor: GET /health/ready (no body, no review) over the same TLS at
+# 16 clients. Its p99 is what this machine's scheduling alone adds to the
+# tail; a review's p99 cannot be below it.
+head -1 /proc/stat >"$work/stat-floor.txt"
+"${pin_wrk[@]}" wrk -t1 -c16 -d"${DURATION}s" --latency "https://127.0.0.1:$port/health/ready" |
+    tee -a "$OUTDIR/wrk.txt" >"$work/wrk-floor.txt"
+head -1 /proc/stat >>"$work/stat-floor.txt"
 loaded=$(rss)
 python3 - "$work" "$idle" "$loaded" <<'EOF' | tee "$OUTDIR/report.md"
 import re, sys
@@ -111,11 +120,12 @@ def steal(conc):
     a, b = ([int(x) for x in l.split()[1:]] for l in open(f"{work}/stat-{conc}.txt"))
     d = [y - x for x, y in zip(a, b)]
     return 100 * d[7] / max(1, sum(d[:8]))
-for conc in (1, 16):
+for conc in (1, 16, "floor"):
     t = open(f"{work}/wrk-{conc}.txt").read()
     p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
     err = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-    print(f"| {conc} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {err.group(1) if err else 0} | {steal(conc):.0f}% |")
+    label = "16, GET /health/ready (floor)" if conc == "floor" else conc
+    print(f"| {label} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {err.group(1) if err else 0} | {steal(conc):.0f}% |")
 print(f"\nRSS: {idle/1024:.1f} MiB idle, {loaded/1024:.1f} MiB after the load.")
 EOF
