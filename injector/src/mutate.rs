@@ -547,19 +547,11 @@ pub fn mutate<'a>(
     // The agent's configuration: what the init container, the sidecar
     // and exec mode share, serialized once; each agent's own keys are
     // spliced in.
-    let mut min_backoff = None;
-    let mut max_backoff = None;
-    for (k, into) in [
-        ("auth-min-backoff", &mut min_backoff),
-        ("auth-max-backoff", &mut max_backoff),
-    ] {
-        *into = a.text(k);
-    }
     let method = Method {
         kind: auth_type,
         mount_path: auth_path,
-        min_backoff,
-        max_backoff,
+        min_backoff: a.text("auth-min-backoff"),
+        max_backoff: a.text("auth-max-backoff"),
         exit_on_err,
         config: method_config,
     };
