@@ -606,21 +606,24 @@ pub fn mutate<'a>(
             use_auto_auth_token: a.text("agent-cache-use-auto-auth-token").unwrap_or("true"),
         });
     }
-    if let Some(p) = a.text("agent-metrics-listener-port") {
+    // The metrics listener's port, as written and as a number.
+    let metrics = match a.entry("agent-metrics-listener-port") {
+        None => None,
+        Some((full, p)) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some((p, n)),
+            _ => {
+                return Err(format!(
+                    "annotation {full}: invalid port number: must be in the range 1 to 65535"
+                ));
+            }
+        },
+    };
+    if let Some((p, _)) = metrics {
         sidecar_only.listener.push(Listener {
             kind: "tcp",
             address: format!("0.0.0.0:{p}"),
             tls_disable: true,
         });
-    }
-    if let Some(p) = a.entry("agent-metrics-listener-port") {
-        let ok = p.1.parse::<u16>().is_ok_and(|n| n > 0);
-        if !ok {
-            return Err(format!(
-                "annotation {}: invalid port number: must be in the range 1 to 65535",
-                p.0
-            ));
-        }
     }
     if let Some(p) = a
         .entry("agent-cache-listener-port")
@@ -755,9 +758,6 @@ pub fn mutate<'a>(
 
     let log_level = a.text("log-level").unwrap_or("info");
     let proxy = a.text("proxy-address");
-    let metrics_port = a
-        .text("agent-metrics-listener-port")
-        .map(|p| p.parse::<u16>().unwrap_or(0));
     // An agent container, given what both agents carry (moved into the
     // last one built, so one set of copies at most).
     let container = |init: bool, (mut mounts, resources, security_context): AgentParts<'a>| {
@@ -801,7 +801,7 @@ pub fn mutate<'a>(
             volume_mounts: mounts,
             security_context,
             restart_policy: (!init && s.native_sidecar).then_some("Always"),
-            ports: metrics_port.filter(|_| !init).map(|port| {
+            ports: metrics.filter(|_| !init).map(|(_, port)| {
                 [Port {
                     name: "agent-metrics",
                     container_port: port,
