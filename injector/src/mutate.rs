@@ -20,14 +20,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde_json::Value;
 
 use crate::annotations::{Annotations, VAULT};
 use crate::patch::{
-    AgentConfig, ApiProxy, AutoAuth, Container, Empty, EnvTemplate, EnvVar, Exec, Item, Listener,
-    Method, Mount, Named, Op, Port, Projected, Resources, SecurityContext, ServiceAccountToken,
-    SidecarOnly, Sink, SinkConfig, Template, TemplateConfig, TokenSource, Vault, Volume, merge,
+    AgentConfig, ApiProxy, AutoAuth, Container, Empty, EnvTemplate, EnvValue, EnvVar, Exec, Item,
+    Listener, Method, Mount, Named, Op, Port, Projected, Resources, SecurityContext,
+    ServiceAccountToken, SidecarOnly, Sink, SinkConfig, Template, TemplateConfig, TokenSource,
+    Vault, Volume, merge,
 };
 use crate::settings::Settings;
 
@@ -672,7 +672,7 @@ pub fn mutate<'a>(
             },
         )]));
     }
-    let mut exec_targets: Vec<(usize, String)> = Vec::new();
+    let mut exec_targets: Vec<(usize, EnvValue<'a>)> = Vec::new();
     let exec_names: Vec<&str> = a
         .text("agent-inject-exec")
         .map(|l| {
@@ -741,7 +741,7 @@ pub fn mutate<'a>(
             ..common
         };
         let json = serde_json::to_vec(&cfg).map_err(|e| e.to_string())?;
-        exec_targets.push((i, base64::engine::general_purpose::STANDARD.encode(json)));
+        exec_targets.push((i, EnvValue::base64(&json)));
     }
     if !exec_targets.is_empty() && (!pre_populate || configmap.is_some()) {
         return Err("agent-inject-exec needs the generated init container (agent-pre-populate, no agent-configmap) to copy arca-agent".into());
@@ -784,7 +784,7 @@ pub fn mutate<'a>(
         if let Some(p) = proxy {
             env.push(EnvVar {
                 name: "HTTPS_PROXY",
-                value: p.into(),
+                value: EnvValue::Text(p.into()),
             });
         }
         if init && exec_mode {
@@ -906,7 +906,7 @@ pub fn mutate<'a>(
         ));
         let env = EnvVar {
             name: CONFIG_ENV,
-            value: cfg.into(),
+            value: cfg,
         };
         add_all(
             &mut ops,
@@ -1004,9 +1004,7 @@ type AgentParts<'a> = (Vec<Mount<'a>>, Resources, Option<SecurityContext>);
 fn config_env(json: &[u8]) -> EnvVar<'static> {
     EnvVar {
         name: CONFIG_ENV,
-        value: base64::engine::general_purpose::STANDARD
-            .encode(json)
-            .into(),
+        value: EnvValue::base64(json),
     }
 }
 

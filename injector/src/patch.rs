@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -158,7 +159,37 @@ pub struct ServiceAccountToken<'a> {
 #[derive(Serialize)]
 pub struct EnvVar<'a> {
     pub name: &'static str,
-    pub value: Cow<'a, str>,
+    pub value: EnvValue<'a>,
+}
+
+/// An environment variable's value.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum EnvValue<'a> {
+    Text(Cow<'a, str>),
+    /// Base64, already a JSON string: written as it is (base64 never
+    /// needs escaping, and serde_json would look at each of the KiBs of
+    /// an agent's configuration for characters to escape).
+    Base64(Box<RawValue>),
+}
+
+impl EnvValue<'_> {
+    /// `bytes` in base64.
+    pub fn base64(bytes: &[u8]) -> Self {
+        let mut quoted = Vec::with_capacity(bytes.len() / 3 * 4 + 6);
+        quoted.push(b'"');
+        base64_into(bytes, &mut quoted);
+        quoted.push(b'"');
+        // Base64 is ASCII, and quoted it is a JSON string: neither
+        // conversion can fail, and neither failure would panic.
+        let raw = String::from_utf8(quoted)
+            .ok()
+            .and_then(|q| RawValue::from_string(q).ok());
+        match raw {
+            Some(raw) => EnvValue::Base64(raw),
+            None => EnvValue::Text(base64(bytes).into()),
+        }
+    }
 }
 
 /// An agent container.
@@ -418,6 +449,36 @@ pub fn merge(object: &[u8], extra: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Base64 as the API server and the agent read it (standard alphabet,
+/// padded), with the CPU's vector instructions where it has them: a
+/// review that injects encodes its patch and each agent's configuration,
+/// several KiB, and the scalar engine was a tenth of its time.
+fn base64_engine() -> &'static base64::engine::Simd {
+    static ENGINE: std::sync::LazyLock<base64::engine::Simd> = std::sync::LazyLock::new(|| {
+        base64::engine::Simd::standard(base64::engine::general_purpose::PAD)
+    });
+    &ENGINE
+}
+
+/// `bytes` in base64.
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64_engine().encode(bytes)
+}
+
+/// `bytes` in base64, appended to `out`.
+pub fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    use base64::Engine as _;
+    let start = out.len();
+    // The length overflows only past usize::MAX / 4 * 3 bytes.
+    let len = base64::encoded_len(bytes.len(), true).unwrap_or(usize::MAX);
+    out.resize(start + len, 0);
+    let written = base64_engine()
+        .encode_slice(bytes, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +496,26 @@ mod tests {
         assert_eq!(m(r#"{"a":1}"#, "{}"), json!({"a":1}));
         assert_eq!(m("{}", r#"{"b":2}"#), json!({"b":2}));
         assert_eq!(m("{}", "{}"), json!({}));
+    }
+
+    #[test]
+    fn base64_is_the_standard_padded_encoding() {
+        use base64::Engine as _;
+        let scalar = &base64::engine::general_purpose::STANDARD;
+        // Every length around the vector widths, every byte value.
+        for n in 0..300 {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+            assert_eq!(base64(&bytes), scalar.encode(&bytes), "{n} bytes");
+            let before: &[u8] = b"{\"patch\":\"";
+            let mut out = before.to_vec();
+            base64_into(&bytes, &mut out);
+            assert_eq!(out[..before.len()], *before);
+            assert_eq!(
+                out[before.len()..],
+                *scalar.encode(&bytes).as_bytes(),
+                "{n} bytes"
+            );
+        }
     }
 
     #[test]

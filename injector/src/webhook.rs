@@ -274,8 +274,8 @@ struct Outgoing<'a> {
 
 /// `body`, a serialized [`Outgoing`], with the patch added to its response
 /// as Go's `[]byte` is written: base64 (kube-core would write an array of
-/// numbers), serialized and encoded straight into the body rather than
-/// through a buffer and a string serde_json would scan again. `None` if
+/// numbers), serialized and encoded into the body rather than into a
+/// string serde_json would scan again. `None` if
 /// the body is not an object ending in the response's object (it always
 /// is).
 fn with_patch(mut body: Vec<u8>, patch: &[Op<'_>]) -> Option<Vec<u8>> {
@@ -283,15 +283,10 @@ fn with_patch(mut body: Vec<u8>, patch: &[Op<'_>]) -> Option<Vec<u8>> {
         return None;
     }
     body.truncate(body.len() - 2);
-    body.reserve(8 << 10);
+    let json = serde_json::to_vec(patch).ok()?;
+    body.reserve(json.len() / 3 * 4 + 64);
     body.extend_from_slice(b",\"patch\":\"");
-    // serde_json writes token by token: buffered, the encoder gets
-    // whole chunks.
-    let encoder =
-        base64::write::EncoderWriter::new(&mut body, &base64::engine::general_purpose::STANDARD);
-    let mut buffered = std::io::BufWriter::with_capacity(4 << 10, encoder);
-    serde_json::to_writer(&mut buffered, patch).ok()?;
-    buffered.into_inner().ok()?.finish().ok()?;
+    crate::patch::base64_into(&json, &mut body);
     body.extend_from_slice(b"\",\"patchType\":\"JSONPatch\"}}");
     Some(body)
 }
