@@ -8,13 +8,20 @@
 # wrk's latency distribution, requests/s, and the injector's RSS. Target:
 # p99 under 2 ms at 16 clients; and the floor, a GET of /health/ready at 16 clients
 # (this machine's own tail), and the CPU time the hypervisor stole during
-# each run. PIN=1 runs the injector on CPU 0 and wrk on CPU 1
-# (taskset), as the reference harness's WRK_CPUS does, so that the load
-# generator does not take the injector's core. wrk runs one thread: it
-# keeps 16 connections busy with half a core to spare (pinned, its core
-# is 45% idle), and a second thread only takes CPU from the injector on a
-# small machine (2 cores, unpinned: p99 2.8-3.5 ms with two wrk threads,
-# 1.1-1.6 ms with one, at the same requests/s). INJECTOR names another
+# each run.
+#
+# The load generator is kept off the injector's CPU, as in a cluster,
+# where the API server runs elsewhere: by default (PIN=1, on a machine
+# with 2 CPUs or more) the injector runs on one CPU and wrk on another
+# (taskset, as the reference harness's WRK_CPUS does); the injector then
+# sees one CPU and runs single-threaded. PIN=0 lets the scheduler place
+# both: on 2 CPUs the injector's two workers and wrk then take turns on
+# the same cores and a worker descheduled mid-request holds its requests
+# for a scheduler slice (there p99 went from 1.0-1.4 ms to 2.7-2.8 ms in
+# 2 runs of 5, at 0% steal). wrk runs one thread: it keeps 16 connections
+# busy with half its core to spare, and a second thread only took CPU
+# from the injector (2 CPUs, PIN=0: p99 2.8-3.5 ms with two threads).
+# INJECTOR names another
 # binary to measure (an older build, for a side-by-side comparison).
 # Last, the CPU time of one review alone (injector/examples/review_cost.rs:
 # no TLS, HTTP or network), the steadiest figure on a noisy machine.
@@ -26,10 +33,15 @@ repo=$(dirname "$here")
 OUTDIR=${1:-$(mktemp -d /tmp/arca-injector-bench.XXXXXX)}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
-PIN=${PIN:-0}
+# The first two CPUs this process may use.
+read -r cpu_a cpu_b _ <<<"$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))') -"
+if [ -z "${PIN:-}" ]; then
+    PIN=$([ "$cpu_b" != - ] && echo 1 || echo 0)
+fi
+export PIN CPU_A=$cpu_a CPU_B=$cpu_b
 INJECTOR=${INJECTOR:-$repo/target/release/arca-injector}
 pin_server=() pin_wrk=()
-if [ "$PIN" = 1 ]; then pin_server=(taskset -c 0) pin_wrk=(taskset -c 1); fi
+if [ "$PIN" = 1 ]; then pin_server=(taskset -c "$cpu_a") pin_wrk=(taskset -c "$cpu_b"); fi
 mkdir -p "$OUTDIR"
 work=$(mktemp -d /tmp/arca-injector-bench-work.XXXXXX)
 pid=""
@@ -139,7 +151,7 @@ def ms(v):
     n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 import os
-print("# arca-injector: /mutate over TLS, a typical pod (3 secrets)" + (" (pinned: injector CPU 0, wrk CPU 1)" if os.environ.get("PIN") == "1" else "") + "\n")
+print("# arca-injector: /mutate over TLS, a typical pod (3 secrets)" + (f" (pinned: injector CPU {os.environ['CPU_A']}, wrk CPU {os.environ['CPU_B']})" if os.environ.get("PIN") == "1" else " (unpinned)") + "\n")
 print("| clients | requests/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | steal |")
 print("|--:|--:|--:|--:|--:|--:|--:|")
 # The share of CPU time the hypervisor took from this VM during the run
