@@ -323,11 +323,13 @@ async fn a_signal_tells_the_app_once_per_burst() {
         json!({"data": {"password": "one"}}),
     )
     .await;
-    // The app: counts SIGHUPs.
+    // The app: counts SIGUSR1s. (Not SIGHUP: under `nohup` the test
+    // process ignores SIGHUP, the shell inherits that, and a signal
+    // ignored on entry cannot be trapped.)
     let app = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(format!(
-            "echo $$ > {d}/app.pid; trap 'echo hup >> {d}/hups' HUP; while true; do sleep 0.05; done",
+            "echo $$ > {d}/app.pid; trap 'echo hup >> {d}/hups' USR1; while true; do sleep 0.05; done",
             d = d.display()
         ))
         .spawn()
@@ -350,7 +352,7 @@ template_config {{
 template {{
   destination     = "{d}/app.txt"
   contents        = "{{{{ with secret \"secret/data/app\" }}}}{{{{ .Data.data.password }}}}{{{{ end }}}}"
-  signal          = "SIGHUP"
+  signal          = "SIGUSR1"
   signal_pid_file = "{d}/app.pid"
   min_interval    = "3s"
 }}
