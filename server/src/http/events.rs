@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 
 use arca_client::ws::{self, Opcode};
 
@@ -112,10 +113,14 @@ pub async fn subscribe(
         .extensions
         .remove::<hyper::upgrade::OnUpgrade>()
         .ok_or_else(|| Error::invalid("this connection cannot be upgraded"))?;
+    // Subscribed before the answer: an event published once the
+    // subscriber has its 101 (and before the upgraded stream's task runs)
+    // reaches it.
+    let receivers = state.core.events.subscribe();
     let core = Arc::clone(&state.core);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(io) => stream(TokioIo::new(io), core, token, pattern, filter).await,
+            Ok(io) => stream(TokioIo::new(io), core, receivers, token, pattern, filter).await,
             Err(e) => tracing::debug!(error = %e, "event stream upgrade failed"),
         }
     });
@@ -147,13 +152,13 @@ async fn may_hear(core: &Core, token: &SecretString, event: &Event) -> Option<bo
 async fn stream<S>(
     mut io: S,
     core: Arc<Core>,
+    (mut events, mut epoch): (broadcast::Receiver<Arc<Event>>, watch::Receiver<u64>),
     token: SecretString,
     pattern: String,
     filter: Option<Filter>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let (mut events, mut epoch) = core.events.subscribe();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut buf = Vec::with_capacity(256);

@@ -115,6 +115,22 @@ async fn kv_writes_and_deletes_arrive_in_vaults_shape() {
     s.stop().await;
 }
 
+/// The subscription exists once the subscriber has its answer: a write
+/// made right after it is heard (the server once subscribed only when
+/// the upgraded stream's task first ran, and such writes were lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_right_after_subscribing_is_heard() {
+    let s = TestServer::dev().await;
+    for i in 0..100 {
+        let mut stream = subscribe(&s, ROOT, "kv-v2/data-write", None).await;
+        let path = format!("secret/data/race{i}");
+        write(&s, &path, ROOT, json!({"data": {"k": "v"}})).await;
+        let e = next(&mut stream).await.unwrap();
+        assert_eq!(e["data"]["event"]["metadata"]["path"], path, "round {i}");
+    }
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_hears_only_what_it_may_read_and_only_while_valid() {
     let s = TestServer::dev().await;
