@@ -65,17 +65,27 @@ pub fn install_crds() {
             "crds/",
         ],
     );
-    must(
-        "kubectl",
-        &[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/vaultclusters.arca.dev",
-            "crd/secretengines.arca.dev",
-            "crd/policies.arca.dev",
-        ],
-    );
+    // `kubectl wait` fails at once ("accessor error: <nil>") on a CRD
+    // whose status has no conditions yet, just after it is created: asked
+    // again until the status is there.
+    let wait = [
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/vaultclusters.arca.dev",
+        "crd/secretengines.arca.dev",
+        "crd/policies.arca.dev",
+    ];
+    for _ in 0..50 {
+        match tool("kubectl", &wait) {
+            Ok(_) => return,
+            Err(e) if e.contains("accessor error") => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(e) => panic!("kubectl {}: {e}", wait.join(" ")),
+        }
+    }
+    must("kubectl", &wait);
 }
 
 /// `kubectl explain`: the API server publishes a new CRD's schema (and
